@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The one build step every npm script runs first. Plain JavaScript on purpose: it is what turns the
+// TypeScript into something Node can run, so it cannot itself be TypeScript.
+//
+// 1. `tsc` type-checks the whole tree (task, emulator, tests, scripts) and emits CommonJS into build/.
+//    Incremental, so a no-change rebuild costs about a second.
+// 2. esbuild bundles the task entry into one file, as the Azure Pipelines agent runs it:
+//    dist/tasks/ManagedIdentityConnections/{task.json,index.js,icon.png}. The agent gets no
+//    node_modules, so everything but Node's built-ins must be inside index.js.
+//
+// Nothing is printed on success: `npm run -s emulator` must keep stdout to the emulator's one JSON line.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const taskName = 'ManagedIdentityConnections';
+const taskOut = join(root, 'dist', 'tasks', taskName);
+const require = createRequire(import.meta.url);
+
+function typeCheckAndEmit() {
+  const tsc = require.resolve('typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (result.status !== 0) {
+    process.stderr.write(result.stdout);
+    process.stderr.write(result.stderr);
+    process.stderr.write('build: TypeScript reported errors (above)\n');
+    process.exit(result.status ?? 1);
+  }
+}
+
+async function bundleTask() {
+  mkdirSync(taskOut, { recursive: true });
+  const result = await build({
+    entryPoints: [join(root, 'tasks', taskName, 'index.ts')],
+    outfile: join(taskOut, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    // The lowest Node the task.json handlers run on (Node20_1).
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    legalComments: 'eof',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  writeFileSync(join(root, 'dist', `${taskName}.meta.json`), JSON.stringify(result.metafile));
+  copyFileSync(join(root, 'task.json'), join(taskOut, 'task.json'));
+  copyFileSync(join(root, 'tasks', taskName, 'icon.png'), join(taskOut, 'icon.png'));
+}
+
+const only = process.argv[2];
+if (only !== '--bundle-only') typeCheckAndEmit();
+if (only !== '--tsc-only') await bundleTask();
