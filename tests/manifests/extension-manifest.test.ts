@@ -1,0 +1,78 @@
+// Protects vss-extension.json and the task folder the build assembles: the manifest must contribute exactly the
+// folder the build writes, and that folder must hold only what the agent needs (task.json, one bundled
+// index.js, a 128×128 icon), because tfx packs whatever sits there and the Marketplace rejects a bad icon.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { builtTaskFolder, readJson, repoRoot, taskName } from './repository';
+
+interface ExtensionManifest {
+  manifestVersion: number;
+  id: string;
+  publisher: string;
+  version: string;
+  name: string;
+  description: string;
+  categories: string[];
+  targets: { id: string }[];
+  icons?: Record<string, string>;
+  content?: Record<string, { path: string }>;
+  repository?: { type: string; uri: string };
+  files: { path: string; addressable?: boolean }[];
+  contributions: { id: string; type: string; targets: string[]; properties: { name: string } }[];
+}
+
+const manifest = readJson<ExtensionManifest>(join(repoRoot, 'vss-extension.json'));
+const taskFolder = `dist/tasks/${taskName}`;
+
+/** Width and height from a PNG's IHDR chunk, which the format puts first. */
+function pngSize(bytes: Buffer): { width: number; height: number } {
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.ok(bytes.subarray(0, 8).equals(signature), 'not a PNG file');
+  assert.equal(bytes.toString('latin1', 12, 16), 'IHDR', 'PNG without IHDR first');
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+}
+
+describe('vss-extension.json', () => {
+  it('has the fields tfx and the Marketplace require', () => {
+    assert.equal(manifest.manifestVersion, 1);
+    assert.match(manifest.id, /^[a-z0-9][a-z0-9-]*$/);
+    assert.match(manifest.publisher, /^[a-z0-9][a-z0-9-]*$/);
+    assert.match(manifest.version, /^\d+\.\d+\.\d+$/);
+    assert.ok(manifest.name.trim() && manifest.description.trim());
+    assert.deepEqual(manifest.categories, ['Azure Pipelines']);
+    assert.deepEqual(manifest.targets, [{ id: 'Microsoft.VisualStudio.Services' }]);
+    assert.equal(manifest.repository?.type, 'git');
+  });
+
+  it('ships the built task folder and contributes it as the one pipeline task', () => {
+    assert.deepEqual(manifest.files.map((file) => file.path), [taskFolder]);
+    assert.equal(manifest.contributions.length, 1);
+    const [contribution] = manifest.contributions;
+    assert.equal(contribution!.type, 'ms.vss-distributed-task.task');
+    assert.deepEqual(contribution!.targets, ['ms.vss-distributed-task.tasks']);
+    // tfx finds the task.json to check at <root>/<properties.name>; any other value skips that check silently.
+    assert.equal(contribution!.properties.name, taskFolder);
+  });
+
+  it('refers only to files that exist (icon, overview, license)', () => {
+    const referenced = [...Object.values(manifest.icons ?? {}), ...Object.values(manifest.content ?? {}).map((item) => item.path)];
+    assert.ok(referenced.length >= 2, 'manifest names no icon or overview');
+    for (const path of referenced) assert.ok(existsSync(join(repoRoot, path)), `vss-extension.json refers to missing ${path} (run the build first for dist/)`);
+  });
+});
+
+describe(`the built task folder ${taskFolder}`, () => {
+  it('holds exactly task.json, index.js and icon.png', () => {
+    assert.ok(existsSync(builtTaskFolder), `${taskFolder} is missing: run \`npm run build\``);
+    assert.deepEqual(readdirSync(builtTaskFolder).sort(), ['icon.png', 'index.js', 'task.json']);
+  });
+
+  it('carries the current task.json unchanged', () => {
+    assert.equal(readFileSync(join(builtTaskFolder, 'task.json'), 'utf8'), readFileSync(join(repoRoot, 'task.json'), 'utf8'));
+  });
+
+  it('has a 128×128 PNG icon', () => {
+    assert.deepEqual(pngSize(readFileSync(join(builtTaskFolder, 'icon.png'))), { width: 128, height: 128 });
+  });
+});
