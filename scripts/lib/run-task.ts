@@ -1,0 +1,169 @@
+// Runs the bundled task the way the Azure Pipelines agent does — a child `node index.js` whose environment
+// is the agent's (ENDPOINT_*, SYSTEM_*, SECRET_*…) plus one INPUT_* variable per input — and reads back what
+// the agent would: the `##vso[...]` logging commands on stdout. Used by `npm start`, `npm run bench` and the
+// end-to-end tests, so all three run the product exactly as shipped.
+//
+// Asynchronous on purpose: the emulator often runs in the same process, and a synchronous spawn would stop
+// it from answering the task it is waiting for.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const repoRoot = join(__dirname, '..', '..', '..');
+export const bundledTask = join(repoRoot, 'dist', 'tasks', 'ManagedIdentityConnections', 'index.js');
+
+export interface AgentCommand {
+  /** e.g. `task.setvariable` */
+  readonly name: string;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly value: string;
+}
+
+export interface TaskRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** From spawn to exit. */
+  readonly durationMs: number;
+  readonly commands: readonly AgentCommand[];
+  /** `task.complete`: Succeeded, SucceededWithIssues or Failed. */
+  readonly result?: string;
+  readonly resultMessage?: string;
+  /** Output variables set with isOutput=true. */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** Values the task asked the agent to mask. */
+  readonly secrets: readonly string[];
+  /** Contents of the markdown files the task uploaded as summaries. */
+  readonly summaries: readonly string[];
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+  /** stdout as a person reading the agent's log would see it (see renderLine). */
+  readonly log: readonly string[];
+}
+
+export interface RunTaskOptions {
+  /** The agent's environment for the job (the emulator's `agentEnv`). Nothing else is inherited. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Task inputs by their task.json names. */
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly taskFile?: string;
+  /** Called with each rendered log line as it arrives (e.g. to print progress). */
+  readonly onLine?: (line: string) => void;
+  /** Extra variables for test instrumentation (e.g. NODE_OPTIONS). */
+  readonly extraEnv?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+}
+
+/** `INPUT_<NAME>`: upper-cased, `.` and space turned into `_`, as the agent does. */
+export function inputVariable(name: string): string {
+  return `INPUT_${name.replace(/[. ]/g, '_').toUpperCase()}`;
+}
+
+const COMMAND = /^##vso\[([\w.]+)([^\]]*)\](.*)$/;
+
+function unescapeValue(value: string): string {
+  return value.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%');
+}
+
+export function parseAgentCommand(line: string): AgentCommand | undefined {
+  const match = COMMAND.exec(line);
+  if (!match) return undefined;
+  const properties: Record<string, string> = {};
+  for (const part of match[2].trim().split(';')) {
+    const equals = part.indexOf('=');
+    if (equals > 0) properties[part.slice(0, equals).trim()] = unescapeValue(part.slice(equals + 1));
+  }
+  return { name: match[1], properties, value: unescapeValue(match[3]) };
+}
+
+/**
+ * A log line as the agent shows it: masking commands and debug lines vanish (the agent never prints them
+ * unless system.debug is on), issues get their prefix, output variables read as assignments.
+ */
+export function renderLine(line: string): string | undefined {
+  const command = parseAgentCommand(line);
+  if (!command) return line;
+  switch (command.name) {
+    case 'task.setsecret':
+    case 'task.debug':
+    case 'task.uploadsummary':
+      return undefined;
+    case 'task.issue':
+    case 'task.logissue':
+      return `${command.properties.type ?? 'issue'}: ${command.value}`;
+    case 'task.setvariable':
+      return command.properties.isOutput === 'true' ? `output ${command.properties.variable} = ${command.value}` : undefined;
+    case 'task.complete':
+      return `result: ${command.properties.result} — ${command.value}`;
+    default:
+      return line;
+  }
+}
+
+export function runTask(options: RunTaskOptions): Promise<TaskRun> {
+  const env: Record<string, string> = { ...options.env, ...(options.extraEnv ?? {}) };
+  for (const [name, value] of Object.entries(options.inputs)) env[inputVariable(name)] = value;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [options.taskFile ?? bundledTask], { env, cwd: options.cwd ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    const log: string[] = [];
+    const emit = (line: string) => {
+      const rendered = renderLine(line);
+      if (rendered === undefined) return;
+      log.push(rendered);
+      options.onLine?.(rendered);
+    };
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      pending += chunk;
+      const lines = pending.split(/\r?\n/);
+      pending = lines.pop() ?? '';
+      for (const line of lines) emit(line);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (exitCode) => {
+      if (pending) emit(pending);
+      resolve(summarize(stdout, stderr, exitCode, performance.now() - started, log));
+    });
+  });
+}
+
+function summarize(stdout: string, stderr: string, exitCode: number | null, durationMs: number, log: string[]): TaskRun {
+  const commands = stdout.split(/\r?\n/).map(parseAgentCommand).filter((command): command is AgentCommand => command !== undefined);
+  const outputs: Record<string, string> = {};
+  const secrets: string[] = [];
+  const summaries: string[] = [];
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  let result: string | undefined;
+  let resultMessage: string | undefined;
+  for (const command of commands) {
+    if (command.name === 'task.setvariable' && command.properties.isOutput === 'true') outputs[command.properties.variable ?? ''] = command.value;
+    else if (command.name === 'task.setsecret') secrets.push(command.value);
+    else if (command.name === 'task.uploadsummary') summaries.push(readFileSync(command.value, 'utf8'));
+    else if (command.name === 'task.issue' || command.name === 'task.logissue') (command.properties.type === 'warning' ? warnings : errors).push(command.value);
+    else if (command.name === 'task.complete') {
+      result = command.properties.result;
+      resultMessage = command.value;
+    }
+  }
+  return {
+    exitCode,
+    stdout,
+    stderr,
+    durationMs,
+    commands,
+    ...(result === undefined ? {} : { result }),
+    ...(resultMessage === undefined ? {} : { resultMessage }),
+    outputs,
+    secrets,
+    summaries,
+    errors,
+    warnings,
+    log,
+  };
+}

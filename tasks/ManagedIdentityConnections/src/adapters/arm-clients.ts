@@ -1,0 +1,281 @@
+// The Azure Resource Manager ports on the real SDKs: @azure/arm-msi for identities and federated credentials,
+// @azure/arm-authorization for role definitions and assignments, and @azure/core-client for the one call
+// neither covers (reading a subscription: the subscriptions SDK for it needs Node 22).
+//
+// Every client is built with the bootstrap connection's own ARM endpoint and token audience, so sovereign
+// clouds and the emulator need no special case, and with the SDK retries off (ServiceCalls retries).
+import { AuthorizationManagementClient, type RoleAssignment as SdkRoleAssignment, type RoleDefinition as SdkRoleDefinition } from '@azure/arm-authorization';
+import { ManagedServiceIdentityClient, type FederatedIdentityCredential, type Identity as SdkIdentity } from '@azure/arm-msi';
+import { ServiceClient } from '@azure/core-client';
+import type { TokenCredential } from '@azure/core-auth';
+import { bearerTokenAuthenticationPolicy, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { TaskError } from '../errors';
+import type {
+  FederatedCredential,
+  Identity,
+  IdentityClient,
+  IdentityProperties,
+  IdentityRef,
+  RoleAssignment,
+  RoleAssignmentRequest,
+  RoleClient,
+  RoleDefinition,
+  Subscription,
+} from '../ports/azure';
+import type { ServiceCalls } from './service-calls';
+import { describeFailure, type ServiceFailure } from './service-failure';
+
+export interface ArmSettings {
+  /** The bootstrap connection's ARM endpoint, e.g. https://management.azure.com/ */
+  readonly endpoint: string;
+  /** The audience ARM tokens need, e.g. https://management.core.windows.net/ */
+  readonly resourceId: string;
+  readonly credential: TokenCredential;
+  readonly userAgent: string;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function armClientOptions(settings: ArmSettings) {
+  return {
+    endpoint: settings.endpoint.replace(/\/+$/, ''),
+    // Without this the SDK asks for `${endpoint}/.default`, which only works for the public cloud's own host.
+    credentialScopes: [`${settings.resourceId.replace(/\/+$/, '')}/.default`],
+    retryOptions: { maxRetries: 0 },
+    userAgentOptions: { userAgentPrefix: settings.userAgent },
+  };
+}
+
+/** One SDK client per subscription: both SDKs bind the subscription at construction. */
+class PerSubscription<T> {
+  private readonly clients = new Map<string, T>();
+  constructor(private readonly create: (subscriptionId: string) => T) {}
+  get(subscriptionId: string): T {
+    const key = subscriptionId.toLowerCase();
+    let client = this.clients.get(key);
+    if (!client) {
+      client = this.create(subscriptionId);
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+async function notFoundAsUndefined<T>(operation: () => Promise<T>, notFoundCodes: readonly string[] = []): Promise<T | undefined> {
+  try {
+    return await operation();
+  } catch (error) {
+    const failure = describeFailure(error);
+    if (failure.statusCode === 404 || (failure.code !== undefined && notFoundCodes.includes(failure.code))) return undefined;
+    throw error;
+  }
+}
+
+function toIdentity(identity: SdkIdentity): Identity {
+  return {
+    id: identity.id ?? '',
+    name: identity.name ?? '',
+    clientId: identity.clientId ?? '',
+    principalId: identity.principalId ?? '',
+    tenantId: identity.tenantId ?? '',
+    location: identity.location,
+    tags: { ...(identity.tags ?? {}) },
+  };
+}
+
+function toCredential(credential: FederatedIdentityCredential): FederatedCredential {
+  return { name: credential.name ?? '', issuer: credential.issuer ?? '', subject: credential.subject ?? '', audiences: [...(credential.audiences ?? [])] };
+}
+
+export class ArmIdentityClient implements IdentityClient {
+  private readonly clients: PerSubscription<ManagedServiceIdentityClient>;
+
+  constructor(settings: ArmSettings, private readonly calls: ServiceCalls) {
+    const options = armClientOptions(settings);
+    this.clients = new PerSubscription((subscriptionId) => new ManagedServiceIdentityClient(settings.credential, subscriptionId, options));
+  }
+
+  getIdentity(ref: IdentityRef): Promise<Identity | undefined> {
+    return this.calls.run({
+      what: `read identity ${ref.name}`,
+      // A missing resource group means the identity does not exist either; creating it will say why it fails.
+      operation: () => notFoundAsUndefined(async () => toIdentity(await this.clients.get(ref.subscriptionId).userAssignedIdentities.get(ref.resourceGroup, ref.name)), ['ResourceGroupNotFound']),
+    });
+  }
+
+  createOrUpdateIdentity(ref: IdentityRef, properties: IdentityProperties): Promise<Identity> {
+    return this.calls.run({
+      what: `create identity ${ref.name}`,
+      operation: async () =>
+        toIdentity(
+          await this.clients.get(ref.subscriptionId).userAssignedIdentities.createOrUpdate(ref.resourceGroup, ref.name, {
+            location: properties.location,
+            tags: { ...properties.tags },
+          }),
+        ),
+      translate: (failure) =>
+        failure.code === 'ResourceGroupNotFound'
+          ? new TaskError('MIC205', `The resource group ${ref.resourceGroup} of identity ${ref.name} does not exist in subscription ${ref.subscriptionId}: ${failure.message}`)
+          : undefined,
+    });
+  }
+
+  listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]> {
+    return this.calls.run({
+      what: `list federated credentials of ${ref.name}`,
+      operation: async () => {
+        const credentials: FederatedCredential[] = [];
+        for await (const credential of this.clients.get(ref.subscriptionId).federatedIdentityCredentials.list(ref.resourceGroup, ref.name)) {
+          credentials.push(toCredential(credential));
+        }
+        return credentials;
+      },
+    });
+  }
+
+  putFederatedCredential(ref: IdentityRef, credential: FederatedCredential): Promise<FederatedCredential> {
+    return this.calls.run({
+      what: `write federated credential ${credential.name} on ${ref.name}`,
+      operation: async () =>
+        toCredential(
+          await this.clients.get(ref.subscriptionId).federatedIdentityCredentials.createOrUpdate(ref.resourceGroup, ref.name, credential.name, {
+            issuer: credential.issuer,
+            subject: credential.subject,
+            audiences: [...credential.audiences],
+          }),
+        ),
+      // Entra refuses concurrent writes on one identity; the core serializes ours, but another run may be writing.
+      retryCodes: ['ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'],
+      translate: (failure) => {
+        if (failure.statusCode === 405) return new TaskError('MIC209', `Federated credentials are not supported on identity ${ref.name}: ${failure.message}`);
+        if (failure.statusCode === 400) return new TaskError('MIC207', `Azure refused federated credential ${credential.name} on ${ref.name}: ${failure.message}`);
+        return undefined;
+      },
+    });
+  }
+}
+
+function toRoleDefinition(definition: SdkRoleDefinition): RoleDefinition {
+  const id = definition.id ?? '';
+  return {
+    guid: (definition.name ?? id.split('/').pop() ?? '').toLowerCase(),
+    id,
+    roleName: definition.roleName ?? '',
+    roleType: definition.roleType ?? '',
+    permissions: (definition.permissions ?? []).map((permission) => ({
+      actions: [...(permission.actions ?? [])],
+      notActions: [...(permission.notActions ?? [])],
+      dataActions: [...(permission.dataActions ?? [])],
+      notDataActions: [...(permission.notDataActions ?? [])],
+    })),
+  };
+}
+
+function toRoleAssignment(assignment: SdkRoleAssignment): RoleAssignment {
+  return {
+    id: assignment.id ?? '',
+    name: assignment.name ?? '',
+    scope: assignment.scope ?? '',
+    roleDefinitionId: assignment.roleDefinitionId ?? '',
+    principalId: assignment.principalId ?? '',
+    ...(assignment.principalType === undefined ? {} : { principalType: assignment.principalType }),
+  };
+}
+
+/** OData string literal: single quotes doubled. */
+function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export class ArmRoleClient implements RoleClient {
+  private readonly clients: PerSubscription<AuthorizationManagementClient>;
+  private readonly subscriptions: ServiceClient;
+  private readonly endpoint: string;
+
+  constructor(settings: ArmSettings, private readonly calls: ServiceCalls) {
+    const options = armClientOptions(settings);
+    this.endpoint = options.endpoint;
+    this.clients = new PerSubscription((subscriptionId) => new AuthorizationManagementClient(settings.credential, subscriptionId, options));
+    this.subscriptions = new ServiceClient({ ...options, baseUri: options.endpoint });
+    this.subscriptions.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: settings.credential, scopes: options.credentialScopes }));
+  }
+
+  private clientForScope(scope: string): AuthorizationManagementClient {
+    const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
+    // arm-authorization requires a subscription even for scope-based calls; it is not used in their URLs.
+    return this.clients.get(subscriptionId ?? '00000000-0000-0000-0000-000000000000');
+  }
+
+  findRoleDefinition(scope: string, nameOrGuid: string): Promise<RoleDefinition | undefined> {
+    const client = this.clientForScope(scope);
+    // arm-authorization puts `scope` into the path unencoded after a slash; without the leading one the
+    // request reads `/subscriptions/…` rather than `//subscriptions/…`.
+    const relativeScope = scope.replace(/^\/+/, '');
+    return this.calls.run({
+      what: `look up role ${nameOrGuid}`,
+      operation: async () => {
+        if (GUID.test(nameOrGuid)) {
+          return notFoundAsUndefined(async () => toRoleDefinition(await client.roleDefinitions.get(relativeScope, nameOrGuid.toLowerCase())), ['RoleDefinitionDoesNotExist']);
+        }
+        for await (const definition of client.roleDefinitions.list(relativeScope, { filter: `roleName eq ${odataString(nameOrGuid)}` })) {
+          if ((definition.roleName ?? '').toLowerCase() === nameOrGuid.toLowerCase()) return toRoleDefinition(definition);
+        }
+        return undefined;
+      },
+    });
+  }
+
+  listAssignmentsForPrincipal(subscriptionId: string, principalId: string): Promise<RoleAssignment[]> {
+    return this.calls.run({
+      what: `list role assignments of ${principalId}`,
+      operation: async () => {
+        const assignments: RoleAssignment[] = [];
+        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription({ filter: `principalId eq ${odataString(principalId)}` })) {
+          assignments.push(toRoleAssignment(assignment));
+        }
+        return assignments;
+      },
+    });
+  }
+
+  createAssignment(request: RoleAssignmentRequest): Promise<RoleAssignment> {
+    const client = this.clientForScope(request.scope);
+    return this.calls.run({
+      what: `assign role ${request.roleDefinitionId.split('/').pop()} on ${request.scope}`,
+      operation: async () =>
+        toRoleAssignment(
+          await client.roleAssignments.create(request.scope.replace(/^\/+/, ''), request.name, {
+            roleDefinitionId: request.roleDefinitionId,
+            principalId: request.principalId,
+            principalType: request.principalType,
+            description: request.description,
+          }),
+        ),
+      // Even with principalType set, a brand-new identity can be briefly unknown to Authorization.
+      retryCodes: ['PrincipalNotFound'],
+      translate: (failure) => this.assignmentConflict(request, failure),
+    });
+  }
+
+  private assignmentConflict(request: RoleAssignmentRequest, failure: ServiceFailure): TaskError | undefined {
+    if (failure.code === 'RoleAssignmentExists') {
+      return new TaskError('MIC306', `An assignment of ${request.roleDefinitionId.split('/').pop()} to ${request.principalId} on ${request.scope} appeared under another name while the task ran: ${failure.message}`);
+    }
+    return undefined;
+  }
+
+  getSubscription(subscriptionId: string): Promise<Subscription | undefined> {
+    return this.calls.run({
+      what: `read subscription ${subscriptionId}`,
+      operation: async () => {
+        const response = await this.subscriptions.sendRequest(
+          createPipelineRequest({ url: `${this.endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}?api-version=2022-12-01`, method: 'GET' }),
+        );
+        if (response.status === 404 || response.status === 403) return undefined;
+        const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as Record<string, unknown>) : {};
+        if (response.status !== 200) throw Object.assign(new Error(String((body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`)), { name: 'RestError', statusCode: response.status, code: (body.error as { code?: string } | undefined)?.code, response });
+        return { subscriptionId: String(body.subscriptionId ?? subscriptionId), displayName: String(body.displayName ?? ''), tenantId: String(body.tenantId ?? '') };
+      },
+    });
+  }
+}

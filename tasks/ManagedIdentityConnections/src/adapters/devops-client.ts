@@ -1,0 +1,309 @@
+// The Azure DevOps port on azure-devops-node-api 17: ServiceEndpointApi for connections, sharing and
+// TestConnection, CoreApi for projects, and the API's own REST client for pipeline permissions (no typed
+// client exists for them in any version of the library).
+//
+// The API classes are constructed directly rather than through WebApi: WebApi imports every client of the
+// library, which would add about a megabyte to the bundled task for nothing. Nothing is lost — WebApi's
+// resource-area lookup only matters for clients on another host than the collection.
+import { CoreApi } from 'azure-devops-node-api/CoreApi';
+import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
+import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import type { ServiceEndpoint as SdkServiceEndpoint } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
+import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
+import { TaskError } from '../errors';
+import type {
+  ConnectionDefinition,
+  ConnectionTestResult,
+  DevOpsClient,
+  PipelineAuthorization,
+  PipelinePermissions,
+  ProjectRef,
+  ServiceConnection,
+} from '../ports/devops';
+import type { Secret } from '../secret';
+import type { ServiceCalls } from './service-calls';
+import type { ServiceFailure } from './service-failure';
+
+export interface DevOpsSettings {
+  /** e.g. https://dev.azure.com/contoso/ */
+  readonly collectionUri: string;
+  /** The project the task runs in: connections are created and looked up there. */
+  readonly project: ProjectRef;
+  readonly token: Secret;
+  readonly userAgent: string;
+}
+
+const PIPELINE_PERMISSIONS_API_VERSION = '7.1-preview.1';
+
+/**
+ * TestConnection failures worth waiting out: the federated credential or the identity's role assignment is
+ * still replicating. AADSTS70021 is Entra's "no matching federated identity record" — also what it says while
+ * a new credential propagates; AuthorizationFailed is ARM's answer until a new role assignment is visible.
+ */
+const PROPAGATING = /AADSTS70021\b|AuthorizationFailed|does not have authorization/;
+
+class PropagationPending extends Error {
+  /** Read by ServiceCalls' classification like any service error code. */
+  readonly code = 'PropagationPending';
+  constructor(readonly result: ConnectionTestResult) {
+    super(result.message);
+    this.name = 'PropagationPending';
+  }
+}
+
+function parameter(endpoint: SdkServiceEndpoint, name: string): string | undefined {
+  const parameters = endpoint.authorization?.parameters ?? {};
+  const key = Object.keys(parameters).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+  const value = key === undefined ? undefined : parameters[key];
+  return value === null || value === undefined || value === '' ? undefined : value;
+}
+
+function dataValue(endpoint: SdkServiceEndpoint, name: string): string | undefined {
+  const data = endpoint.data ?? {};
+  const key = Object.keys(data).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+  const value = key === undefined ? undefined : data[key];
+  return value === null || value === undefined || value === '' ? undefined : value;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnection {
+  const status = endpoint.operationStatus as { state?: string; statusMessage?: string } | undefined;
+  return {
+    id: endpoint.id ?? '',
+    name: endpoint.name ?? '',
+    type: endpoint.type ?? '',
+    url: endpoint.url ?? '',
+    description: endpoint.description ?? '',
+    authorizationScheme: endpoint.authorization?.scheme ?? '',
+    ...optional('tenantId', parameter(endpoint, 'tenantid')),
+    ...optional('clientId', parameter(endpoint, 'serviceprincipalid')),
+    ...optional('resourceGroupScope', parameter(endpoint, 'scope')),
+    ...optional('issuer', parameter(endpoint, 'workloadIdentityFederationIssuer')),
+    ...optional('subject', parameter(endpoint, 'workloadIdentityFederationSubject')),
+    ...optional('issuerType', parameter(endpoint, 'workloadIdentityFederationIssuerType')),
+    ...optional('subscriptionId', dataValue(endpoint, 'subscriptionId')),
+    ...optional('subscriptionName', dataValue(endpoint, 'subscriptionName')),
+    ...optional('scopeLevel', dataValue(endpoint, 'scopeLevel')),
+    ...optional('creationMode', dataValue(endpoint, 'creationMode')),
+    isReady: endpoint.isReady === true,
+    isDisabled: endpoint.isDisabled === true,
+    ...(status?.state === undefined ? {} : { operationStatus: { state: status.state, ...optional('message', status.statusMessage) } }),
+    projectReferences: (endpoint.serviceEndpointProjectReferences ?? []).map((reference) => ({
+      id: reference.projectReference?.id ?? '',
+      name: reference.projectReference?.name ?? '',
+    })),
+  };
+}
+
+/** The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). */
+function endpointBody(definition: ConnectionDefinition, base?: SdkServiceEndpoint): SdkServiceEndpoint {
+  const parameters: Record<string, string> = { tenantid: definition.tenantId, serviceprincipalid: definition.clientId };
+  if (definition.resourceGroupScope !== undefined) parameters.scope = definition.resourceGroupScope;
+  return {
+    ...(base ?? {}),
+    name: definition.name,
+    type: 'AzureRM',
+    url: definition.url,
+    description: definition.description,
+    authorization: { scheme: 'WorkloadIdentityFederation', parameters },
+    data: {
+      ...(base?.data ?? {}),
+      subscriptionId: definition.subscriptionId,
+      subscriptionName: definition.subscriptionName,
+      environment: definition.azureEnvironment,
+      scopeLevel: 'Subscription',
+      creationMode: 'Manual',
+    },
+    isShared: base?.isShared ?? false,
+    isReady: true,
+    owner: base?.owner ?? 'library',
+    serviceEndpointProjectReferences: base?.serviceEndpointProjectReferences ?? [
+      { projectReference: { id: definition.project.id, name: definition.project.name }, name: definition.name, description: definition.description },
+    ],
+  };
+}
+
+interface PipelinePermissionsResource {
+  allPipelines?: { authorized?: boolean } | null;
+  pipelines?: { id: number; authorized?: boolean }[] | null;
+}
+
+export class AzureDevOpsClient implements DevOpsClient {
+  private readonly endpoints: ServiceEndpointApi;
+  private readonly core: CoreApi;
+  private readonly projectUrl: string;
+
+  constructor(
+    private readonly settings: DevOpsSettings,
+    private readonly calls: ServiceCalls,
+  ) {
+    const handler = new BearerCredentialHandler(settings.token.reveal(), false);
+    const options: IRequestOptions = {
+      // Without it Azure DevOps answers an expired or unknown token with a sign-in page instead of a 401.
+      headers: { 'X-TFS-FedAuthRedirect': 'Suppress' },
+      keepAlive: true,
+      allowRetries: false,
+    };
+    this.endpoints = new ServiceEndpointApi(settings.collectionUri, [handler], options, settings.userAgent);
+    this.core = new CoreApi(settings.collectionUri, [handler], options, settings.userAgent);
+    this.projectUrl = `${settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(settings.project.id || settings.project.name)}`;
+  }
+
+  private get project(): string {
+    return this.settings.project.id || this.settings.project.name;
+  }
+
+  findConnections(names: readonly string[]): Promise<ServiceConnection[]> {
+    if (names.length === 0) return Promise.resolve([]);
+    return this.calls.run({
+      what: `look up service connections ${names.join(', ')}`,
+      operation: async () => {
+        const found = await this.endpoints.getServiceEndpointsByNames(this.project, [...names], undefined, undefined, undefined, true, true);
+        return (found ?? []).map(toServiceConnection);
+      },
+    });
+  }
+
+  createConnection(definition: ConnectionDefinition): Promise<ServiceConnection> {
+    return this.calls.runCreate({
+      what: `create service connection ${definition.name}`,
+      operation: async () => this.readBack(await this.endpoints.createServiceEndpoint(endpointBody(definition))),
+      // A POST whose answer was lost may still have created the connection: look before posting again.
+      findExisting: async () => {
+        const existing = await this.endpoints.getServiceEndpointsByNames(this.project, [definition.name], undefined, undefined, undefined, true, true);
+        const match = (existing ?? []).find((endpoint) => (endpoint.name ?? '').toLowerCase() === definition.name.toLowerCase());
+        return match ? this.readBack(match) : undefined;
+      },
+      translate: (failure) => this.rightsError(failure, 'MIC404', `create service connection ${definition.name}`),
+    });
+  }
+
+  /**
+   * The issuer and subject come from Azure DevOps, never from us: the subject embeds the id it assigned.
+   * The create answer normally carries them; if it does not, read the connection again.
+   */
+  private async readBack(endpoint: SdkServiceEndpoint): Promise<ServiceConnection> {
+    const connection = toServiceConnection(endpoint);
+    if (connection.issuer !== undefined && connection.subject !== undefined) return connection;
+    const details = await this.endpoints.getServiceEndpointDetails(this.project, connection.id);
+    const reread = details ? toServiceConnection(details) : connection;
+    if (reread.issuer === undefined || reread.subject === undefined) {
+      throw new TaskError('MIC407', `Service connection ${connection.name} (${connection.id}) has no workload identity federation issuer or subject.`);
+    }
+    return reread;
+  }
+
+  updateConnection(connectionId: string, definition: ConnectionDefinition): Promise<ServiceConnection> {
+    return this.calls.run({
+      what: `update service connection ${definition.name}`,
+      operation: async () => {
+        const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
+        if (!current) throw new TaskError('MIC604', `Service connection ${definition.name} (${connectionId}) disappeared while the task ran.`);
+        return this.readBack(await this.endpoints.updateServiceEndpoint(endpointBody(definition, current), connectionId));
+      },
+      translate: (failure) => this.rightsError(failure, 'MIC405', `update service connection ${definition.name}`),
+    });
+  }
+
+  getPipelinePermissions(connectionId: string): Promise<PipelinePermissions> {
+    return this.calls.run({
+      what: `read pipeline permissions of ${connectionId}`,
+      operation: async () => {
+        const response = await this.endpoints.rest.get<PipelinePermissionsResource>(this.pipelinePermissionsUrl(connectionId));
+        const resource = response.result ?? {};
+        return {
+          allPipelines: resource.allPipelines?.authorized === true,
+          pipelineIds: (resource.pipelines ?? []).filter((pipeline) => pipeline.authorized !== false).map((pipeline) => pipeline.id),
+        };
+      },
+    });
+  }
+
+  authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void> {
+    return this.calls.run({
+      what: `authorize pipelines for ${connectionId}`,
+      operation: async () => {
+        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId), {
+          resource: { type: 'endpoint', id: connectionId },
+          ...(authorization.allPipelines ? { allPipelines: { authorized: true } } : {}),
+          pipelines: authorization.pipelineIds.map((id) => ({ id, authorized: true })),
+        });
+      },
+      translate: (failure) => this.rightsError(failure, 'MIC405', `authorize pipelines for connection ${connectionId}`),
+    });
+  }
+
+  private pipelinePermissionsUrl(connectionId: string): string {
+    return `${this.projectUrl}/_apis/pipelines/pipelinepermissions/endpoint/${encodeURIComponent(connectionId)}?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`;
+  }
+
+  findProjects(names: readonly string[]): Promise<ProjectRef[]> {
+    return this.calls.run({
+      what: `look up projects ${names.join(', ')}`,
+      operation: async () => {
+        const projects = await Promise.all(names.map((name) => this.core.getProject(name)));
+        return projects.filter((project) => project?.id !== undefined).map((project) => ({ id: project.id!, name: project.name ?? '' }));
+      },
+    });
+  }
+
+  shareConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void> {
+    return this.calls.run({
+      what: `share service connection ${connectionName}`,
+      operation: () =>
+        this.endpoints.shareServiceEndpoint(
+          projects.map((project) => ({ projectReference: { id: project.id, name: project.name }, name: connectionName, description: '' })),
+          connectionId,
+        ),
+      translate: (failure) => this.rightsError(failure, 'MIC405', `share service connection ${connectionName}`),
+    });
+  }
+
+  async testConnection(connection: ServiceConnection): Promise<ConnectionTestResult> {
+    try {
+      return await this.calls.run({
+        what: `verify service connection ${connection.name}`,
+        operation: async () => {
+          const result = await this.endpoints.executeServiceEndpointRequest(
+            {
+              dataSourceDetails: { dataSourceName: 'TestConnection', parameters: {} },
+              resultTransformationDetails: {},
+              serviceEndpointDetails: {
+                type: connection.type,
+                url: connection.url,
+                authorization: {
+                  scheme: connection.authorizationScheme,
+                  parameters: { tenantid: connection.tenantId ?? '', serviceprincipalid: connection.clientId ?? '', ...(connection.resourceGroupScope ? { scope: connection.resourceGroupScope } : {}) },
+                },
+                data: { subscriptionId: connection.subscriptionId ?? '', subscriptionName: connection.subscriptionName ?? '', scopeLevel: connection.scopeLevel ?? 'Subscription' },
+              },
+            },
+            this.project,
+            connection.id,
+          );
+          const statusCode = String(result?.statusCode ?? '');
+          if (statusCode.toLowerCase() === 'ok') return { ok: true, message: 'TestConnection succeeded.' };
+          const outcome: ConnectionTestResult = { ok: false, message: result?.errorMessage || `TestConnection answered ${statusCode || 'nothing'}.`, ...(statusCode ? { code: statusCode } : {}) };
+          if (PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
+          return outcome;
+        },
+        retryCodes: ['PropagationPending'],
+      });
+    } catch (error) {
+      // Still replicating at the deadline: report the last answer as the test result, not as a call failure.
+      if (error instanceof PropagationPending) return error.result;
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof PropagationPending) return cause.result;
+      throw error;
+    }
+  }
+
+  private rightsError(failure: ServiceFailure, code: 'MIC404' | 'MIC405', what: string): TaskError | undefined {
+    if (failure.statusCode !== 403 && failure.statusCode !== 401) return undefined;
+    if (failure.statusCode === 401) return new TaskError('MIC408', `Azure DevOps refused the task's token (${what}): ${failure.message}`);
+    return new TaskError(code, `Azure DevOps refused to ${what}: ${failure.message}`);
+  }
+}

@@ -1,0 +1,112 @@
+// The one place where calls to Azure, Entra ID and Azure DevOps are retried and their failures translated
+// into TaskErrors with stable codes.
+//
+// The SDKs' own retry policies are switched off (maxRetries 0) so there is a single, visible policy: retry
+// what is transient for any call (429 honouring Retry-After, 5xx, dropped connections) plus what is transient
+// for this call only (PrincipalNotFound on a role assignment right after the identity was created; the 409
+// Entra answers to concurrent federated credential writes), with backoff, until propagationTimeoutSeconds.
+// Anything else fails at once, translated by the call's own rules first, then the common ones.
+import { TaskError, type ErrorCode } from '../errors';
+import type { Platform } from '../ports/platform';
+import { retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
+import { briefFailure, describeFailure, formatFailure, isTransient, type ServiceFailure } from './service-failure';
+
+export interface CallSettings {
+  readonly platform: Platform;
+  /** Overall deadline for one call's retries (propagationTimeoutSeconds). */
+  readonly deadlineMs: number;
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  readonly clock?: RetryClock;
+}
+
+export interface CallSpec<T> {
+  /** What the call does, for messages: `create identity id-dev`. */
+  readonly what: string;
+  readonly operation: (attempt: number) => Promise<T>;
+  /** Service error codes that are transient for this call (e.g. PrincipalNotFound). */
+  readonly retryCodes?: readonly string[];
+  /** Call-specific translation of a final failure; undefined falls through to the common rules. */
+  readonly translate?: (failure: ServiceFailure) => TaskError | undefined;
+}
+
+export class ServiceCalls {
+  private readonly policy: RetryPolicy;
+  private readonly clock: RetryClock;
+
+  constructor(private readonly settings: CallSettings) {
+    this.policy = { initialDelayMs: settings.initialDelayMs ?? 1000, maxDelayMs: settings.maxDelayMs ?? 30_000, deadlineMs: settings.deadlineMs };
+    this.clock = settings.clock ?? systemClock;
+  }
+
+  run<T>(spec: CallSpec<T>): Promise<T> {
+    return retry(spec.operation, {
+      policy: this.policy,
+      clock: this.clock,
+      classify: (error) => {
+        const failure = describeFailure(error, this.clock.now());
+        const retryable = isTransient(failure) || (failure.code !== undefined && (spec.retryCodes ?? []).includes(failure.code));
+        return retryable ? { retry: true, ...(failure.retryAfterMs === undefined ? {} : { delayMs: failure.retryAfterMs }) } : { retry: false };
+      },
+      onRetry: (error, info) => {
+        const failure = describeFailure(error, this.clock.now());
+        this.settings.platform.info(`  ${spec.what}: ${briefFailure(failure)} — trying again in ${Math.round(info.delayMs / 100) / 10} s (attempt ${info.attempt + 1}).`);
+      },
+      giveUp: (error, info) => {
+        const failure = describeFailure(error, this.clock.now());
+        const waited = info.reason === 'deadline' ? ` after ${info.attempt} attempts in ${Math.round(info.elapsedMs / 1000)} s` : '';
+        return spec.translate?.(failure) ?? translateCommon(spec.what, failure, waited, error);
+      },
+    });
+  }
+
+  /** Like run(), but a dropped or failed POST first checks whether it took effect before posting again. */
+  async runCreate<T>(spec: CallSpec<T> & { readonly findExisting: () => Promise<T | undefined> }): Promise<T> {
+    let lastFailed = false;
+    return this.run({
+      ...spec,
+      operation: async (attempt) => {
+        if (attempt > 1 && lastFailed) {
+          const existing = await spec.findExisting();
+          if (existing !== undefined) return existing;
+        }
+        lastFailed = true;
+        const created = await spec.operation(attempt);
+        lastFailed = false;
+        return created;
+      },
+    });
+  }
+}
+
+const entraCodes: readonly (readonly [RegExp, ErrorCode])[] = [
+  [/AADSTS7002138\b|AADSTS700213\b/, 'MIC505'],
+  [/AADSTS700211\b/, 'MIC504'],
+  [/AADSTS700024\b/, 'MIC506'],
+];
+
+function translateCommon(what: string, failure: ServiceFailure, waited: string, cause: unknown): TaskError {
+  const detail = formatFailure(failure);
+  const code = commonCode(failure);
+  return new TaskError(code, `${what} failed${waited}: ${detail}`, { cause });
+}
+
+function commonCode(failure: ServiceFailure): ErrorCode {
+  if (failure.source === 'network') return 'MIC602';
+  if (failure.statusCode === 429) return 'MIC601';
+  if (failure.source === 'entra') {
+    for (const [pattern, code] of entraCodes) if (pattern.test(failure.message)) return code;
+    return 'MIC603';
+  }
+  if (failure.source === 'arm') {
+    if (failure.code === 'AuthorizationFailed' || failure.code === 'LinkedAuthorizationFailed') return 'MIC304';
+    if (failure.statusCode === 401) return 'MIC603';
+    if (failure.code === 'ResourceGroupNotFound') return 'MIC205';
+    if (failure.code === 'PrincipalNotFound') return 'MIC305';
+    if (failure.code === 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') return 'MIC206';
+    if (failure.code === 'RoleAssignmentUpdateNotPermitted') return 'MIC306';
+    if (failure.code === 'SubscriptionNotFound') return 'MIC307';
+  }
+  if (failure.source === 'devops' && failure.statusCode === 401) return 'MIC408';
+  return 'MIC604';
+}

@@ -1,0 +1,38 @@
+// Reads every task input and agent fact the task uses — the only place that calls task-lib's getters.
+// parseTaskConfig (config.ts) validates them; this file only collects raw strings.
+import * as tl from 'azure-pipelines-task-lib/task';
+import { factNames, inputNames, type RawValues } from '../config';
+
+export function readTaskInputs(): { inputs: RawValues; facts: RawValues } {
+  const inputs: Record<string, string | undefined> = {};
+  for (const name of Object.values(inputNames)) inputs[name] = tl.getInput(name, false);
+
+  // The agent passes the endpoint of a connectedService input under its id (lowercase GUID); getEndpointUrl
+  // and getEndpointDataParameter read process.env case-sensitively, so use the id exactly as given.
+  const id = inputs[inputNames.bootstrapConnection]?.trim() ?? '';
+  const data = (key: string) => (id ? tl.getEndpointDataParameter(id, key, true) : undefined);
+  const auth = (key: string) => (id ? tl.getEndpointAuthorizationParameter(id, key, true) : undefined);
+
+  const facts: Record<string, string | undefined> = {
+    [factNames.bootstrapTenantId]: auth('tenantid'),
+    [factNames.bootstrapClientId]: auth('serviceprincipalid'),
+    [factNames.bootstrapScheme]: id ? tl.getEndpointAuthorizationScheme(id, true) : undefined,
+    [factNames.bootstrapSubscriptionId]: data('subscriptionId'),
+    [factNames.bootstrapArmUrl]: id ? tl.getEndpointUrl(id, true) : undefined,
+    [factNames.bootstrapEnvironment]: data('environment'),
+    [factNames.bootstrapAuthorityHost]: data('environmentAuthorityUrl'),
+    [factNames.bootstrapArmResourceId]: data('activeDirectoryServiceEndpointResourceId'),
+    [factNames.collectionUri]: tl.getVariable('System.CollectionUri') ?? tl.getVariable('System.TeamFoundationCollectionUri'),
+    [factNames.projectName]: tl.getVariable('System.TeamProject'),
+    [factNames.projectId]: tl.getVariable('System.TeamProjectId'),
+    [factNames.definitionId]: tl.getVariable('System.DefinitionId'),
+    [factNames.hostType]: tl.getVariable('System.HostType'),
+    [factNames.planId]: tl.getVariable('System.PlanId'),
+    [factNames.jobId]: tl.getVariable('System.JobId'),
+    [factNames.oidcRequestUri]: tl.getVariable('System.OidcRequestUri'),
+    [factNames.sourceBranch]: tl.getVariable('Build.SourceBranch'),
+    // Microsoft's tasks read the job token from the system connection; the secret variable is the fallback.
+    [factNames.accessToken]: tl.getEndpointAuthorizationParameter('SYSTEMVSSCONNECTION', 'AccessToken', true) ?? tl.getVariable('System.AccessToken'),
+  };
+  return { inputs, facts };
+}

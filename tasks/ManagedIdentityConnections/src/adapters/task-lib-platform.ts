@@ -1,0 +1,49 @@
+// The Platform port on azure-pipelines-task-lib: the only file of the core's world that maps onto it, line
+// for line. Import only `azure-pipelines-task-lib/task`: that is the module MockTestRunner can replace.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import type { Platform } from '../ports/platform';
+
+export class TaskLibPlatform implements Platform {
+  /** Several layers mask the same token (the response policy, the credential wrapper); tell the agent once. */
+  private readonly masked = new Set<string>();
+
+  info(message: string): void {
+    console.log(message);
+  }
+
+  warn(message: string): void {
+    tl.warning(message);
+  }
+
+  debug(message: string): void {
+    tl.debug(message);
+  }
+
+  setSecret(value: string): void {
+    // task-lib refuses multi-line secrets; tokens are single-line, so mask each line of anything else.
+    for (const line of value.split(/\r?\n/)) {
+      if (line.trim() === '' || this.masked.has(line)) continue;
+      this.masked.add(line);
+      tl.setSecret(line);
+    }
+  }
+
+  setOutput(name: string, value: string): void {
+    tl.setVariable(name, value, false, true);
+  }
+
+  uploadSummary(markdown: string): void {
+    const directory = tl.getVariable('Agent.TempDirectory') ?? mkdtempSync(join(tmpdir(), 'mic-'));
+    const path = join(directory, `managed-identity-connections-${process.pid}-${Date.now()}.md`);
+    writeFileSync(path, markdown, 'utf8');
+    tl.uploadSummary(path);
+  }
+
+  readTextFile(path: string): Promise<string> {
+    return readFile(resolve(path), 'utf8');
+  }
+}

@@ -1,0 +1,337 @@
+// Every task input and agent fact, read once into a frozen, validated TaskConfig. Pure: the lead's input
+// reader collects the raw strings (tl.getInput, tl.getVariable, tl.getEndpoint*) and nothing else in the task
+// reads an input. Every problem is reported at once, naming the input and what is allowed.
+import { parse as parseYaml } from 'yaml';
+import { problem, TaskError, type ErrorCode, type Problem } from './errors';
+import { environmentNameRule, guidRule } from './core/names';
+import type { ProjectRef } from './ports/devops';
+import { Secret } from './secret';
+
+export type Command = 'plan' | 'provision' | 'verify';
+export type DevOpsAuth = 'systemAccessToken' | 'bootstrapIdentity';
+export type EnvironmentsSource = { readonly kind: 'inline'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
+
+/** Task input names, as declared in task.json. Public interface: never rename. */
+export const inputNames = {
+  command: 'command',
+  bootstrapConnection: 'bootstrapConnection',
+  environments: 'environments',
+  environmentsFile: 'environmentsFile',
+  only: 'only',
+  devOpsAuth: 'devOpsAuth',
+  allowPrivilegedRoles: 'allowPrivilegedRoles',
+  concurrency: 'concurrency',
+  propagationTimeoutSeconds: 'propagationTimeoutSeconds',
+  queueVerificationRun: 'queueVerificationRun',
+  verificationRunParameters: 'verificationRunParameters',
+  waitForVerificationRun: 'waitForVerificationRun',
+  verificationRunTimeoutMinutes: 'verificationRunTimeoutMinutes',
+} as const;
+
+/**
+ * Agent and endpoint facts, by the names the input reader fills them under. For the bootstrap connection
+ * `<id>` these come from the agent's ENDPOINT_* variables (tl.getEndpointAuthorizationParameter /
+ * getEndpointDataParameter / getEndpointUrl); the rest are pipeline variables (tl.getVariable).
+ */
+export const factNames = {
+  bootstrapTenantId: 'bootstrap.tenantId', // auth parameter tenantid
+  bootstrapClientId: 'bootstrap.clientId', // auth parameter serviceprincipalid
+  bootstrapSubscriptionId: 'bootstrap.subscriptionId', // data subscriptionId (optional)
+  bootstrapScheme: 'bootstrap.scheme', // authorization scheme
+  bootstrapArmUrl: 'bootstrap.armUrl', // endpoint url
+  bootstrapEnvironment: 'bootstrap.environment', // data environment (AzureCloud…)
+  bootstrapAuthorityHost: 'bootstrap.authorityHost', // data environmentAuthorityUrl
+  bootstrapArmResourceId: 'bootstrap.armResourceId', // data activeDirectoryServiceEndpointResourceId
+  collectionUri: 'System.CollectionUri',
+  projectName: 'System.TeamProject',
+  projectId: 'System.TeamProjectId',
+  definitionId: 'System.DefinitionId',
+  hostType: 'System.HostType',
+  planId: 'System.PlanId',
+  jobId: 'System.JobId',
+  oidcRequestUri: 'System.OidcRequestUri',
+  sourceBranch: 'Build.SourceBranch',
+  accessToken: 'System.AccessToken',
+} as const;
+
+export type RawValues = Readonly<Record<string, string | undefined>>;
+
+export interface BootstrapConnection {
+  /** The connection id (the bootstrapConnection input). */
+  readonly id: string;
+  readonly tenantId: string;
+  /** The bootstrap identity's client id. */
+  readonly clientId: string;
+  readonly subscriptionId?: string;
+  /** ARM endpoint, e.g. https://management.azure.com/ — also stored in every connection the task creates. */
+  readonly armUrl: string;
+  /** e.g. AzureCloud — also stored in every connection the task creates. */
+  readonly azureEnvironment: string;
+  /** Entra authority host, e.g. https://login.microsoftonline.com/ */
+  readonly authorityHost: string;
+  /** The audience of ARM tokens, e.g. https://management.azure.com/ */
+  readonly armResourceId: string;
+}
+
+export interface PipelineContext {
+  readonly collectionUri: string;
+  readonly project: ProjectRef;
+  /** The running pipeline's definition id (authorize: current); absent outside a pipeline run. */
+  readonly definitionId?: number;
+  readonly hostType?: string;
+  readonly planId?: string;
+  readonly jobId?: string;
+  readonly oidcRequestUri?: string;
+  readonly sourceBranch?: string;
+  /** System.AccessToken; required with devOpsAuth: systemAccessToken. */
+  readonly accessToken?: Secret;
+}
+
+/**
+ * After provision, queue this pipeline again to use the new connections: Azure Pipelines resolves connection
+ * names when a run is compiled, so only a later run can prove them in a real job.
+ */
+export interface VerificationRunSettings {
+  readonly queue: boolean;
+  /** templateParameters of the queued run. */
+  readonly parameters: Readonly<Record<string, string | number | boolean>>;
+  readonly wait: boolean;
+  readonly timeoutMinutes: number;
+}
+
+export interface TaskConfig {
+  readonly command: Command;
+  readonly environments: EnvironmentsSource;
+  /** Environment names to act on; empty: all. */
+  readonly only: readonly string[];
+  readonly devOpsAuth: DevOpsAuth;
+  readonly allowPrivilegedRoles: boolean;
+  readonly concurrency: number;
+  readonly propagationTimeoutSeconds: number;
+  readonly verificationRun: VerificationRunSettings;
+  readonly bootstrap: BootstrapConnection;
+  readonly pipeline: PipelineContext;
+}
+
+export const inputLimits = {
+  concurrency: { min: 1, max: 64, default: 16 },
+  propagationTimeoutSeconds: { min: 10, max: 3600, default: 300 },
+  verificationRunTimeoutMinutes: { min: 1, max: 360, default: 30 },
+} as const;
+
+const defaultVerificationRunParameters = { mode: 'verify' };
+
+const commands: readonly Command[] = ['plan', 'provision', 'verify'];
+const devOpsAuths: readonly DevOpsAuth[] = ['systemAccessToken', 'bootstrapIdentity'];
+
+/** Throws one TaskError (MIC100, or the single problem's own code) listing every problem found. */
+export function parseTaskConfig(inputs: RawValues, facts: RawValues): TaskConfig {
+  const read = new RawReader();
+  const command = read.choice(inputs, inputNames.command, commands, 'provision');
+  const bootstrapId = read.required(inputs, inputNames.bootstrapConnection, 'MIC101');
+  if (bootstrapId !== undefined && !guidRule.pattern.test(bootstrapId)) {
+    read.report('MIC102', inputNames.bootstrapConnection, `bootstrapConnection must be the id of an Azure Resource Manager service connection (a GUID); got ${JSON.stringify(bootstrapId)}.`);
+  }
+  const environments = readEnvironmentsSource(read, inputs);
+  const only = readOnly(read, inputs);
+  const devOpsAuth = read.choice(inputs, inputNames.devOpsAuth, devOpsAuths, 'systemAccessToken');
+  const allowPrivilegedRoles = read.boolean(inputs, inputNames.allowPrivilegedRoles, false);
+  const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
+  const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
+  const verificationRun = readVerificationRun(read, inputs);
+  const bootstrap = readBootstrap(read, facts, bootstrapId ?? '');
+  const pipeline = readPipeline(read, facts, devOpsAuth);
+
+  if (read.problems.length > 0) {
+    throw TaskError.aggregate(read.problems, `The task inputs have ${read.problems.length} problems; nothing was changed.`);
+  }
+  return deepFreeze({ command, environments: environments!, only, devOpsAuth, allowPrivilegedRoles, concurrency, propagationTimeoutSeconds, verificationRun, bootstrap, pipeline });
+}
+
+function readEnvironmentsSource(read: RawReader, inputs: RawValues): EnvironmentsSource | undefined {
+  const text = read.optional(inputs, inputNames.environments);
+  const path = read.optional(inputs, inputNames.environmentsFile);
+  if (text !== undefined && path !== undefined) {
+    read.report('MIC103', inputNames.environments, 'Both environments and environmentsFile are set; set one of them.');
+    return undefined;
+  }
+  if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
+  if (path !== undefined) return { kind: 'file', path };
+  read.report('MIC103', inputNames.environments, 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.');
+  return undefined;
+}
+
+function readVerificationRun(read: RawReader, inputs: RawValues): VerificationRunSettings {
+  return {
+    queue: read.boolean(inputs, inputNames.queueVerificationRun, false),
+    parameters: readRunParameters(read, inputs),
+    wait: read.boolean(inputs, inputNames.waitForVerificationRun, false),
+    timeoutMinutes: read.integer(inputs, inputNames.verificationRunTimeoutMinutes, inputLimits.verificationRunTimeoutMinutes),
+  };
+}
+
+function readRunParameters(read: RawReader, inputs: RawValues): Record<string, string | number | boolean> {
+  const text = read.optional(inputs, inputNames.verificationRunParameters);
+  if (text === undefined) return { ...defaultVerificationRunParameters };
+  const allowed = 'a YAML or JSON mapping of parameter names to strings, numbers or booleans, e.g. {"mode": "verify"}';
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    read.report('MIC102', inputNames.verificationRunParameters, `verificationRunParameters is not valid YAML or JSON (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); use ${allowed}.`);
+    return {};
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    read.report('MIC102', inputNames.verificationRunParameters, `verificationRunParameters must be ${allowed}.`);
+    return {};
+  }
+  const parameters: Record<string, string | number | boolean> = {};
+  for (const [name, parameter] of Object.entries(value)) {
+    if (typeof parameter === 'string' || typeof parameter === 'number' || typeof parameter === 'boolean') parameters[name] = parameter;
+    else read.report('MIC102', inputNames.verificationRunParameters, `verificationRunParameters.${name} must be a string, number or boolean; use ${allowed}.`);
+  }
+  return parameters;
+}
+
+function readOnly(read: RawReader, inputs: RawValues): string[] {
+  const names: string[] = [];
+  for (const name of (read.optional(inputs, inputNames.only) ?? '').split(',').map((part) => part.trim())) {
+    if (name === '' || names.includes(name)) continue;
+    if (!environmentNameRule.pattern.test(name)) {
+      read.report('MIC102', inputNames.only, `only lists ${JSON.stringify(name)}, which is not an environment name: ${environmentNameRule.description}.`);
+    } else names.push(name);
+  }
+  return names;
+}
+
+function readBootstrap(read: RawReader, facts: RawValues, id: string): BootstrapConnection {
+  const scheme = read.optional(facts, factNames.bootstrapScheme);
+  // Secrets anywhere defeat the purpose: the bootstrap connection must federate too.
+  if (scheme !== undefined && scheme.toLowerCase() !== 'workloadidentityfederation') {
+    read.report('MIC102', inputNames.bootstrapConnection, `The bootstrap connection uses the ${scheme} scheme; use an Azure Resource Manager connection with workload identity federation.`);
+  }
+  const subscriptionId = read.guid(facts, factNames.bootstrapSubscriptionId, false);
+  return {
+    id,
+    tenantId: read.guid(facts, factNames.bootstrapTenantId, true) ?? '',
+    clientId: read.guid(facts, factNames.bootstrapClientId, true) ?? '',
+    ...(subscriptionId === undefined ? {} : { subscriptionId }),
+    armUrl: read.url(facts, factNames.bootstrapArmUrl, 'https://management.azure.com/'),
+    azureEnvironment: read.optional(facts, factNames.bootstrapEnvironment) ?? 'AzureCloud',
+    authorityHost: read.url(facts, factNames.bootstrapAuthorityHost, 'https://login.microsoftonline.com/'),
+    armResourceId: read.optional(facts, factNames.bootstrapArmResourceId) ?? 'https://management.azure.com/',
+  };
+}
+
+function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth | undefined): PipelineContext {
+  const collectionUri = read.url(facts, factNames.collectionUri, undefined);
+  const projectName = read.required(facts, factNames.projectName, 'MIC106');
+  const projectId = read.guid(facts, factNames.projectId, true);
+  const definitionIdText = read.optional(facts, factNames.definitionId);
+  let definitionId: number | undefined;
+  if (definitionIdText !== undefined) {
+    definitionId = /^[1-9][0-9]{0,9}$/.test(definitionIdText) ? Number(definitionIdText) : undefined;
+    if (definitionId === undefined) read.report('MIC106', factNames.definitionId, `${factNames.definitionId} must be a pipeline definition id (a whole number); got ${JSON.stringify(definitionIdText)}.`);
+  }
+  const token = read.optional(facts, factNames.accessToken);
+  if (devOpsAuth === 'systemAccessToken' && token === undefined) {
+    read.report('MIC106', factNames.accessToken, 'devOpsAuth is systemAccessToken but System.AccessToken is not available to the task.');
+  }
+  const optionalFacts = {
+    hostType: read.optional(facts, factNames.hostType),
+    planId: read.optional(facts, factNames.planId),
+    jobId: read.optional(facts, factNames.jobId),
+    oidcRequestUri: read.optional(facts, factNames.oidcRequestUri),
+    sourceBranch: read.optional(facts, factNames.sourceBranch),
+  };
+  return {
+    collectionUri: collectionUri.endsWith('/') ? collectionUri : `${collectionUri}/`,
+    project: { id: projectId ?? '', name: projectName ?? '' },
+    ...(definitionId === undefined ? {} : { definitionId }),
+    ...Object.fromEntries(Object.entries(optionalFacts).filter(([, value]) => value !== undefined)),
+    ...(token === undefined ? {} : { accessToken: new Secret(token) }),
+  };
+}
+
+class RawReader {
+  readonly problems: Problem[] = [];
+
+  report(code: ErrorCode, field: string, message: string): void {
+    this.problems.push(problem(code, message, { field }));
+  }
+
+  /** undefined for absent, empty or whitespace-only values (what task-lib gives for an unset input). */
+  optional(raw: RawValues, name: string): string | undefined {
+    const value = raw[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  required(raw: RawValues, name: string, code: 'MIC101' | 'MIC106'): string | undefined {
+    const value = this.optional(raw, name);
+    if (value === undefined) this.report(code, name, code === 'MIC101' ? `The input ${name} is required.` : `${name} is not set; the task needs it.`);
+    return value;
+  }
+
+  choice<T extends string>(raw: RawValues, name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.optional(raw, name);
+    if (value === undefined) return fallback;
+    const match = allowed.find((candidate) => candidate.toLowerCase() === value.toLowerCase());
+    if (match === undefined) this.report('MIC102', name, `${name} ${JSON.stringify(value)} is not allowed; use one of ${allowed.join(', ')}.`);
+    return match ?? fallback;
+  }
+
+  boolean(raw: RawValues, name: string, fallback: boolean): boolean {
+    const value = this.optional(raw, name);
+    if (value === undefined) return fallback;
+    if (/^true$/i.test(value)) return true;
+    if (/^false$/i.test(value)) return false;
+    this.report('MIC102', name, `${name} ${JSON.stringify(value)} is not allowed; use true or false.`);
+    return fallback;
+  }
+
+  integer(raw: RawValues, name: string, range: { readonly min: number; readonly max: number; readonly default: number }): number {
+    const value = this.optional(raw, name);
+    if (value === undefined) return range.default;
+    const number = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number >= range.min && number <= range.max)) {
+      this.report('MIC102', name, `${name} ${JSON.stringify(value)} is not allowed; use a whole number from ${range.min} to ${range.max} (default ${range.default}).`);
+      return range.default;
+    }
+    return number;
+  }
+
+  guid(raw: RawValues, name: string, required: boolean): string | undefined {
+    const value = required ? this.required(raw, name, 'MIC106') : this.optional(raw, name);
+    if (value === undefined) return undefined;
+    if (!guidRule.pattern.test(value)) {
+      this.report('MIC106', name, `${name} must be ${guidRule.description}; got ${JSON.stringify(value)}.`);
+      return undefined;
+    }
+    return value.toLowerCase();
+  }
+
+  /** An absolute https URL (bearer tokens are only ever sent over TLS); required when there is no fallback. */
+  url(raw: RawValues, name: string, fallback: string | undefined): string {
+    const value = fallback === undefined ? this.required(raw, name, 'MIC106') : this.optional(raw, name);
+    if (value === undefined) return fallback ?? '';
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(value);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.protocol !== 'https:') {
+      this.report('MIC106', name, `${name} must be an absolute https URL; got ${JSON.stringify(value)}.`);
+      return fallback ?? '';
+    }
+    return value;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof Secret) && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,174 @@
+// The plan as text (log lines) and as markdown (the run summary). Separate from plan() so that the plan stays
+// data and its wording can change without touching a decision. Grants are listed on their own, after the
+// per-environment changes, so that a reviewer sees every broadening of access in one place.
+import { isGrant, isWrite, type Action, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
+import { roleAssignmentName } from './names';
+
+/** One line saying what the action does, in the imperative ("create …"). */
+export function describeAction(action: Action): string {
+  switch (action.kind) {
+    case 'createIdentity':
+      return `create managed identity ${action.identity.name} in resource group ${action.identity.resourceGroup} (${action.location}, subscription ${action.identity.subscriptionId})`;
+    case 'updateIdentityTags':
+      return `set tags ${formatTags(action.changedTags)} on identity ${action.identity.name}`;
+    case 'createConnection': {
+      const scope = action.definition.resourceGroupScope ? `, resource group scope ${action.definition.resourceGroupScope}` : '';
+      return `create service connection ${action.connectionName} → subscription ${action.definition.subscriptionName} (${action.definition.subscriptionId})${scope}`;
+    }
+    case 'updateConnection':
+      return `update service connection ${action.connectionName}: ${action.changes.map((change) => `${change.field} ${change.from ?? '(none)'} → ${describeValue(change.to)}`).join('; ')}`;
+    case 'createFederatedCredential':
+      return `create federated credential ${action.credentialName} on identity ${action.identity.name} for connection ${action.connectionName} (issuer ${describeValue(action.issuer)}, subject ${describeValue(action.subject)})`;
+    case 'updateFederatedCredential':
+      return `update federated credential ${action.credentialName} on identity ${action.identity.name} in place for connection ${action.connectionName} (issuer ${describeValue(action.issuer)}, subject ${describeValue(action.subject)})`;
+    case 'assignRole': {
+      const name = 'known' in action.principalId ? ` (assignment ${roleAssignmentName(action.scope, action.roleDefinitionGuid, action.principalId.known)})` : '';
+      return `assign ${action.roleName} on ${action.scope} to identity ${action.identityName}${name}`;
+    }
+    case 'authorizePipelines':
+      return action.allPipelines
+        ? `authorize all pipelines to use connection ${action.connectionName}`
+        : `authorize pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} to use connection ${action.connectionName}`;
+    case 'shareConnection':
+      return `share connection ${action.connectionName} with ${action.projects.map((project) => project.name).join(', ')}`;
+    case 'testConnection':
+      return `verify service connection ${action.connectionName}`;
+  }
+}
+
+/** A few words for the run summary's table ("connection created", "Reader on …/rg-app"). */
+export function summarizeAction(action: Action): string {
+  switch (action.kind) {
+    case 'createIdentity':
+      return 'identity created';
+    case 'updateIdentityTags':
+      return `identity tags set (${Object.keys(action.changedTags).join(', ')})`;
+    case 'createConnection':
+      return 'connection created';
+    case 'updateConnection':
+      return `connection updated (${action.changes.map((change) => change.field).join(', ')})`;
+    case 'createFederatedCredential':
+      return `credential ${action.credentialName} created`;
+    case 'updateFederatedCredential':
+      return `credential ${action.credentialName} updated`;
+    case 'assignRole':
+      return `${action.roleName} on ${action.scope}`;
+    case 'authorizePipelines':
+      return action.allPipelines ? 'all pipelines authorized' : `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} authorized`;
+    case 'shareConnection':
+      return `shared with ${action.projects.map((project) => project.name).join(', ')}`;
+    case 'testConnection':
+      return 'tested';
+  }
+}
+
+/** The grant an action makes, as "who gets what", for the grants list. */
+export function describeGrant(action: Action): string | undefined {
+  switch (action.kind) {
+    case 'assignRole':
+      return `identity ${action.identityName} gets ${action.roleName} on ${action.scope}`;
+    case 'createFederatedCredential':
+    case 'updateFederatedCredential':
+      return `service connection ${action.connectionName} may sign in as identity ${action.identity.name} (credential ${action.credentialName})`;
+    case 'authorizePipelines':
+      return action.allPipelines
+        ? `every pipeline of the project may use connection ${action.connectionName}`
+        : `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} may use connection ${action.connectionName}`;
+    case 'shareConnection':
+      return `project${action.projects.length > 1 ? 's' : ''} ${action.projects.map((project) => project.name).join(', ')} may use connection ${action.connectionName}`;
+    default:
+      return undefined;
+  }
+}
+
+export function describeValue(value: Resolvable<unknown>): string {
+  if ('known' in value) return value.known === undefined ? '(none)' : String(value.known);
+  if (value.output.startsWith('identity.')) return `(${value.output.slice('identity.'.length)} of the new identity)`;
+  return '(read back after creation)';
+}
+
+export function formatFinding(finding: Finding): string {
+  const where = [finding.field, finding.line !== undefined ? `line ${finding.line}` : undefined].filter(Boolean).join(', ');
+  return `${finding.severity} ${finding.code}${where ? ` (${where})` : ''}: ${finding.message} ${finding.remediation}`;
+}
+
+export function planCounts(plan: Plan): { environments: number; changes: number; grants: number; errors: number; warnings: number } {
+  const actions = plan.environments.flatMap((environment) => environment.actions);
+  const findings = plan.environments.flatMap((environment) => environment.findings);
+  return {
+    environments: plan.environments.length,
+    changes: actions.filter(isWrite).length,
+    grants: actions.filter(isGrant).length,
+    errors: findings.filter((finding) => finding.severity === 'error').length,
+    warnings: findings.filter((finding) => finding.severity === 'warning').length,
+  };
+}
+
+/** The plan as log lines. Reads (connection tests) are not changes and are not listed. */
+export function formatPlanText(plan: Plan): string[] {
+  const lines = [headline(plan)];
+  for (const environment of plan.environments) {
+    const writes = environment.actions.filter(isWrite);
+    lines.push('', `Environment ${environment.environment}: identity ${identityLine(environment)}${writes.length === 0 ? ' — no changes' : ''}`);
+    for (const action of writes) lines.push(`  ${symbol(action)} ${describeAction(action)}`, `      because: ${action.reason}`);
+    for (const finding of environment.findings) lines.push(`  ! ${formatFinding(finding)}`);
+  }
+  const grants = plan.environments.flatMap((environment) => environment.actions.flatMap((action) => grantLine(action)));
+  if (grants.length > 0) lines.push('', 'Access granted by this plan:', ...grants.map((grant) => `  → ${grant}`));
+  return lines;
+}
+
+/** "Plan: 2 environments, 11 changes (7 of them grant access), 0 errors, 1 warning." */
+export function headline(plan: Plan): string {
+  const counts = planCounts(plan);
+  return `Plan: ${counts.environments} environment${s(counts.environments)}, ${counts.changes} change${s(counts.changes)} (${counts.grants} of them grant${counts.grants === 1 ? 's' : ''} access), ${counts.errors} error${s(counts.errors)}, ${counts.warnings} warning${s(counts.warnings)}.`;
+}
+
+/** The plan as markdown for the run summary; `changes: false` leaves out the table of changes (apply lists them). */
+export function formatPlanMarkdown(plan: Plan, options: { readonly changes: boolean } = { changes: true }): string {
+  const out = [`**${headline(plan)}**`];
+  if (options.changes) {
+    out.push('', '| Environment | Change | Why |', '| --- | --- | --- |');
+    for (const environment of plan.environments) {
+      const writes = environment.actions.filter(isWrite);
+      if (writes.length === 0) out.push(`| ${cell(environment.environment)} | no changes | |`);
+      for (const action of writes) out.push(`| ${cell(environment.environment)} | ${symbol(action)} ${cell(describeAction(action))} | ${cell(action.reason)} |`);
+    }
+  }
+  const grants = plan.environments.flatMap((environment) => environment.actions.flatMap((action) => grantLine(action)));
+  if (grants.length > 0) out.push('', '**Access granted by this plan**', '', ...grants.map((grant) => `- ${cell(grant)}`));
+  const findings = plan.environments.flatMap((environment) => environment.findings);
+  if (findings.length > 0) out.push('', '**Findings**', '', ...findings.map((finding) => `- ${cell(`${finding.environment ? `${finding.environment}: ` : ''}${formatFinding(finding)}`)}`));
+  return out.join('\n');
+}
+
+function grantLine(action: Action): string[] {
+  const grant = describeGrant(action);
+  return grant === undefined ? [] : [`${action.environment}: ${grant}`];
+}
+
+function identityLine(environment: EnvironmentPlan): string {
+  const { ref, observed } = environment.identity;
+  return observed ? `${ref.name} (client id ${observed.clientId})` : `${ref.name} (to be created)`;
+}
+
+function symbol(action: Action): string {
+  if (action.kind.startsWith('create')) return '+';
+  if (action.kind.startsWith('update')) return '~';
+  return '→';
+}
+
+function formatTags(tags: Readonly<Record<string, string>>): string {
+  return Object.entries(tags)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+}
+
+/** Markdown table cells: no pipes, no line breaks. */
+export function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function s(count: number): string {
+  return count === 1 ? '' : 's';
+}

@@ -1,0 +1,63 @@
+// Guardrails on what the task may grant. Two layers: the spec check refuses the well-known privileged roles by
+// name or GUID before anything is read; after observation, every resolved role definition is checked for the
+// ability to change authorization itself, which also catches custom roles and renamed built-ins.
+import type { RoleDefinition } from '../ports/azure';
+
+export interface PrivilegedRole {
+  readonly name: string;
+  readonly guid: string;
+}
+
+export const wellKnownPrivilegedRoles: readonly PrivilegedRole[] = [
+  { name: 'Owner', guid: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635' },
+  { name: 'User Access Administrator', guid: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9' },
+  { name: 'Role Based Access Control Administrator', guid: 'f58310d9-a9f6-439a-9e8d-f62e7b41a168' },
+];
+
+/** The well-known privileged role a spec value names (by name or GUID, ignoring case), if any. */
+export function wellKnownPrivilegedRole(role: string): PrivilegedRole | undefined {
+  const value = role.trim().toLowerCase();
+  return wellKnownPrivilegedRoles.find((candidate) => candidate.guid === value || candidate.name.toLowerCase() === value);
+}
+
+// Operations that change who may do what. A role that may perform any of them can grant itself (or anyone)
+// more than the spec says, so it counts as privileged. Probing concrete operations (rather than reasoning
+// about wildcard patterns against each other) keeps the check exact for `*`, `Microsoft.Authorization/*`,
+// `*/write` and the notActions that carve them out, as in Contributor.
+const authorizationWriteOperations = [
+  'Microsoft.Authorization/roleAssignments/write',
+  'Microsoft.Authorization/roleDefinitions/write',
+  'Microsoft.Authorization/elevateAccess/action',
+  'Microsoft.Authorization/denyAssignments/write',
+  'Microsoft.Authorization/policyAssignments/write',
+  'Microsoft.Authorization/policyDefinitions/write',
+  'Microsoft.Authorization/policySetDefinitions/write',
+  'Microsoft.Authorization/policyExemptions/write',
+  'Microsoft.Authorization/locks/write',
+  'Microsoft.Authorization/roleManagementPolicies/write',
+  'Microsoft.Authorization/roleAssignmentScheduleRequests/write',
+  'Microsoft.Authorization/roleEligibilityScheduleRequests/write',
+];
+
+/** The Microsoft.Authorization write operations the role definition allows (actions minus notActions). */
+export function authorizationWritesAllowed(definition: RoleDefinition): string[] {
+  return authorizationWriteOperations.filter((operation) =>
+    definition.permissions.some(
+      (permission) =>
+        permission.actions.some((pattern) => operationMatches(pattern, operation)) &&
+        !permission.notActions.some((pattern) => operationMatches(pattern, operation)),
+    ),
+  );
+}
+
+/** ARM action patterns: case-insensitive, `*` matches any run of characters (slashes included). */
+export function operationMatches(pattern: string, operation: string): boolean {
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`, 'i').test(operation);
+}
+
+/** An identity holds at most this many federated credentials (Entra limit); one per connection. */
+export const federatedCredentialLimit = 20;

@@ -1,0 +1,347 @@
+// The core's data: what the spec asks for (desired), what exists (observed), what to do (plan), what happened
+// (outcomes). Plain, immutable data only — no functions, no SDK types — so that plan() can stay a pure function
+// of two values and tests can build any situation from literals.
+import type { Problem } from '../errors';
+import type { FederatedCredential, Identity, IdentityRef, RoleAssignment, RoleDefinition, Subscription } from '../ports/azure';
+import type { PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
+
+// ——— Desired state (the validated spec, defaults applied) ———
+
+/** Where a desired item came from, so that problems found later (after observation) still point into the spec. */
+export interface SpecOrigin {
+  readonly field: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export type Authorize =
+  | { readonly kind: 'current' }
+  | { readonly kind: 'all' }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'pipelines'; readonly pipelineIds: readonly number[] };
+
+export interface DesiredIdentity {
+  readonly ref: IdentityRef;
+  readonly location: string;
+  /** defaults.tags merged with identity.tags (identity wins). */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly origin: SpecOrigin;
+}
+
+export interface DesiredConnection {
+  readonly name: string;
+  readonly subscriptionId: string;
+  readonly resourceGroup?: string;
+  readonly description: string;
+  readonly shareWith: readonly string[];
+  readonly authorize: Authorize;
+  readonly origin: SpecOrigin;
+}
+
+export interface DesiredRole {
+  /** As written: a role name or a role definition GUID. */
+  readonly role: string;
+  readonly scope: string;
+  readonly origin: SpecOrigin;
+}
+
+export interface DesiredEnvironment {
+  readonly name: string;
+  readonly identity: DesiredIdentity;
+  readonly connections: readonly DesiredConnection[];
+  readonly roles: readonly DesiredRole[];
+  readonly origin: SpecOrigin;
+}
+
+/** Facts about where the task runs that the plan needs; they come from the config, not the spec. */
+export interface PlanSettings {
+  /** The project the task runs in: it owns the connections it creates. */
+  readonly project: ProjectRef;
+  /** ARM endpoint URL stored in each connection (the bootstrap connection's). */
+  readonly connectionUrl: string;
+  /** Azure environment name stored in each connection (e.g. AzureCloud). */
+  readonly azureEnvironment: string;
+  /** The running pipeline's definition id, for `authorize: current`; absent outside a pipeline run. */
+  readonly currentPipelineId?: number;
+  readonly allowPrivilegedRoles: boolean;
+}
+
+export interface DesiredState {
+  readonly environments: readonly DesiredEnvironment[];
+  readonly settings: PlanSettings;
+}
+
+// ——— Observed state (read through the ports; absent from a map = does not exist) ———
+
+export interface ObservedIdentity {
+  readonly identity: Identity;
+  readonly federatedCredentials: readonly FederatedCredential[];
+  /** The principal's assignments in the subscriptions the environment's roles name. */
+  readonly roleAssignments: readonly RoleAssignment[];
+}
+
+export interface ObservedWorld {
+  /** By identityKey(ref). */
+  readonly identities: ReadonlyMap<string, ObservedIdentity>;
+  /** By lowercased connection name. */
+  readonly connections: ReadonlyMap<string, ServiceConnection>;
+  /** By lowercased connection id. */
+  readonly pipelinePermissions: ReadonlyMap<string, PipelinePermissions>;
+  /** By roleKey(subscriptionId, role). */
+  readonly roleDefinitions: ReadonlyMap<string, RoleDefinition>;
+  /** By lowercased subscription id. */
+  readonly subscriptions: ReadonlyMap<string, Subscription>;
+  /** By lowercased project name. */
+  readonly projects: ReadonlyMap<string, ProjectRef>;
+}
+
+export function roleKey(subscriptionId: string, role: string): string {
+  return `${subscriptionId.toLowerCase()}|${role.toLowerCase()}`;
+}
+
+// ——— Plan ———
+
+/** Stable within a plan: `{environment}/{what}`, e.g. `dev/connection:app-dev`. */
+export type ActionId = string;
+
+/** A value produced by an earlier action of the same environment; apply reads it from that action's result. */
+export type ActionOutput =
+  | 'identity.clientId'
+  | 'identity.principalId'
+  | 'identity.tenantId'
+  | 'connection.id'
+  | 'connection.issuer'
+  | 'connection.subject'
+  | 'connection';
+
+/** Either known when planning, or read back from an earlier action when applying. */
+export type Resolvable<T> = { readonly known: T } | { readonly from: ActionId; readonly output: ActionOutput };
+
+export function known<T>(value: T): Resolvable<T> {
+  return { known: value };
+}
+
+export function fromAction<T>(from: ActionId, output: ActionOutput): Resolvable<T> {
+  return { from, output };
+}
+
+export function isKnown<T>(value: Resolvable<T>): value is { readonly known: T } {
+  return 'known' in value;
+}
+
+interface ActionBase {
+  readonly id: ActionId;
+  readonly environment: string;
+  /** Why, in words, for the plan output. */
+  readonly reason: string;
+  /** Actions of the same environment that must succeed first. */
+  readonly dependsOn: readonly ActionId[];
+}
+
+export interface CreateIdentityAction extends ActionBase {
+  readonly kind: 'createIdentity';
+  readonly identity: IdentityRef;
+  readonly location: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface UpdateIdentityTagsAction extends ActionBase {
+  readonly kind: 'updateIdentityTags';
+  readonly identity: IdentityRef;
+  readonly location: string;
+  /** The complete tag set to write: existing tags plus the added or changed ones. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly changedTags: Readonly<Record<string, string>>;
+}
+
+export interface ConnectionDefinitionPlan {
+  readonly name: string;
+  readonly description: string;
+  readonly url: string;
+  readonly azureEnvironment: string;
+  readonly tenantId: Resolvable<string>;
+  readonly clientId: Resolvable<string>;
+  readonly subscriptionId: string;
+  readonly subscriptionName: string;
+  readonly resourceGroupScope?: string;
+  readonly project: ProjectRef;
+}
+
+export interface CreateConnectionAction extends ActionBase {
+  readonly kind: 'createConnection';
+  readonly connectionName: string;
+  readonly definition: ConnectionDefinitionPlan;
+}
+
+export type ConnectionField = 'description' | 'scope' | 'subscription' | 'tenant' | 'serviceprincipalid';
+
+export interface ConnectionChange {
+  readonly field: ConnectionField;
+  readonly from: string | undefined;
+  readonly to: Resolvable<string | undefined>;
+}
+
+export interface UpdateConnectionAction extends ActionBase {
+  readonly kind: 'updateConnection';
+  readonly connectionName: string;
+  readonly connectionId: string;
+  readonly definition: ConnectionDefinitionPlan;
+  readonly changes: readonly ConnectionChange[];
+}
+
+export const tokenExchangeAudience = 'api://AzureADTokenExchange';
+
+export interface FederatedCredentialWrite {
+  readonly identity: IdentityRef;
+  readonly connectionName: string;
+  readonly credentialName: string;
+  readonly issuer: Resolvable<string>;
+  readonly subject: Resolvable<string>;
+  readonly audience: typeof tokenExchangeAudience;
+}
+
+export interface CreateFederatedCredentialAction extends ActionBase, FederatedCredentialWrite {
+  readonly kind: 'createFederatedCredential';
+}
+
+export interface UpdateFederatedCredentialAction extends ActionBase, FederatedCredentialWrite {
+  readonly kind: 'updateFederatedCredential';
+  readonly previous: FederatedCredential;
+}
+
+export interface AssignRoleAction extends ActionBase {
+  readonly kind: 'assignRole';
+  readonly identityName: string;
+  readonly scope: string;
+  readonly roleName: string;
+  readonly roleDefinitionGuid: string;
+  readonly roleDefinitionId: string;
+  /** The assignment name derives from it (roleAssignmentName), so it is known as soon as the principal is. */
+  readonly principalId: Resolvable<string>;
+  readonly description: string;
+}
+
+export interface AuthorizePipelinesAction extends ActionBase {
+  readonly kind: 'authorizePipelines';
+  readonly connectionName: string;
+  readonly connectionId: Resolvable<string>;
+  readonly allPipelines: boolean;
+  readonly pipelineIds: readonly number[];
+}
+
+export interface ShareConnectionAction extends ActionBase {
+  readonly kind: 'shareConnection';
+  readonly connectionName: string;
+  readonly connectionId: Resolvable<string>;
+  readonly projects: readonly ProjectRef[];
+}
+
+/** A read: runs the connection's TestConnection. Provision and verify run it; plan does not. */
+export interface TestConnectionAction extends ActionBase {
+  readonly kind: 'testConnection';
+  readonly connectionName: string;
+  readonly connection: Resolvable<ServiceConnection>;
+}
+
+export type Action =
+  | CreateIdentityAction
+  | UpdateIdentityTagsAction
+  | CreateConnectionAction
+  | UpdateConnectionAction
+  | CreateFederatedCredentialAction
+  | UpdateFederatedCredentialAction
+  | AssignRoleAction
+  | AuthorizePipelinesAction
+  | ShareConnectionAction
+  | TestConnectionAction;
+
+export type ActionKind = Action['kind'];
+
+const grantKinds: ReadonlySet<ActionKind> = new Set<ActionKind>([
+  'assignRole',
+  // A federated credential lets a new subject sign in as the identity: it grants.
+  'createFederatedCredential',
+  'updateFederatedCredential',
+  'authorizePipelines',
+  'shareConnection',
+]);
+
+/** Whether the action writes anything (everything but testConnection). */
+export function isWrite(action: Action): boolean {
+  return action.kind !== 'testConnection';
+}
+
+/** Whether the action gives someone access they did not have. */
+export function isGrant(action: Action): boolean {
+  return grantKinds.has(action.kind);
+}
+
+export type Severity = 'error' | 'warning';
+
+/** Something the plan found that is not an action: errors block every write, warnings are reported. */
+export interface Finding extends Problem {
+  readonly severity: Severity;
+  /** The connection the finding is about, when it is about one. */
+  readonly connection?: string;
+}
+
+export interface ConnectionSnapshot {
+  readonly name: string;
+  /** As observed before any action. */
+  readonly observed?: ServiceConnection;
+}
+
+export interface EnvironmentPlan {
+  readonly environment: string;
+  readonly identity: { readonly ref: IdentityRef; readonly location: string; readonly observed?: Identity };
+  readonly connections: readonly ConnectionSnapshot[];
+  /** In dependency order (every action after the ones it depends on). */
+  readonly actions: readonly Action[];
+  readonly findings: readonly Finding[];
+}
+
+export interface Plan {
+  readonly environments: readonly EnvironmentPlan[];
+  /** Any write action anywhere. */
+  readonly changesPresent: boolean;
+  /** Any action that grants access (role, federated credential, pipeline permission, share). */
+  readonly permissionsBroadened: boolean;
+}
+
+export function allFindings(plan: Plan): Finding[] {
+  return plan.environments.flatMap((environment) => environment.findings);
+}
+
+export function blockingFindings(plan: Plan): Finding[] {
+  return allFindings(plan).filter((finding) => finding.severity === 'error');
+}
+
+// ——— Outcomes of apply ———
+
+export type ActionStatus = 'succeeded' | 'failed' | 'skipped';
+
+export interface ActionOutcome {
+  readonly action: Action;
+  readonly status: ActionStatus;
+  /** For testConnection: the message Azure DevOps returned. */
+  readonly detail?: string;
+  readonly error?: Problem;
+}
+
+export interface EnvironmentOutcome {
+  readonly environment: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly actions: readonly ActionOutcome[];
+  /** The identity after apply (created, updated or as observed), when known. */
+  readonly identity?: Identity;
+  /** By connection name as in the spec: the connection after apply, when known. */
+  readonly connections: ReadonlyMap<string, ServiceConnection>;
+  /** The first failure, which stopped the environment. */
+  readonly error?: Problem;
+}
+
+export interface ApplyResult {
+  readonly environments: readonly EnvironmentOutcome[];
+}
+
+export type { FederatedCredential, Identity, IdentityRef, PipelinePermissions, ProjectRef, RoleAssignment, RoleDefinition, ServiceConnection, Subscription };

@@ -1,0 +1,118 @@
+// Reads the world the plan needs, and nothing else, through the ports. Reads only: observe never writes.
+// Independent reads run in parallel under one bound (the concurrency input), so that a large spec neither
+// crawls nor trips ARM's per-principal read throttling. Azure DevOps lookups are batched across environments
+// (one findConnections and one findProjects for the whole run) because that API takes lists of names.
+import { Limiter } from './concurrency';
+import { roleKey, type DesiredEnvironment, type DesiredState, type ObservedIdentity, type ObservedWorld } from './model';
+import { identityKey } from './names';
+import { parseScope, subscriptionScope } from './scopes';
+import type { Ports } from '../ports';
+import type { PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
+
+export interface ObserveOptions {
+  readonly concurrency: number;
+}
+
+export async function observe(desired: DesiredState, ports: Pick<Ports, 'identities' | 'roles' | 'devOps'>, options: ObserveOptions): Promise<ObservedWorld> {
+  const limiter = new Limiter(options.concurrency);
+  const { environments } = desired;
+
+  const [identities, roleDefinitions, subscriptions, connectionState, projects] = await Promise.all([
+    observeIdentities(environments, ports, limiter),
+    observeRoleDefinitions(environments, ports, limiter),
+    observeSubscriptions(environments, ports, limiter),
+    observeConnections(environments, ports, limiter),
+    observeProjects(environments, ports),
+  ]);
+  return { identities, roleDefinitions, subscriptions, projects, ...connectionState };
+}
+
+async function observeIdentities(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities' | 'roles'>, limiter: Limiter): Promise<Map<string, ObservedIdentity>> {
+  const found = new Map<string, ObservedIdentity>();
+  await Promise.all(
+    environments.map(async (environment) => {
+      const ref = environment.identity.ref;
+      const identity = await limiter.run(() => ports.identities.getIdentity(ref));
+      if (!identity) return;
+      const roleSubscriptions = unique(environment.roles.map((role) => parseScope(role.scope)?.subscriptionId.toLowerCase()));
+      const [federatedCredentials, assignmentLists] = await Promise.all([
+        limiter.run(() => ports.identities.listFederatedCredentials(ref)),
+        Promise.all(roleSubscriptions.map((subscriptionId) => limiter.run(() => ports.roles.listAssignmentsForPrincipal(subscriptionId, identity.principalId)))),
+      ]);
+      // A principal's list for one subscription can include assignments above it (management groups): the
+      // same assignment may come back for two subscriptions. Keep one of each.
+      const roleAssignments = [...new Map(assignmentLists.flat().map((assignment) => [assignment.id.toLowerCase(), assignment])).values()];
+      found.set(identityKey(ref), { identity, federatedCredentials, roleAssignments });
+    }),
+  );
+  return found;
+}
+
+async function observeRoleDefinitions(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'roles'>, limiter: Limiter): Promise<Map<string, RoleDefinition>> {
+  const wanted = new Map<string, { subscriptionId: string; role: string }>();
+  for (const role of environments.flatMap((environment) => environment.roles)) {
+    const subscriptionId = parseScope(role.scope)?.subscriptionId.toLowerCase();
+    if (subscriptionId !== undefined) wanted.set(roleKey(subscriptionId, role.role), { subscriptionId, role: role.role });
+  }
+  const found = new Map<string, RoleDefinition>();
+  await Promise.all(
+    [...wanted].map(async ([key, { subscriptionId, role }]) => {
+      const definition = await limiter.run(() => ports.roles.findRoleDefinition(subscriptionScope(subscriptionId), role));
+      if (definition) found.set(key, definition);
+    }),
+  );
+  return found;
+}
+
+async function observeSubscriptions(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'roles'>, limiter: Limiter): Promise<Map<string, Subscription>> {
+  const ids = unique(
+    environments.flatMap((environment) => [environment.identity.ref.subscriptionId, ...environment.connections.map((connection) => connection.subscriptionId)].map((id) => id.toLowerCase())),
+  );
+  const found = new Map<string, Subscription>();
+  await Promise.all(
+    ids.map(async (id) => {
+      const subscription = await limiter.run(() => ports.roles.getSubscription(id));
+      if (subscription) found.set(id, subscription);
+    }),
+  );
+  return found;
+}
+
+async function observeConnections(
+  environments: readonly DesiredEnvironment[],
+  ports: Pick<Ports, 'devOps'>,
+  limiter: Limiter,
+): Promise<{ connections: Map<string, ServiceConnection>; pipelinePermissions: Map<string, PipelinePermissions> }> {
+  const desired = environments.flatMap((environment) => environment.connections);
+  const connections = new Map<string, ServiceConnection>();
+  const pipelinePermissions = new Map<string, PipelinePermissions>();
+  if (desired.length === 0) return { connections, pipelinePermissions };
+  for (const connection of await ports.devOps.findConnections(desired.map((item) => item.name))) {
+    const key = connection.name.toLowerCase();
+    if (!connections.has(key)) connections.set(key, connection);
+  }
+  // Permissions matter only where the spec authorizes something.
+  const needPermissions = desired.filter((item) => item.authorize.kind !== 'none').flatMap((item) => connections.get(item.name.toLowerCase()) ?? []);
+  await Promise.all(
+    needPermissions.map(async (connection) => {
+      pipelinePermissions.set(connection.id.toLowerCase(), await limiter.run(() => ports.devOps.getPipelinePermissions(connection.id)));
+    }),
+  );
+  return { connections, pipelinePermissions };
+}
+
+async function observeProjects(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'devOps'>): Promise<Map<string, ProjectRef>> {
+  const names = uniqueIgnoringCase(environments.flatMap((environment) => environment.connections.flatMap((connection) => connection.shareWith)));
+  const found = new Map<string, ProjectRef>();
+  if (names.length === 0) return found;
+  for (const project of await ports.devOps.findProjects(names)) found.set(project.name.toLowerCase(), project);
+  return found;
+}
+
+function unique(values: readonly (string | undefined)[]): string[] {
+  return [...new Set(values.filter((value): value is string => value !== undefined))];
+}
+
+function uniqueIgnoringCase(values: readonly string[]): string[] {
+  return [...new Map(values.map((value) => [value.toLowerCase(), value])).values()];
+}

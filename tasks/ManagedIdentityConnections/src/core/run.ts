@@ -1,0 +1,209 @@
+// One run of the task: read the spec, observe, plan, then per command print (plan), apply (provision) or
+// check (verify). Returns a typed result; the entry point maps it to setResult and logs its errors — run()
+// itself never fails the task and never throws (anything unexpected becomes a MIC9xx error in the result).
+//
+//   plan       observe → plan → print; outputs changesPresent / permissionsBroadened; writes nothing
+//   provision  observe → plan → apply the plan (which tests every connection once its chain is in place)
+//   verify     observe → plan → fail on drift or a disabled / not-ready connection; test every existing
+//              connection; writes nothing
+//
+// In every command: an invalid spec or any error finding means no write at all; output variables (ids per
+// environment plus `environments` JSON) and a markdown summary are produced whenever the spec was valid.
+import type { TaskConfig } from '../config';
+import { TaskError, toTaskError, type Problem } from '../errors';
+import type { Ports } from '../ports';
+import type { Platform } from '../ports/platform';
+import { loadSpecText } from '../spec/load-spec';
+import { apply, type ApplyEvent } from './apply';
+import { describeAction, formatFinding, formatPlanText } from './format-plan';
+import { finalState, formatRunSummary, outputVariables, type RunMode } from './format-run';
+import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredState, type Plan } from './model';
+import { observe } from './observe';
+import { plan as makePlan, verificationPlan } from './plan';
+import { redact } from './redact';
+
+export type RunStatus = 'succeeded' | 'succeededWithIssues' | 'failed';
+
+export interface RunResult {
+  readonly status: RunStatus;
+  /** One line for setResult. */
+  readonly message: string;
+  /** Every failure, already redacted; the entry point logs each (formatTaskError). */
+  readonly errors: readonly TaskError[];
+  /** Problems that did not fail the run (already logged as warnings). */
+  readonly warnings: readonly Problem[];
+  readonly plan?: Plan;
+  /** Provision: what apply did. Verify: the connection tests. */
+  readonly applied?: ApplyResult;
+}
+
+export async function run(config: TaskConfig, ports: Ports): Promise<RunResult> {
+  const secrets = [config.pipeline.accessToken?.reveal()].filter((value): value is string => value !== undefined && value !== '');
+  for (const secret of secrets) ports.platform.setSecret(secret);
+  const platform = redactingPlatform(ports.platform, secrets);
+  const safePorts: Ports = { ...ports, platform };
+  const scrub = (error: TaskError): TaskError => redactError(error, secrets);
+  try {
+    const result = await runCommand(config, safePorts);
+    return { ...result, errors: result.errors.map(scrub) };
+  } catch (caught) {
+    const error = scrub(toTaskError(caught, 'MIC901'));
+    return { status: 'failed', message: `${error.code}: ${error.message}`, errors: [error], warnings: [] };
+  }
+}
+
+async function runCommand(config: TaskConfig, ports: Ports): Promise<RunResult> {
+  const { platform } = ports;
+  const mode: RunMode = config.command;
+
+  const text = await readSpecText(config, platform);
+  const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
+  if (!loaded.ok) {
+    const error = TaskError.aggregate(loaded.problems, `The environments spec has ${loaded.problems.length} problems; nothing was read or changed.`);
+    return failed(`${error.code}: the environments spec is not valid.`, [error], []);
+  }
+  const desired: DesiredState = {
+    environments: loaded.environments,
+    settings: {
+      project: config.pipeline.project,
+      connectionUrl: config.bootstrap.armUrl,
+      azureEnvironment: config.bootstrap.azureEnvironment,
+      ...(config.pipeline.definitionId === undefined ? {} : { currentPipelineId: config.pipeline.definitionId }),
+      allowPrivilegedRoles: config.allowPrivilegedRoles,
+    },
+  };
+
+  platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
+  const observed = await observe(desired, ports, { concurrency: config.concurrency });
+  const plan = makePlan(desired, observed);
+  for (const line of formatPlanText(plan)) platform.info(line);
+  platform.setOutput('changesPresent', String(plan.changesPresent));
+  platform.setOutput('permissionsBroadened', String(plan.permissionsBroadened));
+
+  const warnings = allFindings(plan).filter((finding) => finding.severity === 'warning');
+  for (const warning of warnings) platform.warn(formatFinding(warning));
+  const blocking = blockingFindings(plan);
+  if (blocking.length > 0) {
+    const error = TaskError.aggregate(blocking, `The plan found ${blocking.length} problems that must be fixed first; nothing was changed.`);
+    publish(platform, { mode, plan, errors: [error] });
+    return failed(`${error.code}: nothing was changed; ${blocking.length} problem${blocking.length === 1 ? '' : 's'} must be fixed first.`, [error], warnings, plan);
+  }
+
+  switch (mode) {
+    case 'plan': {
+      publish(platform, { mode, plan, errors: [] });
+      const changes = plan.environments.flatMap((environment) => environment.actions.filter(isWrite)).length;
+      return finish(plan.changesPresent ? `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply.` : 'Plan: no changes; everything matches the spec.', [], warnings, plan);
+    }
+    case 'provision': {
+      const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: (event) => reportProgress(platform, event) });
+      const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
+      publish(platform, { mode, plan, applied, errors });
+      const failedNames = applied.environments.filter((environment) => environment.status === 'failed').map((environment) => environment.environment);
+      const message =
+        failedNames.length > 0
+          ? `${failedNames.length} of ${applied.environments.length} environments failed: ${failedNames.join(', ')}.`
+          : `Provisioned and verified ${applied.environments.length} environment${applied.environments.length === 1 ? '' : 's'}.`;
+      return finish(message, errors, warnings, plan, applied);
+    }
+    case 'verify': {
+      const errors: TaskError[] = [];
+      const drift = plan.environments.flatMap((environment) => environment.actions.filter(isWrite));
+      if (drift.length > 0) {
+        errors.push(new TaskError('MIC502', `${drift.length} difference${drift.length === 1 ? '' : 's'} from the spec: ${drift.map((action) => `${action.environment}: ${describeAction(action)}`).join('; ')}.`));
+      }
+      // A disabled or broken connection is only a warning while provisioning (nothing to do about it), but
+      // verify exists to say whether every connection works.
+      for (const finding of warnings) if (finding.code === 'MIC402' || finding.code === 'MIC403') errors.push(TaskError.fromProblem(finding));
+      const verified = await apply(verificationPlan(plan), ports, { concurrency: config.concurrency, onEvent: (event) => reportProgress(platform, event) });
+      for (const environment of verified.environments) if (environment.error) errors.push(withEnvironment(environment.error, environment.environment));
+      publish(platform, { mode, plan, verified, errors });
+      const message = errors.length > 0 ? `Verification failed: ${errors.length} problem${errors.length === 1 ? '' : 's'}.` : `Verified ${plan.environments.length} environment${plan.environments.length === 1 ? '' : 's'}: no drift, every connection signs in.`;
+      return finish(message, errors, warnings, plan, verified);
+    }
+  }
+}
+
+async function readSpecText(config: TaskConfig, platform: Platform): Promise<string> {
+  const source = config.environments;
+  if (source.kind === 'inline') return source.text;
+  try {
+    return await platform.readTextFile(source.path);
+  } catch (caught) {
+    const reason = caught instanceof Error ? caught.message : String(caught);
+    throw new TaskError('MIC104', `The environments file ${source.path} cannot be read: ${reason}`, { field: 'environmentsFile', cause: caught });
+  }
+}
+
+interface PublishInput {
+  readonly mode: RunMode;
+  readonly plan: Plan;
+  readonly applied?: ApplyResult;
+  readonly verified?: ApplyResult;
+  readonly errors: readonly TaskError[];
+}
+
+// Outputs and the summary are secondary: if publishing fails, say so and keep the run's real result.
+function publish(platform: Platform, input: PublishInput): void {
+  try {
+    for (const [name, value] of outputVariables(input.plan, finalState(input.plan, input.applied))) platform.setOutput(name, value);
+    platform.uploadSummary(formatRunSummary(input));
+  } catch (caught) {
+    platform.warn(`Could not publish outputs or the run summary: ${caught instanceof Error ? caught.message : String(caught)}`);
+  }
+}
+
+function reportProgress(platform: Platform, event: ApplyEvent): void {
+  const prefix = `[${event.action.environment}]`;
+  switch (event.type) {
+    case 'started':
+      if (event.action.kind === 'testConnection') platform.info(`${prefix} ${describeAction(event.action)}…`);
+      else platform.debug(`${prefix} start: ${describeAction(event.action)}`);
+      return;
+    case 'succeeded':
+      platform.info(`${prefix} done: ${describeAction(event.action)}${event.detail ? ` — ${event.detail}` : ''}`);
+      return;
+    case 'failed':
+      platform.info(`${prefix} failed: ${describeAction(event.action)} — ${event.error.code}`);
+      return;
+    case 'skipped':
+      platform.info(`${prefix} skipped (an earlier step failed): ${describeAction(event.action)}`);
+      return;
+  }
+}
+
+function finish(message: string, errors: readonly TaskError[], warnings: readonly Problem[], plan?: Plan, applied?: ApplyResult): RunResult {
+  const status: RunStatus = errors.length > 0 ? 'failed' : warnings.length > 0 ? 'succeededWithIssues' : 'succeeded';
+  return { status, message, errors, warnings, ...(plan ? { plan } : {}), ...(applied ? { applied } : {}) };
+}
+
+function failed(message: string, errors: readonly TaskError[], warnings: readonly Problem[], plan?: Plan): RunResult {
+  return { status: 'failed', message, errors, warnings, ...(plan ? { plan } : {}) };
+}
+
+function withEnvironment(error: Problem, environment: string): TaskError {
+  const typed = error instanceof TaskError ? error : TaskError.fromProblem(error);
+  if (typed.environment !== undefined) return typed;
+  return new TaskError(typed.code, typed.message, { ...typed, environment, cause: typed.cause });
+}
+
+function redactingPlatform(platform: Platform, secrets: readonly string[]): Platform {
+  const clean = (text: string): string => redact(text, secrets);
+  return {
+    info: (message) => platform.info(clean(message)),
+    warn: (message) => platform.warn(clean(message)),
+    debug: (message) => platform.debug(clean(message)),
+    setSecret: (value) => platform.setSecret(value),
+    setOutput: (name, value) => platform.setOutput(name, clean(value)),
+    uploadSummary: (markdown) => platform.uploadSummary(clean(markdown)),
+    readTextFile: (path) => platform.readTextFile(path),
+  };
+}
+
+function redactError(error: TaskError, secrets: readonly string[]): TaskError {
+  const clean = (text: string): string => redact(text, secrets);
+  const message = clean(error.message);
+  const problems = error.problems.map((item) => ({ ...item, message: clean(item.message) }));
+  if (message === error.message && problems.every((item, index) => item.message === error.problems[index]!.message)) return error;
+  return new TaskError(error.code, message, { ...error, remediation: error.remediation, problems, cause: error.cause });
+}

@@ -1,0 +1,190 @@
+// Typed errors with stable codes, and the catalog of every code the task can report.
+//
+// Code scheme (stable, public: docs/troubleshooting.md and issues refer to these):
+//   MIC1xx  task inputs and the environments spec        MIC2xx  identities and federated credentials
+//   MIC3xx  roles and subscriptions                       MIC4xx  Azure DevOps service connections
+//   MIC5xx  verification and propagation                  MIC6xx  calls to Azure and Azure DevOps
+//   MIC9xx  internal errors (bugs, or an adapter breaking its contract)
+// A code is never reused for another meaning; retired codes stay in the catalog, marked as such.
+// Codes marked "adapters" are raised by the SDK adapters when they translate a service error; the core
+// reserves them so every failure a user can see has one documented code.
+
+export interface CatalogEntry {
+  readonly title: string;
+  readonly remediation: string;
+  /** Who raises it: the core itself, or the SDK adapters when they translate a service error. */
+  readonly raisedBy: 'core' | 'adapters';
+}
+
+export const errorCatalog = {
+  // Inputs and spec
+  MIC100: { title: 'Invalid inputs or environments spec', remediation: 'Fix every problem listed; nothing was changed.', raisedBy: 'core' },
+  MIC101: { title: 'Required input missing', remediation: 'Set the input named in the message.', raisedBy: 'core' },
+  MIC102: { title: 'Input value not allowed', remediation: 'Use one of the values the message lists.', raisedBy: 'core' },
+  MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither.', raisedBy: 'core' },
+  MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (relative to the working directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
+  MIC105: { title: 'Unknown environment in only', remediation: 'List only environment names that the spec declares.', raisedBy: 'core' },
+  MIC106: { title: 'Agent or service connection value missing or malformed', remediation: 'Run the task inside an Azure Pipelines job with an Azure Resource Manager (workload identity federation) bootstrap connection.', raisedBy: 'core' },
+  MIC110: { title: 'Environments spec is not valid YAML or JSON', remediation: 'Fix the syntax at the line and column given.', raisedBy: 'core' },
+  MIC111: { title: 'Unknown field in the environments spec', remediation: 'Remove the field or correct its spelling; the message lists the allowed fields.', raisedBy: 'core' },
+  MIC112: { title: 'Wrong type in the environments spec', remediation: 'Give the field a value of the type the message names.', raisedBy: 'core' },
+  MIC113: { title: 'Required field missing from the environments spec', remediation: 'Add the field (or the default that would supply it).', raisedBy: 'core' },
+  MIC114: { title: 'Invalid name', remediation: 'Use a name that matches the rule the message gives.', raisedBy: 'core' },
+  MIC115: { title: 'Invalid GUID', remediation: 'Use a GUID like 00000000-0000-0000-0000-000000000000.', raisedBy: 'core' },
+  MIC116: { title: 'Duplicate environment name', remediation: 'Give every environment a unique name.', raisedBy: 'core' },
+  MIC117: { title: 'Duplicate service connection name', remediation: 'Service connection names are unique per project, ignoring case: rename one of them.', raisedBy: 'core' },
+  MIC118: { title: 'Malformed scope', remediation: 'Use /subscriptions/{guid}, /subscriptions/{guid}/resourceGroups/{name} or a resource id below it.', raisedBy: 'core' },
+  MIC119: { title: 'Scope outside the spec\'s subscriptions', remediation: 'Role scopes must lie in a subscription the spec names (defaults, an identity or a connection); check the subscription id for typos.', raisedBy: 'core' },
+  MIC120: { title: 'Invalid authorize value', remediation: 'Use current, all, none, or a list of pipeline definition ids.', raisedBy: 'core' },
+  MIC121: { title: 'Unsupported spec version', remediation: 'Set version: 1 or leave version out.', raisedBy: 'core' },
+  MIC122: { title: 'Duplicate entry', remediation: 'Remove the repeated entry.', raisedBy: 'core' },
+  MIC123: { title: 'Invalid value', remediation: 'Use a value that matches the rule the message gives.', raisedBy: 'core' },
+  MIC124: { title: 'Two connections map to the same output variable', remediation: 'Rename one connection so that their names differ in more than punctuation.', raisedBy: 'core' },
+  // Identities and federated credentials
+  MIC201: { title: 'Too many connections for one identity', remediation: 'An identity holds at most 20 federated credentials, one per connection: split the environment.', raisedBy: 'core' },
+  MIC202: { title: 'Federated credential limit reached', remediation: 'The identity already has federated credentials this task does not manage; remove unused ones or use another identity.', raisedBy: 'core' },
+  MIC203: { title: 'Identity used by two environments', remediation: 'Give each environment its own identity (name, resource group or subscription).', raisedBy: 'core' },
+  MIC204: { title: 'Identity exists in another location', remediation: 'An identity cannot move: set the location it has, or choose another identity name.', raisedBy: 'core' },
+  MIC205: { title: 'Identity resource group not found', remediation: 'Create the resource group first; this task does not create resource groups.', raisedBy: 'adapters' },
+  MIC206: { title: 'Concurrent federated credential writes kept failing', remediation: 'Another process is writing federated credentials on the same identity; run again when it has finished.', raisedBy: 'adapters' },
+  MIC207: { title: 'Federated credential rejected', remediation: 'Check the message; an identical issuer and subject may exist under another name on the identity.', raisedBy: 'adapters' },
+  MIC208: { title: 'Connection subscription is in another tenant than the identity', remediation: 'A managed identity works only in its own tenant: target a subscription of that tenant.', raisedBy: 'core' },
+  MIC209: { title: 'Federated credentials not supported for this identity', remediation: 'Some regions do not support federated credentials on managed identities: use another location.', raisedBy: 'adapters' },
+  // Roles and subscriptions
+  MIC301: { title: 'Privileged role refused', remediation: 'Owner, User Access Administrator and Role Based Access Control Administrator need allowPrivilegedRoles: true. Prefer a narrower role.', raisedBy: 'core' },
+  MIC302: { title: 'Role can change authorization', remediation: 'The role can write Microsoft.Authorization (role assignments, definitions, policy or locks): use a narrower role or set allowPrivilegedRoles.', raisedBy: 'core' },
+  MIC303: { title: 'Unknown role', remediation: 'Check the role name (exact, e.g. "Storage Blob Data Contributor") or use its role definition GUID.', raisedBy: 'core' },
+  MIC304: { title: 'Not authorized', remediation: 'Grant the bootstrap identity the permission named in the message on the scope named (see docs/permissions.md).', raisedBy: 'adapters' },
+  MIC305: { title: 'Identity principal not found in time', remediation: 'Entra replication took longer than propagationTimeoutSeconds: run again or raise the timeout.', raisedBy: 'adapters' },
+  MIC306: { title: 'Role assignment name conflict', remediation: 'An assignment with the same name exists for another principal or scope; report it, this should not happen with derived names.', raisedBy: 'adapters' },
+  MIC307: { title: 'Subscription not found', remediation: 'Check the subscription id and that the bootstrap identity can read it.', raisedBy: 'core' },
+  // Azure DevOps
+  MIC401: { title: 'A connection with this name is not ours to manage', remediation: 'A connection of that name exists but is not an Azure Resource Manager, workload identity federation, manual, subscription-level connection: rename one of them.', raisedBy: 'core' },
+  MIC402: { title: 'Service connection disabled', remediation: 'Azure DevOps disables connections unused for 100 days; re-enable it in Project settings > Service connections.', raisedBy: 'core' },
+  MIC403: { title: 'Service connection not ready', remediation: 'Open the connection in Project settings > Service connections and check its status message.', raisedBy: 'core' },
+  MIC404: { title: 'Missing Creator role on service connections', remediation: 'Add the build service identity (or the bootstrap identity) to the project\'s Endpoint Creators group.', raisedBy: 'adapters' },
+  MIC405: { title: 'Missing Administrator role on the service connection', remediation: 'Make the identity running the task an Administrator of the connection (Security on the connection).', raisedBy: 'adapters' },
+  MIC406: { title: 'Project not found', remediation: 'Check the project name in shareWith and that the identity running the task can see it.', raisedBy: 'core' },
+  MIC407: { title: 'Connection has no issuer or subject', remediation: 'The connection returned no workload identity federation issuer/subject; open it in Azure DevOps, or report it if the task just created it.', raisedBy: 'core' },
+  MIC408: { title: 'Azure DevOps authentication failed', remediation: 'With devOpsAuth: bootstrapIdentity, add the bootstrap identity to the organization; with systemAccessToken, check the job authorization scope.', raisedBy: 'adapters' },
+  MIC409: { title: 'No pipeline to authorize', remediation: 'authorize: current needs a pipeline run; outside one, list pipeline ids or use all or none.', raisedBy: 'core' },
+  MIC410: { title: 'Verification run could not be queued', remediation: 'The build service identity needs "Queue builds" on this pipeline, and the pipeline must declare every parameter in verificationRunParameters.', raisedBy: 'adapters' },
+  // Verification and propagation
+  MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
+  MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },
+  MIC503: { title: 'Federated credential not found by Entra in time (AADSTS70021)', remediation: 'Replication took longer than propagationTimeoutSeconds: run again, or raise the timeout.', raisedBy: 'core' },
+  MIC504: { title: 'Issuer mismatch (AADSTS700211)', remediation: 'The connection\'s issuer changed; run provision to update the federated credential in place.', raisedBy: 'core' },
+  MIC505: { title: 'Subject mismatch (AADSTS700213 / AADSTS7002138)', remediation: 'The subject must match exactly, including case; run provision to rewrite the federated credential.', raisedBy: 'core' },
+  MIC506: { title: 'Assertion expired (AADSTS700024)', remediation: 'The job\'s ID token expired before it was exchanged; run again (the task fetches a fresh token per attempt).', raisedBy: 'core' },
+  MIC507: { title: 'No role in the connection\'s subscription', remediation: 'Verification reads the subscription with the identity: grant it a role there (e.g. Reader) or expect the test to fail.', raisedBy: 'core' },
+  MIC508: { title: 'Verification run failed', remediation: 'Open the queued run (verificationRunUrl) and read its failing step.', raisedBy: 'adapters' },
+  MIC509: { title: 'Verification run did not finish in time', remediation: 'Raise verificationRunTimeoutMinutes, or stop waiting (waitForVerificationRun: false) and check the run later.', raisedBy: 'adapters' },
+  // Service calls
+  MIC601: { title: 'Throttled after retries', remediation: 'Azure or Azure DevOps kept answering 429: lower concurrency or run again later.', raisedBy: 'adapters' },
+  MIC602: { title: 'Network error', remediation: 'Check the agent\'s connectivity and proxy settings to Azure and Azure DevOps.', raisedBy: 'adapters' },
+  MIC603: { title: 'Bootstrap connection cannot sign in', remediation: 'Check the bootstrap service connection: its federated credential, and that this pipeline may use it.', raisedBy: 'adapters' },
+  MIC604: { title: 'Unexpected answer from a service', remediation: 'Read the status and correlation id in the message; run again with system.debug: true for details.', raisedBy: 'adapters' },
+  // Internal
+  MIC901: { title: 'Internal error', remediation: 'This is a bug: report it with the log (system.debug: true).', raisedBy: 'core' },
+  MIC902: { title: 'An adapter broke its contract', remediation: 'This is a bug in an adapter: report it with the log (system.debug: true).', raisedBy: 'core' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(errorCatalog, value);
+}
+
+/** Where in the spec (or which input) a problem is, as far as it is known. */
+export interface ProblemLocation {
+  /** A task input name (`concurrency`) or a spec field path (`environments[1].connections[0].subscriptionId`). */
+  readonly field?: string;
+  /** 1-based, when the spec was YAML/JSON text. */
+  readonly line?: number;
+  readonly column?: number;
+  readonly environment?: string;
+}
+
+/** One problem as plain data: what spec validation and the planner produce, and what a TaskError carries. */
+export interface Problem extends ProblemLocation {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly remediation: string;
+}
+
+export interface TaskErrorOptions extends ProblemLocation {
+  readonly cause?: unknown;
+  readonly remediation?: string;
+  /** For an aggregate error (MIC100): every problem found, so that all of them are reported at once. */
+  readonly problems?: readonly Problem[];
+}
+
+export class TaskError extends Error implements Problem {
+  override readonly name = 'TaskError';
+  readonly code: ErrorCode;
+  readonly remediation: string;
+  readonly field?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly environment?: string;
+  readonly problems: readonly Problem[];
+
+  constructor(code: ErrorCode, message: string, options: TaskErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.remediation = options.remediation ?? errorCatalog[code].remediation;
+    if (options.field !== undefined) this.field = options.field;
+    if (options.line !== undefined) this.line = options.line;
+    if (options.column !== undefined) this.column = options.column;
+    if (options.environment !== undefined) this.environment = options.environment;
+    this.problems = options.problems ?? [];
+  }
+
+  static fromProblem(problem: Problem): TaskError {
+    return new TaskError(problem.code, problem.message, problem);
+  }
+
+  /** One error for many problems; a single problem is returned as itself so its code stays visible. */
+  static aggregate(problems: readonly Problem[], summary: string): TaskError {
+    const [only] = problems;
+    if (problems.length === 1 && only !== undefined) return TaskError.fromProblem(only);
+    return new TaskError('MIC100', summary, { problems });
+  }
+}
+
+// A brand check rather than instanceof alone: the bundled task and a CLI may load two copies of this module.
+export function isTaskError(value: unknown): value is TaskError {
+  return value instanceof TaskError || (value instanceof Error && value.name === 'TaskError' && isErrorCode(String((value as { code?: unknown }).code)));
+}
+
+export function problem(code: ErrorCode, message: string, location: ProblemLocation = {}): Problem {
+  return { code, message, remediation: errorCatalog[code].remediation, ...withoutUndefined(location) };
+}
+
+/** Wraps anything thrown into a TaskError; errors that are already typed pass through. */
+export function toTaskError(value: unknown, fallback: ErrorCode = 'MIC901'): TaskError {
+  if (isTaskError(value)) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new TaskError(fallback, message, { cause: value });
+}
+
+/**
+ * The Entra error codes an Azure DevOps TestConnection message can carry, mapped to our codes, most
+ * specific first (AADSTS7002138 starts with AADSTS700213, which starts with AADSTS70021).
+ */
+const verificationCodes: readonly (readonly [RegExp, ErrorCode])[] = [
+  [/AADSTS7002138\b/, 'MIC505'],
+  [/AADSTS700213\b/, 'MIC505'],
+  [/AADSTS700211\b/, 'MIC504'],
+  [/AADSTS700024\b/, 'MIC506'],
+  [/AADSTS70021\b/, 'MIC503'],
+];
+
+export function classifyVerificationFailure(message: string): ErrorCode {
+  for (const [pattern, code] of verificationCodes) if (pattern.test(message)) return code;
+  return 'MIC501';
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,175 @@
+// Task inputs are the task's other public interface. This suite protects: every input's default and allowed
+// values as task.json documents them; that every invalid input is refused with a TaskError naming the input and
+// what is allowed, all problems at once; that the agent facts the core relies on are checked the same way; and
+// that the resulting config is frozen and cannot print the job token.
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { factNames, inputNames, parseTaskConfig, type RawValues } from '../../tasks/ManagedIdentityConnections/src/config';
+import { isTaskError, type TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
+
+const token = 'job-token-value-that-must-never-print';
+
+function inputs(overrides: RawValues = {}): RawValues {
+  return { command: 'provision', bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001', environments: 'environments: []', ...overrides };
+}
+
+function facts(overrides: RawValues = {}): RawValues {
+  return {
+    [factNames.bootstrapTenantId]: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    [factNames.bootstrapClientId]: 'c1c1c1c1-0000-4000-8000-000000000099',
+    [factNames.bootstrapScheme]: 'WorkloadIdentityFederation',
+    [factNames.collectionUri]: 'https://dev.azure.com/fabrikam',
+    [factNames.projectName]: 'Platform',
+    [factNames.projectId]: 'a0a0a0a0-0000-4000-8000-000000000001',
+    [factNames.definitionId]: '42',
+    [factNames.accessToken]: token,
+    ...overrides,
+  };
+}
+
+function refusal(raw: RawValues, rawFacts: RawValues = facts()): TaskError {
+  try {
+    parseTaskConfig(raw, rawFacts);
+  } catch (error) {
+    assert.ok(isTaskError(error), String(error));
+    return error;
+  }
+  assert.fail('expected the inputs to be refused');
+}
+
+function problems(error: TaskError): { code: string; field?: string }[] {
+  const list = error.problems.length > 0 ? error.problems : [error];
+  return list.map((item) => ({ code: item.code, ...(item.field ? { field: item.field } : {}) }));
+}
+
+describe('parseTaskConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = parseTaskConfig({ bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001', environmentsFile: 'envs.yml' }, facts());
+    assert.equal(config.command, 'provision');
+    assert.equal(config.devOpsAuth, 'systemAccessToken');
+    assert.equal(config.allowPrivilegedRoles, false);
+    assert.equal(config.concurrency, 16);
+    assert.equal(config.propagationTimeoutSeconds, 300);
+    assert.deepEqual(config.only, []);
+    assert.deepEqual(config.environments, { kind: 'file', path: 'envs.yml' });
+    assert.equal(config.bootstrap.armUrl, 'https://management.azure.com/');
+    assert.equal(config.bootstrap.azureEnvironment, 'AzureCloud');
+    assert.equal(config.pipeline.definitionId, 42);
+    assert.equal(config.pipeline.collectionUri, 'https://dev.azure.com/fabrikam/');
+  });
+
+  it('declares the same defaults as task.json', () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+    const config = parseTaskConfig({ bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001', environmentsFile: 'e.yml' }, facts());
+    const declared = Object.fromEntries(manifest.inputs.map((input) => [input.name, input.defaultValue]));
+    assert.deepEqual(Object.keys(declared).sort(), Object.values(inputNames).sort());
+    assert.equal(declared['command'], config.command);
+    assert.equal(declared['devOpsAuth'], config.devOpsAuth);
+    assert.equal(declared['allowPrivilegedRoles'], String(config.allowPrivilegedRoles));
+    assert.equal(declared['concurrency'], String(config.concurrency));
+    assert.equal(declared['propagationTimeoutSeconds'], String(config.propagationTimeoutSeconds));
+    assert.equal(declared['queueVerificationRun'], String(config.verificationRun.queue));
+    assert.equal(declared['waitForVerificationRun'], String(config.verificationRun.wait));
+    assert.equal(declared['verificationRunTimeoutMinutes'], String(config.verificationRun.timeoutMinutes));
+    assert.deepEqual(JSON.parse(declared['verificationRunParameters']!), config.verificationRun.parameters);
+  });
+
+  it('reads verification run parameters as YAML or JSON', () => {
+    for (const text of ['mode: verify\nfull: true\nretries: 2', '{"mode": "verify", "full": true, "retries": 2}']) {
+      assert.deepEqual(parseTaskConfig(inputs({ verificationRunParameters: text }), facts()).verificationRun.parameters, { mode: 'verify', full: true, retries: 2 });
+    }
+  });
+
+  it('keeps the inline spec text as given, so that line numbers match', () => {
+    const text = '\n\nenvironments: []\n';
+    assert.deepEqual(parseTaskConfig(inputs({ environments: text }), facts()).environments, { kind: 'inline', text });
+  });
+
+  it('reads the command and choices ignoring case, and booleans as true/false', () => {
+    const config = parseTaskConfig(inputs({ command: 'Verify', devOpsAuth: 'BOOTSTRAPIDENTITY', allowPrivilegedRoles: 'True' }), facts());
+    assert.deepEqual([config.command, config.devOpsAuth, config.allowPrivilegedRoles], ['verify', 'bootstrapIdentity', true]);
+  });
+
+  it('splits only on commas, trimming and dropping repeats', () => {
+    assert.deepEqual(parseTaskConfig(inputs({ only: ' dev, prod ,dev,' }), facts()).only, ['dev', 'prod']);
+  });
+
+  const invalid: [string, RawValues, string, string][] = [
+    ['an unknown command', { command: 'apply' }, 'MIC102', 'command'],
+    ['a missing bootstrap connection', { bootstrapConnection: '' }, 'MIC101', 'bootstrapConnection'],
+    ['a bootstrap connection that is a name, not an id', { bootstrapConnection: 'my-connection' }, 'MIC102', 'bootstrapConnection'],
+    ['both environments and environmentsFile', { environmentsFile: 'e.yml' }, 'MIC103', 'environments'],
+    ['neither environments nor environmentsFile', { environments: '  ' }, 'MIC103', 'environments'],
+    ['only with an invalid name', { only: 'dev,Prod!' }, 'MIC102', 'only'],
+    ['an unknown devOpsAuth', { devOpsAuth: 'pat' }, 'MIC102', 'devOpsAuth'],
+    ['allowPrivilegedRoles that is not a boolean', { allowPrivilegedRoles: 'yes' }, 'MIC102', 'allowPrivilegedRoles'],
+    ['concurrency 0', { concurrency: '0' }, 'MIC102', 'concurrency'],
+    ['concurrency 65', { concurrency: '65' }, 'MIC102', 'concurrency'],
+    ['concurrency 2.5', { concurrency: '2.5' }, 'MIC102', 'concurrency'],
+    ['propagationTimeoutSeconds 9', { propagationTimeoutSeconds: '9' }, 'MIC102', 'propagationTimeoutSeconds'],
+    ['propagationTimeoutSeconds 3601', { propagationTimeoutSeconds: '3601' }, 'MIC102', 'propagationTimeoutSeconds'],
+    ['queueVerificationRun that is not a boolean', { queueVerificationRun: '1' }, 'MIC102', 'queueVerificationRun'],
+    ['verification run parameters that are a list', { verificationRunParameters: '[verify]' }, 'MIC102', 'verificationRunParameters'],
+    ['a verification run parameter that is a mapping', { verificationRunParameters: 'mode: { a: 1 }' }, 'MIC102', 'verificationRunParameters'],
+    ['verification run parameters that do not parse', { verificationRunParameters: '{ mode: ' }, 'MIC102', 'verificationRunParameters'],
+    ['verificationRunTimeoutMinutes 361', { verificationRunTimeoutMinutes: '361' }, 'MIC102', 'verificationRunTimeoutMinutes'],
+  ];
+  for (const [label, overrides, code, field] of invalid) {
+    it(`refuses ${label}, naming the input and what is allowed`, () => {
+      const error = refusal(inputs(overrides));
+      assert.deepEqual(problems(error), [{ code, field }]);
+      assert.match(error.message, new RegExp(field === 'environments' ? 'environmentsFile' : field));
+    });
+  }
+
+  it('accepts the bounds of the numeric inputs', () => {
+    for (const [concurrency, timeout] of [['1', '10'], ['64', '3600']] as const) {
+      const config = parseTaskConfig(inputs({ concurrency, propagationTimeoutSeconds: timeout }), facts());
+      assert.deepEqual([config.concurrency, config.propagationTimeoutSeconds], [Number(concurrency), Number(timeout)]);
+    }
+  });
+
+  const badFacts: [string, RawValues, string][] = [
+    ['a bootstrap connection with a secret', { [factNames.bootstrapScheme]: 'ServicePrincipal' }, 'bootstrapConnection'],
+    ['no bootstrap tenant', { [factNames.bootstrapTenantId]: undefined }, factNames.bootstrapTenantId],
+    ['a bootstrap client id that is not a GUID', { [factNames.bootstrapClientId]: 'abc' }, factNames.bootstrapClientId],
+    ['an ARM URL over http', { [factNames.bootstrapArmUrl]: 'http://management.azure.com/' }, factNames.bootstrapArmUrl],
+    ['no collection URI', { [factNames.collectionUri]: '' }, factNames.collectionUri],
+    ['no project id', { [factNames.projectId]: undefined }, factNames.projectId],
+    ['a definition id that is not a number', { [factNames.definitionId]: 'x1' }, factNames.definitionId],
+    ['no System.AccessToken with devOpsAuth systemAccessToken', { [factNames.accessToken]: undefined }, factNames.accessToken],
+  ];
+  for (const [label, overrides, field] of badFacts) {
+    it(`refuses ${label}`, () => {
+      const [problem] = problems(refusal(inputs(), facts(overrides)));
+      assert.equal(problem!.field, field);
+    });
+  }
+
+  it('does not need System.AccessToken when Azure DevOps is called as the bootstrap identity', () => {
+    const config = parseTaskConfig(inputs({ devOpsAuth: 'bootstrapIdentity' }), facts({ [factNames.accessToken]: undefined }));
+    assert.equal(config.pipeline.accessToken, undefined);
+  });
+
+  it('reports every problem at once', () => {
+    const error = refusal({ command: 'nope', concurrency: '0' }, facts({ [factNames.projectId]: 'x' }));
+    assert.equal(error.code, 'MIC100');
+    assert.deepEqual(
+      problems(error).map((item) => item.field),
+      ['command', 'bootstrapConnection', 'environments', 'concurrency', factNames.projectId],
+    );
+  });
+
+  it('returns a frozen config', () => {
+    const config = parseTaskConfig(inputs(), facts());
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.bootstrap) && Object.isFrozen(config.pipeline.project) && Object.isFrozen(config.only));
+  });
+
+  it('cannot print the job token by accident', () => {
+    const config = parseTaskConfig(inputs(), facts());
+    assert.equal(config.pipeline.accessToken?.reveal(), token);
+    for (const text of [JSON.stringify(config), `${config.pipeline.accessToken}`, inspect(config, { depth: 10 })]) assert.ok(!text.includes(token), text);
+  });
+});

@@ -1,0 +1,52 @@
+// observe() is the only reader of the world and the plan trusts it to be complete and cheap. This suite
+// protects: reads only, never a write; Azure DevOps looked up once per run for all environments (the API takes
+// lists of names); each role definition and subscription resolved once however many environments name it;
+// credentials and role assignments read only for identities that exist; and absence recorded as absence.
+import * as assert from 'node:assert/strict';
+import { roleKey } from '../../tasks/ManagedIdentityConnections/src/core/model';
+import { identityKey } from '../../tasks/ManagedIdentityConnections/src/core/names';
+import { observe } from '../../tasks/ManagedIdentityConnections/src/core/observe';
+import { createFakeWorld } from '../fakes/fake-world';
+import { connection, desired, devSubscription, environment, role } from './builders/plan-builders';
+
+describe('observe', () => {
+  const names = ['e1', 'e2', 'e3'];
+  const state = desired(
+    names.map((name) =>
+      environment(name, {
+        connections: [connection(`app-${name}`, { shareWith: ['Apps'] }), connection(`api-${name}`, { authorize: { kind: 'none' } })],
+        roles: [role('Contributor', `/subscriptions/${devSubscription}/resourceGroups/rg-${name}`), role('Reader', `/subscriptions/${devSubscription}`)],
+      }),
+    ),
+  );
+
+  it('reads only, batching Azure DevOps lookups and resolving each role and subscription once', async () => {
+    const fake = createFakeWorld();
+    fake.azure.seedIdentity(state.environments[0]!.identity.ref, { location: 'westeurope' });
+    fake.devOps.seedConnection({ name: 'app-e1', clientId: 'x' });
+    await observe(state, fake.ports, { concurrency: 4 });
+    const count = (method: string) => fake.log.methods().filter((item) => item === method).length;
+    assert.deepEqual(fake.log.writes(), []);
+    assert.equal(count('findConnections'), 1);
+    assert.equal(count('findProjects'), 1);
+    assert.equal(count('findRoleDefinition'), 2);
+    assert.equal(count('getSubscription'), 1);
+    assert.equal(count('getIdentity'), 3);
+    assert.equal(count('listFederatedCredentials'), 1, 'only the identity that exists has credentials to read');
+    assert.equal(count('listAssignmentsForPrincipal'), 1);
+    assert.equal(count('getPipelinePermissions'), 1, 'only for existing connections the spec authorizes');
+    assert.deepEqual(fake.log.calls.find((call) => call.method === 'findConnections')!.args[0], names.flatMap((name) => [`app-${name}`, `api-${name}`]));
+  });
+
+  it('records what exists and leaves out what does not', async () => {
+    const fake = createFakeWorld();
+    fake.azure.seedIdentity(state.environments[0]!.identity.ref, { location: 'westeurope' });
+    const seeded = fake.devOps.seedConnection({ name: 'APP-E1' });
+    const world = await observe(state, fake.ports, { concurrency: 4 });
+    assert.deepEqual([...world.identities.keys()], [identityKey(state.environments[0]!.identity.ref)]);
+    assert.deepEqual([...world.connections.keys()], ['app-e1']);
+    assert.equal(world.connections.get('app-e1')!.id, seeded.id);
+    assert.ok(world.roleDefinitions.has(roleKey(devSubscription, 'contributor')));
+    assert.deepEqual([...world.projects.keys()], ['apps']);
+  });
+});

@@ -1,0 +1,485 @@
+// plan(desired, observed) is the only place the task decides anything, so it carries the product's promises:
+// a new environment gets the whole chain in dependency order with issuer and subject read back (never computed);
+// a world that matches the spec yields no write at all (idempotence without a state file); every kind of drift
+// is repaired by the smallest write (a credential updated in place, a missing assignment restored, only the
+// missing pipelines and projects added); nothing is ever deleted, narrowed or re-enabled; and whatever the task
+// must not or cannot do (privileged or unknown roles, foreign connections, a full credential budget, a moved
+// identity) becomes a finding that blocks every write instead of a half-done run.
+import * as assert from 'node:assert/strict';
+import { isGrant, isWrite, tokenExchangeAudience, type Action, type Plan } from '../../tasks/ManagedIdentityConnections/src/core/model';
+import { federatedCredentialName, roleAssignmentName } from '../../tasks/ManagedIdentityConnections/src/core/names';
+import { plan, verificationPlan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
+import {
+  assignment,
+  build,
+  connection,
+  currentPipelineId,
+  deepFreeze,
+  definition,
+  desired,
+  devSubscription,
+  emptyWorld,
+  entraIssuer,
+  environment,
+  identityFor,
+  inSync,
+  legacyIssuer,
+  otherProjects,
+  prodSubscription,
+  role,
+  roles,
+  updateConnection,
+  updateIdentity,
+} from './builders/plan-builders';
+
+function writes(result: Plan): Action[] {
+  return result.environments.flatMap((item) => item.actions.filter(isWrite));
+}
+
+function kinds(result: Plan): string[] {
+  return writes(result).map((action) => action.kind);
+}
+
+function only<K extends Action['kind']>(result: Plan, kind: K): Extract<Action, { kind: K }> {
+  const found = result.environments.flatMap((item) => item.actions).filter((action): action is Extract<Action, { kind: K }> => action.kind === kind);
+  assert.equal(found.length, 1, `expected exactly one ${kind}, got ${found.length}`);
+  return found[0]!;
+}
+
+function findings(result: Plan): { code: string; severity: string; field?: string }[] {
+  return result.environments.flatMap((item) => item.findings.map((finding) => ({ code: finding.code, severity: finding.severity, ...(finding.field ? { field: finding.field } : {}) })));
+}
+
+describe('plan', () => {
+  describe('a new environment', () => {
+    it('creates the whole chain: identity, connection, credential, role, pipeline permission, then a test', () => {
+      // GIVEN nothing exists
+      const state = desired([environment('dev')]);
+      // WHEN planning
+      const result = plan(state, build(emptyWorld(state)));
+      // THEN every piece is created, in dependency order
+      assert.deepEqual(kinds(result), ['createIdentity', 'createConnection', 'createFederatedCredential', 'assignRole', 'authorizePipelines']);
+      assert.equal(result.environments[0]!.actions.at(-1)!.kind, 'testConnection');
+      assert.equal(result.changesPresent, true);
+      assert.equal(result.permissionsBroadened, true);
+    });
+
+    it('reads issuer and subject back from the created connection instead of computing them', () => {
+      const state = desired([environment('dev')]);
+      const result = plan(state, build(emptyWorld(state)));
+      const created = only(result, 'createConnection');
+      const credential = only(result, 'createFederatedCredential');
+      assert.deepEqual(credential.issuer, { from: created.id, output: 'connection.issuer' });
+      assert.deepEqual(credential.subject, { from: created.id, output: 'connection.subject' });
+      assert.equal(credential.audience, tokenExchangeAudience);
+      assert.equal(credential.credentialName, federatedCredentialName('app-dev'));
+    });
+
+    it('feeds the new identity\'s ids to the connection and the role assignment', () => {
+      const state = desired([environment('dev')]);
+      const result = plan(state, build(emptyWorld(state)));
+      const identity = only(result, 'createIdentity');
+      assert.deepEqual(only(result, 'createConnection').definition.clientId, { from: identity.id, output: 'identity.clientId' });
+      assert.deepEqual(only(result, 'createConnection').definition.tenantId, { from: identity.id, output: 'identity.tenantId' });
+      assert.deepEqual(only(result, 'assignRole').principalId, { from: identity.id, output: 'identity.principalId' });
+    });
+
+    it('makes the test wait for identity, connection, credential and every role', () => {
+      const state = desired([environment('dev', { roles: [role('Contributor', `/subscriptions/${devSubscription}/resourceGroups/rg-a`), role('Reader', `/subscriptions/${devSubscription}`)] })]);
+      const result = plan(state, build(emptyWorld(state)));
+      const test = only(result, 'testConnection');
+      const roleIds = result.environments[0]!.actions.filter((action) => action.kind === 'assignRole').map((action) => action.id);
+      assert.equal(roleIds.length, 2);
+      assert.deepEqual(new Set(test.dependsOn), new Set([only(result, 'createIdentity').id, only(result, 'createConnection').id, only(result, 'createFederatedCredential').id, ...roleIds]));
+    });
+
+    it('orders actions so that every dependency comes earlier', () => {
+      const state = desired([environment('dev', { connections: [connection('a', { shareWith: ['Apps'] }), connection('b', { authorize: { kind: 'all' } })] }), environment('prod')]);
+      const result = plan(state, build(emptyWorld(state)));
+      for (const item of result.environments) {
+        const seen = new Set<string>();
+        for (const action of item.actions) {
+          for (const dependency of action.dependsOn) assert.ok(seen.has(dependency), `${action.id} depends on later ${dependency}`);
+          seen.add(action.id);
+        }
+      }
+    });
+  });
+
+  describe('a world that matches the spec', () => {
+    it('plans no write at all, only connection tests', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Apps'], resourceGroup: 'rg-app-dev' })] }), environment('prod', { tags: { env: 'prod' } })]);
+      const result = plan(state, build(inSync(state)));
+      assert.deepEqual(writes(result), []);
+      assert.deepEqual(result.environments.flatMap((item) => item.actions.map((action) => action.kind)), ['testConnection', 'testConnection']);
+      assert.equal(result.changesPresent, false);
+      assert.equal(result.permissionsBroadened, false);
+      assert.deepEqual(findings(result), []);
+    });
+
+    it('is deterministic and leaves its inputs untouched', () => {
+      const state = deepFreeze(desired([environment('dev')]));
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, roleAssignments: [] }));
+      const before = JSON.stringify([...world.identities]);
+      const first = plan(state, build(world));
+      const second = plan(state, build(world));
+      assert.deepEqual(first, second);
+      assert.equal(JSON.stringify([...world.identities]), before);
+    });
+  });
+
+  describe('federated credentials', () => {
+    it('updates the credential in place when Azure DevOps moved the connection to the Entra issuer', () => {
+      // GIVEN the credential still trusts the legacy issuer and sc:// subject
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        federatedCredentials: [{ name: federatedCredentialName('app-dev'), issuer: legacyIssuer, subject: 'sc://fabrikam/Platform/app-dev', audiences: [tokenExchangeAudience] }],
+      }));
+      // WHEN planning against the connection, which now reports the Entra issuer
+      const result = plan(state, build(world));
+      // THEN the same credential is rewritten with the connection's values, and the reason says why
+      const update = only(result, 'updateFederatedCredential');
+      const current = world.connections.get('app-dev')!;
+      assert.equal(update.credentialName, federatedCredentialName('app-dev'));
+      assert.deepEqual([update.issuer, update.subject], [{ known: current.issuer }, { known: current.subject }]);
+      assert.match(update.reason, /moved connection app-dev to the Entra issuer/);
+      assert.deepEqual(kinds(result), ['updateFederatedCredential']);
+      assert.equal(result.permissionsBroadened, true);
+    });
+
+    it('accepts any credential whose issuer and subject match exactly, whatever its name', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, federatedCredentials: current.federatedCredentials.map((item) => ({ ...item, name: 'AzureDevOpsFederation' })) }));
+      assert.deepEqual(writes(plan(state, build(world))), []);
+    });
+
+    it('rewrites a credential whose subject matches only when ignoring case', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        federatedCredentials: current.federatedCredentials.map((item) => ({ ...item, name: 'handmade', subject: item.subject.toUpperCase() })),
+      }));
+      const update = only(plan(state, build(world)), 'updateFederatedCredential');
+      assert.equal(update.credentialName, 'handmade');
+      assert.match(update.reason, /case-sensitively/);
+    });
+
+    it('rewrites a matching credential whose audience is not exactly the token exchange audience', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        federatedCredentials: current.federatedCredentials.map((item) => ({ ...item, audiences: [tokenExchangeAudience, 'api://other'] })),
+      }));
+      const update = only(plan(state, build(world)), 'updateFederatedCredential');
+      assert.match(update.reason, /audiences/);
+    });
+
+    it('refuses to exceed 20 credentials on an identity, counting the ones it does not manage', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev'), connection('app-dev-2')] })]);
+      const world = inSync(state);
+      world.connections.delete('app-dev-2');
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        federatedCredentials: [
+          ...current.federatedCredentials.filter((item) => item.name === federatedCredentialName('app-dev')),
+          ...Array.from({ length: 19 }, (_, index) => ({ name: `other-${index}`, issuer: 'https://token.actions.githubusercontent.com', subject: `repo:o/r:${index}`, audiences: [tokenExchangeAudience] })),
+        ],
+      }));
+      assert.deepEqual(findings(plan(state, build(world))), [{ code: 'MIC202', severity: 'error', field: 'environments.dev.connections' }]);
+    });
+  });
+
+  describe('role assignments', () => {
+    it('restores a missing assignment under its deterministic name', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, roleAssignments: [] }));
+      const result = plan(state, build(world));
+      const assign = only(result, 'assignRole');
+      const principalId = identityFor(state.environments[0]!, 0).principalId;
+      assert.deepEqual(assign.principalId, { known: principalId });
+      assert.equal(assign.roleDefinitionId, `/subscriptions/${devSubscription}/providers/Microsoft.Authorization/roleDefinitions/${roles.contributor!.guid}`);
+      assert.equal(roleAssignmentName(assign.scope, assign.roleDefinitionGuid, principalId), assignment(assign.scope, roles.contributor!.guid, principalId).name);
+      assert.deepEqual(kinds(result), ['assignRole']);
+    });
+
+    it('accepts a matching assignment made under another name and with other casing of the scope', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        roleAssignments: current.roleAssignments.map((item) => ({ ...assignment(item.scope.toLowerCase() + '/', roles.contributor!.guid, item.principalId, '0d1e2f3a-0000-4000-8000-000000000099') })),
+      }));
+      assert.deepEqual(writes(plan(state, build(world))), []);
+    });
+
+    it('still assigns at the declared scope when the identity only has the role higher up', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        roleAssignments: [assignment(`/subscriptions/${devSubscription}`, roles.contributor!.guid, current.identity.principalId)],
+      }));
+      assert.deepEqual(kinds(plan(state, build(world))), ['assignRole']);
+    });
+
+    it('refuses a role whose definition can write role assignments, unless privileged roles are allowed', () => {
+      const state = desired([environment('dev', { roles: [role('Access Granter', `/subscriptions/${devSubscription}`)] })]);
+      const refused = plan(state, build(emptyWorld(state)));
+      assert.deepEqual(findings(refused), [{ code: 'MIC302', severity: 'error', field: 'roles.Access Granter.role' }]);
+      assert.equal(refused.environments[0]!.actions.some((action) => action.kind === 'assignRole'), false);
+
+      const allowed = desired(state.environments as never, { allowPrivilegedRoles: true });
+      assert.equal(only(plan(allowed, build(emptyWorld(allowed))), 'assignRole').roleName, 'Access Granter');
+    });
+
+    it('does not count Contributor as privileged: its notActions exclude Microsoft.Authorization writes', () => {
+      const state = desired([environment('dev')]);
+      assert.deepEqual(findings(plan(state, build(emptyWorld(state)))).filter((item) => item.code === 'MIC302'), []);
+    });
+
+    it('assigns once when the spec names one role by name and by GUID on the same scope', () => {
+      const scope = `/subscriptions/${devSubscription}/resourceGroups/rg-app-dev`;
+      const state = desired([environment('dev', { roles: [role('Contributor', scope), role(roles.contributor!.guid, scope)] })]);
+      assert.deepEqual(kinds(plan(state, build(emptyWorld(state)))).filter((kind) => kind === 'assignRole'), ['assignRole']);
+    });
+
+    it('reports a role that no definition matches', () => {
+      const state = desired([environment('dev', { roles: [role('Contributer', `/subscriptions/${devSubscription}`)] })]);
+      assert.deepEqual(findings(plan(state, build(emptyWorld(state)))), [{ code: 'MIC303', severity: 'error', field: 'roles.Contributer.role' }]);
+    });
+  });
+
+  describe('identities', () => {
+    it('re-points connections, re-creates credentials and re-assigns roles when the identity was recreated', () => {
+      // GIVEN someone deleted and recreated the identity: same name, new ids, no credentials, no roles
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      const recreated = identityFor(state.environments[0]!, 0, 2);
+      updateIdentity(world, state.environments[0]!, () => ({ identity: recreated, federatedCredentials: [], roleAssignments: [] }));
+      const result = plan(state, build(world));
+      // THEN no new identity, but the connection, its credential and the role follow the new one
+      assert.deepEqual(kinds(result), ['updateConnection', 'createFederatedCredential', 'assignRole']);
+      const update = only(result, 'updateConnection');
+      assert.deepEqual(update.changes.map((change) => [change.field, change.to]), [['serviceprincipalid', { known: recreated.clientId }]]);
+      assert.deepEqual(only(result, 'assignRole').principalId, { known: recreated.principalId });
+      assert.deepEqual(only(result, 'createFederatedCredential').issuer, { known: world.connections.get('app-dev')!.issuer });
+    });
+
+    it('creates a missing identity and re-points existing connections at it once it exists', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      world.identities.clear();
+      const result = plan(state, build(world));
+      const create = only(result, 'createIdentity');
+      const update = only(result, 'updateConnection');
+      assert.deepEqual(update.dependsOn, [create.id]);
+      assert.deepEqual(update.definition.clientId, { from: create.id, output: 'identity.clientId' });
+      assert.deepEqual(only(result, 'createFederatedCredential').dependsOn, [create.id]);
+    });
+
+    it('reports an identity that exists in another location; it cannot be moved', () => {
+      const state = desired([environment('dev', { location: 'northeurope' })]);
+      const world = inSync(desired([environment('dev')]));
+      assert.deepEqual(findings(plan(state, build(world))), [{ code: 'MIC204', severity: 'error', field: 'environments.dev.identity' }]);
+    });
+
+    it('adds and changes tags but never removes one', () => {
+      const state = desired([environment('dev', { tags: { env: 'dev', owner: 'platform' } })]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, identity: { ...current.identity, tags: { Env: 'test', costCenter: '42' } } }));
+      const update = only(plan(state, build(world)), 'updateIdentityTags');
+      assert.deepEqual(update.tags, { Env: 'dev', costCenter: '42', owner: 'platform' });
+      assert.deepEqual(update.changedTags, { Env: 'dev', owner: 'platform' });
+    });
+
+    it('counts a tag change as a change but not as a grant', () => {
+      const state = desired([environment('dev', { tags: { env: 'dev' } })]);
+      const world = inSync(desired([environment('dev')]));
+      const result = plan(state, build(world));
+      assert.equal(result.changesPresent, true);
+      assert.equal(result.permissionsBroadened, false);
+    });
+  });
+
+  describe('connections', () => {
+    it('reports a disabled connection, never re-enables it, and does not test it', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateConnection(world, 'app-dev', { isDisabled: true });
+      const result = plan(state, build(world));
+      assert.deepEqual(findings(result), [{ code: 'MIC402', severity: 'warning', field: 'connections.app-dev.name' }]);
+      assert.deepEqual(result.environments[0]!.actions, []);
+    });
+
+    it('reports a connection whose last operation failed', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      updateConnection(world, 'app-dev', { operationStatus: { state: 'Failed', message: 'boom' } });
+      assert.deepEqual(findings(plan(state, build(world))), [{ code: 'MIC403', severity: 'warning', field: 'connections.app-dev.name' }]);
+    });
+
+    for (const [label, change] of [
+      ['of another type', { type: 'generic' }],
+      ['with a secret', { authorizationScheme: 'ServicePrincipal' }],
+      ['created automatically by Azure DevOps', { creationMode: 'Automatic' }],
+      ['scoped to a management group', { scopeLevel: 'ManagementGroup' }],
+    ] as const) {
+      it(`leaves a same-named connection ${label} untouched and reports it`, () => {
+        const state = desired([environment('dev')]);
+        const world = inSync(state);
+        updateConnection(world, 'app-dev', change);
+        const result = plan(state, build(world));
+        assert.deepEqual(findings(result), [{ code: 'MIC401', severity: 'error', field: 'connections.app-dev.name' }]);
+        assert.equal(result.environments[0]!.actions.some((action) => 'connectionName' in action), false);
+      });
+    }
+
+    it('updates a connection whose description, scope and subscription drifted, naming each change', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { resourceGroup: 'rg-app-dev' })] })]);
+      const world = inSync(state);
+      updateConnection(world, 'app-dev', { description: 'edited by hand', subscriptionId: prodSubscription });
+      const copy = { ...world.connections.get('app-dev')! };
+      delete (copy as { resourceGroupScope?: string }).resourceGroupScope;
+      world.connections.set('app-dev', copy);
+      const update = only(plan(state, build(world)), 'updateConnection');
+      assert.deepEqual(update.changes.map((change) => change.field), ['description', 'scope', 'subscription']);
+      assert.equal(update.definition.resourceGroupScope, `/subscriptions/${devSubscription}/resourcegroups/rg-app-dev`);
+    });
+
+    it('ignores a different spelling of the same resource group scope', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { resourceGroup: 'rg-app-dev' })] })]);
+      const world = inSync(state);
+      updateConnection(world, 'app-dev', { resourceGroupScope: `/subscriptions/${devSubscription.toUpperCase()}/resourceGroups/RG-APP-DEV` });
+      assert.deepEqual(writes(plan(state, build(world))), []);
+    });
+
+    it('refuses a connection to a subscription of another tenant than the identity', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { subscriptionId: prodSubscription })], roles: [role('Reader', `/subscriptions/${prodSubscription}`)] })]);
+      const world = emptyWorld(state);
+      world.subscriptions.set(prodSubscription, { subscriptionId: prodSubscription, displayName: 'Partner', tenantId: '33e01921-4d64-4f8c-a055-5bdaffd5e33d' });
+      assert.deepEqual(findings(plan(state, build(world))), [{ code: 'MIC208', severity: 'error', field: 'connections.app-dev.subscriptionId' }]);
+    });
+
+    it('reports a subscription the bootstrap identity cannot read', () => {
+      const state = desired([environment('dev')]);
+      const world = emptyWorld(state);
+      world.subscriptions.clear();
+      assert.deepEqual(
+        findings(plan(state, build(world))).map((item) => item.code),
+        ['MIC307', 'MIC307'],
+      );
+    });
+
+    it('warns when no role lies in the subscription a connection targets, as verification would fail', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { subscriptionId: prodSubscription })] })]);
+      assert.deepEqual(findings(plan(state, build(emptyWorld(state)))), [{ code: 'MIC507', severity: 'warning', field: 'connections.app-dev.subscriptionId' }]);
+    });
+  });
+
+  describe('pipeline permissions', () => {
+    const cases = [
+      { authorize: { kind: 'current' } as const, existing: [], expected: { allPipelines: false, pipelineIds: [currentPipelineId] } },
+      { authorize: { kind: 'current' } as const, existing: [currentPipelineId], expected: undefined },
+      { authorize: { kind: 'all' } as const, existing: [7], expected: { allPipelines: true, pipelineIds: [] } },
+      { authorize: { kind: 'none' } as const, existing: [], expected: undefined },
+      { authorize: { kind: 'pipelines', pipelineIds: [7, 8, 9] } as const, existing: [8], expected: { allPipelines: false, pipelineIds: [7, 9] } },
+    ];
+    for (const { authorize, existing, expected } of cases) {
+      it(`authorize ${authorize.kind === 'pipelines' ? JSON.stringify(authorize.pipelineIds) : authorize.kind} with ${JSON.stringify(existing)} authorized → ${expected ? JSON.stringify(expected) : 'nothing'}`, () => {
+        const state = desired([environment('dev', { connections: [connection('app-dev', { authorize })] })]);
+        const world = inSync(state);
+        world.pipelinePermissions.set(world.connections.get('app-dev')!.id.toLowerCase(), { allPipelines: false, pipelineIds: existing });
+        const actions = writes(plan(state, build(world)));
+        if (expected === undefined) assert.deepEqual(actions, []);
+        else {
+          const [action] = actions;
+          assert.ok(action?.kind === 'authorizePipelines');
+          assert.deepEqual({ allPipelines: action.allPipelines, pipelineIds: action.pipelineIds }, expected);
+        }
+      });
+    }
+
+    it('never narrows a connection every pipeline may already use', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { authorize: { kind: 'pipelines', pipelineIds: [1] } })] })]);
+      const world = inSync(state);
+      world.pipelinePermissions.set(world.connections.get('app-dev')!.id.toLowerCase(), { allPipelines: true, pipelineIds: [] });
+      assert.deepEqual(writes(plan(state, build(world))), []);
+    });
+
+    it('warns, and authorizes nothing, for authorize: current outside a pipeline run', () => {
+      const state = desired([environment('dev')], { currentPipelineId: undefined });
+      const result = plan(state, build(emptyWorld(state)));
+      assert.equal(kinds(result).includes('authorizePipelines'), false);
+      assert.deepEqual(findings(result), [{ code: 'MIC409', severity: 'warning', field: 'connections.app-dev.authorize' }]);
+    });
+
+    it('authorizes a new connection once it exists', () => {
+      const state = desired([environment('dev')]);
+      const result = plan(state, build(emptyWorld(state)));
+      const created = only(result, 'createConnection');
+      const authorize = only(result, 'authorizePipelines');
+      assert.deepEqual(authorize.dependsOn, [created.id]);
+      assert.deepEqual(authorize.connectionId, { from: created.id, output: 'connection.id' });
+    });
+  });
+
+  describe('sharing', () => {
+    it('shares only with the projects that do not have the connection yet', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Apps', 'data'] })] })]);
+      const world = inSync(desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Apps'] })] })]));
+      const share = only(plan(state, build(world)), 'shareConnection');
+      assert.deepEqual(share.projects, [otherProjects[1]]);
+    });
+
+    it('reports a project that does not exist', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Nowhere'] })] })]);
+      assert.deepEqual(findings(plan(state, build(inSync(desired([environment('dev')]))))), [{ code: 'MIC406', severity: 'error', field: 'connections.app-dev.shareWith' }]);
+    });
+  });
+
+  describe('grants and classification', () => {
+    it('classifies roles, credentials, pipeline permissions and shares as grants, and nothing else', () => {
+      const state = desired([environment('dev', { tags: { a: 'b' }, connections: [connection('app-dev', { shareWith: ['Apps'] })] })]);
+      const result = plan(state, build(emptyWorld(state)));
+      const grants = writes(result).filter(isGrant).map((action) => action.kind);
+      assert.deepEqual(grants, ['createFederatedCredential', 'assignRole', 'authorizePipelines', 'shareConnection']);
+    });
+  });
+
+  describe('verificationPlan', () => {
+    it('keeps only tests of connections that exist, as observed, without dependencies', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev'), connection('app-new')] })]);
+      const world = inSync(desired([environment('dev')]));
+      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, roleAssignments: [] }));
+      const verification = verificationPlan(plan(state, build(world)));
+      const actions = verification.environments.flatMap((item) => item.actions);
+      assert.deepEqual(actions.map((action) => [action.kind, action.dependsOn.length]), [['testConnection', 0]]);
+      assert.deepEqual((actions[0] as Extract<Action, { kind: 'testConnection' }>).connection, { known: world.connections.get('app-dev') });
+    });
+  });
+
+  describe('with an unusual role definition', () => {
+    it('checks custom definitions for Microsoft.Authorization writes by wildcard', () => {
+      const state = desired([environment('dev', { roles: [role('Writer', `/subscriptions/${devSubscription}`)] })]);
+      const world = emptyWorld(state);
+      world.roleDefinitions.set(`${devSubscription}|writer`, definition('Writer', '0f0f0f0f-0000-4000-8000-000000000001', ['*/write'], [], 'CustomRole'));
+      assert.deepEqual(findings(plan(state, build(world))).map((item) => item.code), ['MIC302']);
+    });
+  });
+
+  it('describes the connections it saw, for outputs and the summary', () => {
+    const state = desired([environment('dev')]);
+    const world = inSync(state);
+    const result = plan(state, build(world));
+    assert.deepEqual(result.environments[0]!.connections, [{ name: 'app-dev', observed: world.connections.get('app-dev') }]);
+    assert.equal(result.environments[0]!.identity.observed?.clientId, identityFor(state.environments[0]!, 0).clientId);
+    assert.equal(entraIssuer, world.connections.get('app-dev')!.issuer);
+  });
+});

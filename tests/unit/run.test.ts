@@ -1,0 +1,261 @@
+// run() is the whole task minus the SDKs: spec → observe → plan → per command print, apply or check. Against the
+// fake world this suite protects the promises users rely on: provision from nothing creates everything and the
+// connection really signs in; a rerun writes nothing; plan and verify never write; verify fails on drift and
+// on connections that do not work; an invalid spec or a blocking finding means zero calls that write (an invalid
+// spec: zero calls at all); one failing environment does not stop the others; outputs and a summary appear in
+// every command; and no token ever reaches a log line, output or summary.
+import * as assert from 'node:assert/strict';
+import { factNames } from '../../tasks/ManagedIdentityConnections/src/config';
+import { formatTaskError } from '../../tasks/ManagedIdentityConnections/src/core/format-run';
+import { run } from '../../tasks/ManagedIdentityConnections/src/core/run';
+import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
+import { createFakeWorld, world, type FakeWorld } from '../fakes/fake-world';
+import { jobToken, specFor, taskConfig } from './builders/run-builders';
+import { lineOf } from './builders/spec-text';
+
+const sub = world.devSubscription.subscriptionId;
+
+async function runCommand(fake: FakeWorld, command: string, spec: string, inputs: Record<string, string> = {}) {
+  return run(taskConfig({ command, environments: spec, ...inputs }), fake.ports);
+}
+
+async function provisioned(spec: string): Promise<FakeWorld> {
+  const fake = createFakeWorld();
+  const result = await runCommand(fake, 'provision', spec);
+  assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+  return fake;
+}
+
+describe('run', () => {
+  describe('provision', () => {
+    it('creates everything from nothing, in order, and the new connection signs in', async () => {
+      const fake = createFakeWorld();
+      const result = await runCommand(fake, 'provision', specFor(['dev']));
+      assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+      const methods = fake.log.writes().map((call) => call.method);
+      assert.deepEqual([...methods].sort(), ['authorizePipelines', 'createAssignment', 'createConnection', 'createOrUpdateIdentity', 'putFederatedCredential']);
+      assert.equal(methods[0], 'createOrUpdateIdentity');
+      assert.ok(methods.indexOf('createConnection') < methods.indexOf('putFederatedCredential'));
+      const test = result.applied!.environments[0]!.actions.find((outcome) => outcome.action.kind === 'testConnection')!;
+      assert.deepEqual([test.status, test.detail], ['succeeded', 'Verified: subscription Contoso Dev is accessible.']);
+      assert.deepEqual(fake.devOps.permissionsOf('app-dev'), { allPipelines: false, pipelineIds: [world.pipelineId] });
+    });
+
+    it('writes nothing when run again', async () => {
+      const fake = await provisioned(specFor(['dev', 'prod'], (name) => (name === 'prod' ? '        shareWith: [Apps]\n        authorize: all\n' : '')));
+      const before = fake.log.writes().length;
+      const again = await runCommand(fake, 'provision', specFor(['dev', 'prod'], (name) => (name === 'prod' ? '        shareWith: [Apps]\n        authorize: all\n' : '')));
+      assert.equal(again.status, 'succeeded');
+      assert.equal(fake.log.writes().length, before);
+      assert.equal(again.plan!.changesPresent, false);
+      assert.equal(fake.platform.outputs.get('changesPresent'), 'false');
+    });
+
+    it('repairs what drifted and nothing else', async () => {
+      const spec = specFor(['dev']);
+      const fake = await provisioned(spec);
+      fake.azure.assignments.length = 0;
+      fake.devOps.moveToEntraIssuer('app-dev');
+      const before = fake.log.writes().length;
+      const result = await runCommand(fake, 'provision', spec);
+      assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+      assert.deepEqual(fake.log.writes().slice(before).map((call) => call.method).sort(), ['createAssignment']);
+    });
+
+    it('follows Azure DevOps when it moves a connection to a new issuer: the credential is updated in place', async () => {
+      const spec = specFor(['dev']);
+      const fake = await provisioned(spec);
+      const connection = fake.devOps.byName('app-dev')!;
+      const stored = fake.devOps.connections.get(connection.id)!;
+      stored.connection = { ...connection, issuer: fake.devOps.legacyIssuer(), subject: fake.devOps.legacySubject('app-dev') };
+      const ref = { subscriptionId: sub, resourceGroup: world.identityResourceGroup, name: 'id-ado-dev' };
+      await runCommand(fake, 'provision', spec); // now the credential trusts the legacy pair
+      fake.devOps.moveToEntraIssuer('app-dev');
+      const result = await runCommand(fake, 'provision', spec);
+      assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+      const credentials = fake.azure.credentialsOf(ref);
+      assert.equal(credentials.length, 1);
+      assert.deepEqual([credentials[0]!.issuer, credentials[0]!.subject], [fake.devOps.byName('app-dev')!.issuer, fake.devOps.byName('app-dev')!.subject]);
+    });
+
+    it('keeps going when one environment fails, and fails the run naming it', async () => {
+      const fake = createFakeWorld();
+      fake.log.failOn('createAssignment', () => new TaskError('MIC304', "AuthorizationFailed: no 'Microsoft.Authorization/roleAssignments/write' over scope"), {
+        when: (call) => call.subject === 'id-ado-prod',
+      });
+      const result = await runCommand(fake, 'provision', specFor(['dev', 'prod']));
+      assert.equal(result.status, 'failed');
+      assert.match(result.message, /1 of 2 environments failed: prod/);
+      assert.deepEqual(result.errors.map((error) => [error.code, error.environment]), [['MIC304', 'prod']]);
+      assert.equal(result.applied!.environments.find((item) => item.environment === 'dev')!.status, 'succeeded');
+      assert.ok(fake.platform.outputs.has('connectionId_app_dev'));
+    });
+
+    it('fails with the verification code when the new connection cannot sign in', async () => {
+      const fake = createFakeWorld();
+      const spec = specFor(['dev']).replace(/    roles:\n.*\n.*\n/, '    roles: []\n');
+      const result = await runCommand(fake, 'provision', spec);
+      assert.equal(result.status, 'failed');
+      assert.equal(result.errors[0]!.code, 'MIC501');
+      assert.match(result.errors[0]!.message, /AuthorizationFailed/);
+      assert.ok(result.warnings.some((warning) => warning.code === 'MIC507'), 'the plan should have warned about it');
+    });
+  });
+
+  describe('plan', () => {
+    it('reports the changes as outputs and writes nothing', async () => {
+      const fake = createFakeWorld();
+      const result = await runCommand(fake, 'plan', specFor(['dev']));
+      assert.equal(result.status, 'succeeded');
+      assert.deepEqual(fake.log.writes(), []);
+      assert.equal(fake.platform.outputs.get('changesPresent'), 'true');
+      assert.equal(fake.platform.outputs.get('permissionsBroadened'), 'true');
+      assert.ok(!fake.log.methods().includes('testConnection'));
+      assert.match(fake.platform.messages('info').join('\n'), /\+ create managed identity id-ado-dev/);
+      assert.match(fake.platform.messages('info').join('\n'), /Access granted by this plan:/);
+    });
+
+    it('says there is nothing to do when everything matches', async () => {
+      const spec = specFor(['dev']);
+      const fake = await provisioned(spec);
+      const result = await runCommand(fake, 'plan', spec);
+      assert.deepEqual([result.status, result.message], ['succeeded', 'Plan: no changes; everything matches the spec.']);
+      assert.equal(fake.platform.outputs.get('permissionsBroadened'), 'false');
+    });
+  });
+
+  describe('verify', () => {
+    it('succeeds when nothing drifted and every connection signs in', async () => {
+      const spec = specFor(['dev', 'prod']);
+      const fake = await provisioned(spec);
+      const before = fake.log.writes().length;
+      const result = await runCommand(fake, 'verify', spec);
+      assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+      assert.equal(fake.log.writes().length, before);
+      assert.equal(fake.log.methods().filter((method) => method === 'testConnection').length, 4);
+    });
+
+    it('fails on drift, listing it, and writes nothing', async () => {
+      const spec = specFor(['dev']);
+      const fake = await provisioned(spec);
+      fake.azure.assignments.length = 0;
+      const before = fake.log.writes().length;
+      const result = await runCommand(fake, 'verify', spec);
+      assert.equal(result.status, 'failed');
+      assert.equal(fake.log.writes().length, before);
+      const drift = result.errors.find((error) => error.code === 'MIC502');
+      assert.match(drift!.message, /dev: assign Contributor/);
+    });
+
+    it('fails when a connection does not sign in, even without drift', async () => {
+      const spec = specFor(['dev']);
+      const fake = await provisioned(spec);
+      fake.log.failOn('testConnection', () => new TaskError('MIC503', 'AADSTS70021: No matching federated identity record found for presented assertion.'));
+      const result = await runCommand(fake, 'verify', spec);
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC503']);
+    });
+
+    it('fails on a disabled connection, without testing it', async () => {
+      const spec = specFor(['dev']);
+      const fake = await provisioned(spec);
+      fake.devOps.disable('app-dev');
+      const tests = fake.log.methods().filter((method) => method === 'testConnection').length;
+      const result = await runCommand(fake, 'verify', spec);
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC402']);
+      assert.equal(fake.log.methods().filter((method) => method === 'testConnection').length, tests);
+    });
+  });
+
+  describe('refusals', () => {
+    it('makes no call at all for an invalid spec, reporting every problem', async () => {
+      const fake = createFakeWorld();
+      const result = await runCommand(fake, 'provision', specFor(['dev', 'dev']).replace('role: Contributor', 'role: Owner'));
+      assert.equal(result.status, 'failed');
+      assert.deepEqual(fake.log.calls, []);
+      assert.equal(result.errors[0]!.code, 'MIC100');
+      assert.deepEqual(result.errors[0]!.problems.map((item) => item.code).sort(), ['MIC116', 'MIC117', 'MIC301']);
+    });
+
+    it('writes nothing when the plan finds a blocking problem in any environment', async () => {
+      const fake = createFakeWorld();
+      const spec = specFor(['dev', 'prod']).replace('role: Contributor', 'role: Contributer');
+      const result = await runCommand(fake, 'provision', spec);
+      assert.equal(result.status, 'failed');
+      assert.deepEqual(fake.log.writes(), []);
+      assert.deepEqual([result.errors[0]!.code, result.errors[0]!.field, result.errors[0]!.line], ['MIC303', 'environments[0].roles[0].role', lineOf(spec, 'role: Contributer')]);
+    });
+
+    it('reads the spec from environmentsFile through the platform, and reports a missing file', async () => {
+      const fake = createFakeWorld();
+      fake.platform.files.set('envs/platform.yml', specFor(['dev']));
+      const ok = await run(taskConfig({ command: 'plan', environmentsFile: 'envs/platform.yml' }), fake.ports);
+      assert.equal(ok.status, 'succeeded');
+      const missing = await run(taskConfig({ command: 'plan', environmentsFile: 'envs/missing.yml' }), fake.ports);
+      assert.deepEqual([missing.status, missing.errors[0]!.code], ['failed', 'MIC104']);
+    });
+
+    it('acts only on the environments named in only', async () => {
+      const fake = createFakeWorld();
+      await runCommand(fake, 'provision', specFor(['dev', 'prod']), { only: 'prod' });
+      assert.ok(fake.log.calls.every((call) => !call.subject.includes('dev')), fake.log.calls.map((call) => call.subject).join(','));
+      assert.ok(fake.devOps.byName('app-prod'));
+    });
+  });
+
+  describe('outputs', () => {
+    it('sets per-environment ids and the environments JSON', async () => {
+      const fake = await provisioned(specFor(['dev', 'web-prod']));
+      const json = JSON.parse(fake.platform.outputs.get('environments')!);
+      const identity = [...fake.azure.identities.values()].find((stored) => stored.ref.name === 'id-ado-web-prod')!.identity;
+      assert.equal(fake.platform.outputs.get('identityClientId_web_prod'), identity.clientId);
+      assert.equal(fake.platform.outputs.get('identityPrincipalId_web_prod'), identity.principalId);
+      assert.equal(fake.platform.outputs.get('connectionId_app_web_prod'), fake.devOps.byName('app-web-prod')!.id);
+      assert.deepEqual(json['web-prod'], {
+        identity: { name: 'id-ado-web-prod', resourceId: identity.id, clientId: identity.clientId, principalId: identity.principalId, tenantId: identity.tenantId },
+        connections: { 'app-web-prod': { id: fake.devOps.byName('app-web-prod')!.id } },
+      });
+    });
+
+    it('says null for what does not exist yet in plan mode', async () => {
+      const fake = createFakeWorld();
+      await runCommand(fake, 'plan', specFor(['dev']));
+      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, { 'app-dev': { id: null } });
+      assert.equal(fake.platform.outputs.has('identityClientId_dev'), false);
+    });
+
+    it('uploads a summary with a row per environment and connection', async () => {
+      const fake = await provisioned(specFor(['dev']));
+      const [summary] = fake.platform.summaries;
+      assert.match(summary!, /## Managed identity connections — provision/);
+      assert.match(summary!, /\| dev \| id-ado-dev \(client id [0-9a-f-]+\) \| app-dev \| identity created; Contributor on \S+; connection created; credential azdo-app-dev created; pipeline 42 authorized \| verified: Verified: subscription Contoso Dev is accessible\. \|/);
+    });
+  });
+
+  describe('secrets', () => {
+    it('masks the job token and never prints it, nor any token a service echoes back', async () => {
+      const fake = createFakeWorld();
+      const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzYzovL2ZhYnJpa2FtIn0.c2lnbmF0dXJl';
+      fake.log.failOn('createConnection', () => new TaskError('MIC604', `Unexpected 500 for request with Authorization: Bearer ${jobToken} and assertion ${jwt}`));
+      const result = await runCommand(fake, 'provision', specFor(['dev']));
+      assert.deepEqual(fake.platform.secrets, [jobToken]);
+      const printed = [fake.platform.everythingPrinted(), ...result.errors.map(formatTaskError), result.message].join('\n');
+      assert.ok(printed.includes('Bearer ***'), 'the failure should still be reported');
+      assert.ok(!printed.includes(jobToken), 'the job token was printed');
+      assert.ok(!printed.includes(jwt), 'a JWT was printed');
+    });
+
+    it('does not need the job token when Azure DevOps is called as the bootstrap identity', async () => {
+      const fake = createFakeWorld();
+      const result = await run(taskConfig({ command: 'plan', environments: specFor(['dev']), devOpsAuth: 'bootstrapIdentity' }, { [factNames.accessToken]: undefined }), fake.ports);
+      assert.equal(result.status, 'succeeded');
+      assert.deepEqual(fake.platform.secrets, []);
+    });
+  });
+
+  it('returns an internal error instead of throwing when something unexpected breaks', async () => {
+    const fake = createFakeWorld();
+    fake.log.failOn('findConnections', () => new TypeError("Cannot read properties of undefined (reading 'value')"));
+    const result = await runCommand(fake, 'plan', specFor(['dev']));
+    assert.deepEqual([result.status, result.errors[0]!.code], ['failed', 'MIC901']);
+  });
+});
