@@ -75,6 +75,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     internalFetch: (request) => internalDispatch(ctx, request),
     shared: {},
     errorShapes: {},
+    responseHeaders: {},
   };
 
   const loadWorld = async (): Promise<void> => {
@@ -113,6 +114,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     origin: `https://127.0.0.1:${port}`,
     controlUrl: `http://127.0.0.1:${controlPort}/`,
     proxy: `http://127.0.0.1:${proxyPort}`,
+    caFile: certs.caFile,
   };
 
   await loadWorld();

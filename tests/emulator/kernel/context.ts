@@ -118,6 +118,11 @@ export interface EmulatorUrls {
   controlUrl: string;
   /** `http://127.0.0.1:{port}`, the CONNECT proxy for clients that use the real Azure host names. */
   proxy: string;
+  /**
+   * The CA certificate file clients must trust (what the JSON line calls `caFile`). Modules hand it to
+   * the processes they describe, e.g. `NODE_EXTRA_CA_CERTS` in a simulated agent's environment.
+   */
+  caFile?: string;
 }
 
 export interface EmulatorKeys {
@@ -146,9 +151,16 @@ export interface EmulatorContext {
   readonly shared: Record<string, unknown>;
   /** How each service words an error body; used for injected faults and unmatched routes. */
   readonly errorShapes: Partial<Record<Service, ErrorShape>>;
+  /**
+   * Headers a service puts on every answer, injected faults included (e.g. ARM's `x-ms-request-id`).
+   * Headers a handler set itself win.
+   */
+  readonly responseHeaders: Partial<Record<Service, ResponseHeaders>>;
 }
 
 export type ErrorShape = (status: number, code: string, message: string) => unknown;
+
+export type ResponseHeaders = (req: EmuRequest) => Record<string, string>;
 
 export interface SeedDocument {
   [module: string]: unknown;

@@ -30,6 +30,11 @@ export interface EmuRequest {
    * it. Never true for anything that arrived over the network.
    */
   readonly system?: boolean;
+  /**
+   * When the request reached the emulator (ms since epoch), before any injected latency. Lets a handler
+   * model work that was already under way while the request was delayed (e.g. concurrent FIC writes).
+   */
+  readonly arrivedAt?: number;
 }
 
 export interface EmuResponse {

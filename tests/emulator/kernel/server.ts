@@ -100,6 +100,9 @@ export async function dispatch(ctx: EmulatorContext, router: Router, req: EmuReq
     }
   }
 
+  const serviceHeaders = service && response ? ctx.responseHeaders[service]?.(req) : undefined;
+  if (response && serviceHeaders) response = { ...response, headers: { ...serviceHeaders, ...(response.headers ?? {}) } };
+
   if (options.external) {
     ctx.requests.record({
       at: new Date().toISOString(),
@@ -132,9 +135,11 @@ function send(res: ServerResponse, method: string, response: EmuResponse): void 
 }
 
 async function toEmuRequest(req: IncomingMessage, defaultHost: string): Promise<EmuRequest> {
+  const arrivedAt = Date.now();
   const { path, query } = parseTarget(req.url ?? '/');
   const host = req.headers.host ?? defaultHost;
   return {
+    arrivedAt,
     method: (req.method ?? 'GET').toUpperCase(),
     host,
     origin: `https://${host.replace(/:443$/, '')}`,
@@ -231,6 +236,7 @@ export async function internalDispatch(ctx: EmulatorContext, request: InternalRe
     rawBody,
     params: {},
     system: request.system === true,
+    arrivedAt: Date.now(),
   };
   const response = await dispatch(ctx, ctx.router, emuRequest, { external: false });
   return response ?? { status: 500 };
