@@ -1,0 +1,79 @@
+// The Azure DevOps module's shared plumbing: the current world, its settings, and `route()`, which puts
+// every Azure DevOps route behind the same three gates in the service's order — the organization in the
+// path must exist, the caller must authenticate (unless the resource is anonymous, like location data),
+// and the api-version must suit the resource's location.
+import { adoError } from './ado-errors';
+import { negotiateApiVersion, type ApiLocation, type RequestedVersion } from './api-versions';
+import { authenticate, type Caller } from './callers';
+import { collectionUri } from './views';
+import { DevOpsWorld } from './world';
+import type { EmulatorContext } from '../kernel/context';
+import type { EmuRequest, EmuResponse, RequestKind } from '../kernel/http';
+
+export interface DevOpsSettings {
+  /** Lifetime of System.AccessToken for simulated jobs. */
+  jobAccessTokenLifetimeSeconds: number;
+  /** Lifetime of ID tokens in the Entra issuer format (observed: 24 h 5 min). */
+  entraIdTokenLifetimeSeconds: number;
+  /** Lifetime of ID tokens in the legacy vstoken format and of pipeline tokens (observed: 5–10 min). */
+  legacyIdTokenLifetimeSeconds: number;
+}
+
+export function defaultDevOpsSettings(): DevOpsSettings {
+  return { jobAccessTokenLifetimeSeconds: 86_400, entraIdTokenLifetimeSeconds: 86_700, legacyIdTokenLifetimeSeconds: 600 };
+}
+
+export interface RouteCall {
+  /** Absent only on anonymous routes called without a token. */
+  caller?: Caller;
+  version?: RequestedVersion;
+  /** `{origin}/{organization}/` as this request sees it (loopback or dev.azure.com through the proxy). */
+  base: string;
+}
+
+export interface AuthenticatedCall extends RouteCall {
+  caller: Caller;
+}
+
+interface RouteSpec {
+  name: string;
+  location?: ApiLocation;
+  kind?: RequestKind;
+  /** Location data and connectionData answer without a token (and say who is calling when there is one). */
+  anonymous?: boolean;
+}
+
+export class DevOpsService {
+  world = new DevOpsWorld();
+  /** What the seed marked as the bootstrap connection and job (the JSON line's `bootstrapConnection`, `agentEnv`). */
+  bootstrap: { connectionId?: string; jobId?: string } = {};
+
+  constructor(readonly ctx: EmulatorContext) {}
+
+  get settings(): DevOpsSettings {
+    return this.ctx.settings.devops as DevOpsSettings;
+  }
+
+  /** The collection URI for out-of-request uses (agentEnv, the JSON line): the loopback origin. */
+  get collectionUri(): string {
+    return collectionUri(this.ctx.urls.origin, this.world);
+  }
+
+  route(method: string, pattern: string, spec: RouteSpec & { anonymous: true }, handler: (req: EmuRequest, call: RouteCall) => EmuResponse | Promise<EmuResponse>): void;
+  route(method: string, pattern: string, spec: RouteSpec, handler: (req: EmuRequest, call: AuthenticatedCall) => EmuResponse | Promise<EmuResponse>): void;
+  route(method: string, pattern: string, spec: RouteSpec, handler: (req: EmuRequest, call: AuthenticatedCall) => EmuResponse | Promise<EmuResponse>): void {
+    this.ctx.router.add(method, pattern, { service: 'devops', name: spec.name, ...(spec.kind ? { kind: spec.kind } : {}) }, async (req) => {
+      this.requireOrganization(req.params.organization);
+      const base = collectionUri(req.origin, this.world);
+      let caller: Caller | undefined;
+      if (!spec.anonymous || req.headers.authorization) caller = await authenticate(this.ctx, this.world, req);
+      const version = spec.location ? negotiateApiVersion(req, spec.location) : undefined;
+      return handler(req, { caller: caller!, version, base });
+    });
+  }
+
+  private requireOrganization(name: string | undefined): void {
+    if (name && name.toLowerCase() === this.world.organization.name.toLowerCase()) return;
+    throw adoError(404, 'OrganizationNotFoundException', `The organization '${name ?? ''}' could not be found.`);
+  }
+}
