@@ -31,8 +31,10 @@ export function readTaskInputs(): { inputs: RawValues; facts: RawValues } {
     [factNames.jobId]: tl.getVariable('System.JobId'),
     [factNames.oidcRequestUri]: tl.getVariable('System.OidcRequestUri'),
     [factNames.sourceBranch]: tl.getVariable('Build.SourceBranch'),
-    // Microsoft's tasks read the job token from the system connection; the secret variable is the fallback.
-    [factNames.accessToken]: tl.getEndpointAuthorizationParameter('SYSTEMVSSCONNECTION', 'AccessToken', true) ?? tl.getVariable('System.AccessToken'),
+    // The job token comes from the system connection, as in Microsoft's tasks, and only through
+    // getEndpointAuthorization: task-lib debug-prints the value of whatever getEndpointAuthorizationParameter
+    // or getVariable return, before the task could mask it. The agent always passes this connection.
+    [factNames.accessToken]: tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true)?.parameters['AccessToken'],
   };
   return { inputs, facts };
 }

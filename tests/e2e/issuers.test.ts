@@ -1,0 +1,76 @@
+// Protects the rule that a federated credential trusts exactly what Azure DevOps says the connection presents,
+// in both issuer formats: an organization still on the legacy issuer gets credentials for
+// `https://vstoken.dev.azure.com/{org}` and `sc://{org}/{project}/{connection}`, which sign in; and when Azure
+// DevOps moves an existing connection to the other issuer, `verify` reports the drift and the failing sign-in
+// (AADSTS700211) without writing, and `provision` rewrites the credential in place, after which verify passes.
+import assert from 'node:assert/strict';
+import { connectionNamed, credentialsOf, devEnvironment, e2eWorld, identityNamed, specText, transcript, writeCounts } from './harness';
+
+const spec = specText([devEnvironment]);
+
+describe('e2e: issuer formats', () => {
+  const world = e2eWorld();
+
+  function credentialAndConnection() {
+    const state = world.state();
+    const connection = connectionNamed(state, 'app-dev')!;
+    const credentials = credentialsOf(state, identityNamed(state, 'id-ado-dev')!);
+    return { connection, credentials };
+  }
+
+  it('an organization on the legacy issuer gets a vstoken issuer and sc:// subject credential that verifies', async () => {
+    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer
+    await world.control('POST', 'devops/organization/issuer', { issuerType: 'AzureDevOps', moveConnections: 'none' });
+    const provision = await world.run({ environments: spec });
+    assert.equal(provision.result, 'Succeeded', transcript(provision));
+    const { connection, credentials } = credentialAndConnection();
+    const { organization, project } = world.info;
+    assert.equal(credentials.length, 1);
+    assert.equal(credentials[0]!.properties.issuer, `https://vstoken.dev.azure.com/${organization.id}`);
+    assert.equal(credentials[0]!.properties.subject, `sc://${organization.name}/${project.name}/app-dev`);
+    assert.equal(credentials[0]!.properties.issuer, connection.authorization.parameters.workloadIdentityFederationIssuer);
+    assert.equal(credentials[0]!.properties.subject, connection.authorization.parameters.workloadIdentityFederationSubject);
+    const verify = await world.run({ command: 'verify', environments: spec });
+    assert.equal(verify.result, 'Succeeded', transcript(verify));
+  });
+
+  describe('a connection Azure DevOps moved to the other issuer', () => {
+    let before: ReturnType<typeof credentialAndConnection>;
+
+    beforeEach(async function () {
+      this.timeout(20_000);
+      const provision = await world.run({ environments: spec });
+      assert.equal(provision.result, 'Succeeded', transcript(provision));
+      await world.control('POST', 'devops/organization/issuer', { issuerType: 'AzureDevOps', moveConnections: ['app-dev'] });
+      before = credentialAndConnection();
+      assert.notEqual(before.credentials[0]!.properties.issuer, before.connection.authorization.parameters.workloadIdentityFederationIssuer, 'the move changed the issuer');
+    });
+
+    it('verify reports the drift and the issuer mismatch (AADSTS700211), and writes nothing', async () => {
+      // GIVEN (beforeEach) the credential still trusts the Entra issuer  WHEN verify runs
+      const run = await world.run({ command: 'verify', environments: spec });
+      assert.equal(run.result, 'Failed', transcript(run));
+      const drift = run.problems.find((problem) => problem.code === 'MIC502');
+      assert.ok(drift, transcript(run));
+      assert.match(drift.text, /credential azdo-app-dev/);
+      const mismatch = run.problems.find((problem) => problem.code === 'MIC504' || (problem.code === 'MIC501' && problem.text.includes('AADSTS700211')));
+      assert.ok(mismatch, transcript(run));
+      assert.equal(mismatch.environment, 'dev');
+      assert.equal(run.writes.length, 0);
+    });
+
+    it('provision rewrites the credential in place, and verify then passes', async () => {
+      // WHEN provision runs  THEN the one credential is rewritten under its name, and the connection signs in again
+      const run = await world.run({ environments: spec });
+      assert.equal(run.result, 'Succeeded', transcript(run));
+      assert.deepEqual(writeCounts(run), { 'arm.fic.put': 1 });
+      const after = credentialAndConnection();
+      assert.deepEqual(after.credentials.map((credential) => credential.name), ['azdo-app-dev'], 'the same credential, not a second one');
+      assert.equal(after.credentials[0]!.properties.issuer, after.connection.authorization.parameters.workloadIdentityFederationIssuer);
+      assert.equal(after.credentials[0]!.properties.subject, after.connection.authorization.parameters.workloadIdentityFederationSubject);
+      assert.match(after.credentials[0]!.properties.issuer, /^https:\/\/vstoken\.dev\.azure\.com\//);
+      const verify = await world.run({ command: 'verify', environments: spec });
+      assert.equal(verify.result, 'Succeeded', transcript(verify));
+    });
+  });
+});
