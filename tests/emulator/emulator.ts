@@ -2,7 +2,8 @@
 // `main.ts` wraps this for `npm run emulator`; tests call `startEmulator` directly.
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createCertificates, type CertificateAuthority } from './kernel/certs';
 import { defaultSettings, IssuerRegistry, RequestStats, type EmulatorContext, type EmulatorModule, type EmulatorSettings, type SeedDocument } from './kernel/context';
 import { registerControlRoutes } from './kernel/control';
@@ -140,6 +141,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       for (const socket of sockets) socket.destroy();
       await closed;
+      // The CA file lives in a directory of its own, made at start; clients are gone now.
+      rmSync(dirname(certs.caFile), { recursive: true, force: true });
     },
   };
 }
