@@ -6,7 +6,10 @@
 // - TestConnection signs in for real against the FakeAzure state: the identity with the connection's client id
 //   must have a credential matching issuer and subject exactly (case-sensitive) with exactly the token
 //   exchange audience, and some role within the connection's subscription — else it answers with the AADSTS
-//   or authorization error Azure DevOps would show.
+//   or authorization error Azure DevOps would show;
+// - a pipeline run is refused ("The pipeline is not valid") unless the pipeline may use every enabled
+//   connection it names (by default: every connection of the project), as Azure Pipelines compiles runs;
+//   a queued run completes after a scripted number of getRun calls, with a scripted result.
 import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import type {
   ConnectionDefinition,
@@ -14,7 +17,10 @@ import type {
   DevOpsClient,
   PipelineAuthorization,
   PipelinePermissions,
+  PipelineRun,
   ProjectRef,
+  RunRequest,
+  RunResult,
   ServiceConnection,
 } from '../../tasks/ManagedIdentityConnections/src/ports/devops';
 import { CallLog, fakeGuid } from './call-log';
@@ -36,8 +42,19 @@ interface StoredConnection {
 // Azure DevOps' first-party app id, base64url of its little-endian bytes, as it appears in every Entra subject.
 const azureDevOpsApp = 'rISbSSETf0KqFyZ8ppdXmA';
 
+export interface QueuedRun {
+  readonly request: RunRequest;
+  run: PipelineRun;
+  polls: number;
+}
+
 export class FakeDevOps {
   readonly connections = new Map<string, StoredConnection>();
+  readonly runs: QueuedRun[] = [];
+  /** How a queued run ends: completed with `result` on the `afterPolls`-th getRun (Infinity: never). */
+  runOutcome: { afterPolls: number; result: RunResult } = { afterPolls: 1, result: 'succeeded' };
+  /** The connections the queued pipeline's YAML names; undefined: every connection of the project. */
+  pipelineUses: readonly string[] | undefined;
   private minted = 0;
 
   constructor(
@@ -204,9 +221,41 @@ export class FakeDevOps {
         stored.connection = { ...stored.connection, projectReferences: references };
       }),
 
-    testConnection: (connection) =>
-      this.log.record({ port: 'devOps', method: 'testConnection', args: [connection], write: false, subject: connection.name }, (): ConnectionTestResult => this.signIn(this.stored(connection.id).connection)),
+    testConnection: (connection, options) =>
+      this.log.record({ port: 'devOps', method: 'testConnection', args: [connection, options], write: false, subject: connection.name }, (): ConnectionTestResult => this.signIn(this.stored(connection.id).connection)),
+
+    queueRun: (request) =>
+      this.log.record({ port: 'devOps', method: 'queueRun', args: [request], write: true, subject: `pipeline ${request.pipelineId}` }, () => {
+        const refused = this.connectionsUsed().filter(
+          (stored) => !stored.connection.isDisabled && !stored.permissions.allPipelines && !stored.permissions.pipelineIds.includes(request.pipelineId),
+        );
+        if (refused.length > 0) {
+          throw new TaskError(
+            'MIC410',
+            `The pipeline is not valid. ${refused.map((stored) => `Job Job: Step input azureSubscription references service connection ${stored.connection.name} which could not be found. The service connection does not exist, has been disabled or has not been authorized for use.`).join('\n')}`,
+          );
+        }
+        const id = this.runs.length + 1;
+        const run: PipelineRun = { id, pipelineId: request.pipelineId, name: `20240501.${id}`, state: 'inProgress', url: `https://dev.azure.com/fabrikam/${this.seed.project.name}/_build/results?buildId=${id}` };
+        this.runs.push({ request, run, polls: 0 });
+        return { ...run };
+      }),
+
+    getRun: (pipelineId, runId) =>
+      this.log.record({ port: 'devOps', method: 'getRun', args: [pipelineId, runId], write: false, subject: `pipeline ${pipelineId}` }, () => {
+        const queued = this.runs.find((candidate) => candidate.run.id === runId && candidate.run.pipelineId === pipelineId);
+        if (!queued) throw new TaskError('MIC604', `HTTP 404 BuildNotFoundException: run ${runId} of pipeline ${pipelineId} was not found.`);
+        queued.polls += 1;
+        if (queued.run.state !== 'completed' && queued.polls >= this.runOutcome.afterPolls) queued.run = { ...queued.run, state: 'completed', result: this.runOutcome.result };
+        return { ...queued.run };
+      }),
   };
+
+  private connectionsUsed(): StoredConnection[] {
+    const all = [...this.connections.values()].filter((stored) => stored.connection.projectReferences.some((project) => project.id === this.seed.project.id));
+    if (this.pipelineUses === undefined) return all;
+    return all.filter((stored) => this.pipelineUses!.some((name) => name.toLowerCase() === stored.connection.name.toLowerCase()));
+  }
 
   private signIn(connection: ServiceConnection): ConnectionTestResult {
     if (connection.isDisabled) return { ok: false, code: 'badRequest', message: `Service connection ${connection.name} is disabled.` };

@@ -54,8 +54,8 @@ describe('parseTaskConfig', () => {
     assert.equal(config.propagationTimeoutSeconds, 300);
     assert.deepEqual(config.only, []);
     assert.deepEqual(config.environments, { kind: 'file', path: 'envs.yml' });
-    assert.equal(config.bootstrap.armUrl, 'https://management.azure.com/');
-    assert.equal(config.bootstrap.azureEnvironment, 'AzureCloud');
+    assert.equal(config.cloud.armUrl, 'https://management.azure.com/');
+    assert.equal(config.cloud.azureEnvironment, 'AzureCloud');
     assert.equal(config.pipeline.definitionId, 42);
     assert.equal(config.pipeline.collectionUri, 'https://dev.azure.com/fabrikam/');
   });
@@ -151,6 +151,26 @@ describe('parseTaskConfig', () => {
   it('does not need System.AccessToken when Azure DevOps is called as the bootstrap identity', () => {
     const config = parseTaskConfig(inputs({ devOpsAuth: 'bootstrapIdentity' }), facts({ [factNames.accessToken]: undefined }));
     assert.equal(config.pipeline.accessToken, undefined);
+  });
+
+  it('refuses a verification run outside a pipeline run, before anything is read', () => {
+    const queue = inputs({ queueVerificationRun: 'true' });
+    assert.deepEqual(problems(refusal(queue, facts({ [factNames.definitionId]: undefined }))), [{ code: 'MIC411', field: 'queueVerificationRun' }]);
+    assert.deepEqual(problems(refusal(queue, facts({ [factNames.hostType]: 'release' }))), [{ code: 'MIC411', field: 'queueVerificationRun' }]);
+    assert.equal(parseTaskConfig(queue, facts({ [factNames.hostType]: 'build' })).verificationRun.queue, true);
+  });
+
+  it('lets plan and verify carry queueVerificationRun outside a pipeline run: they ignore it', () => {
+    for (const command of ['plan', 'verify']) {
+      assert.equal(parseTaskConfig(inputs({ command, queueVerificationRun: 'true' }), facts({ [factNames.definitionId]: undefined })).verificationRun.queue, true);
+    }
+  });
+
+  it('says where it came from, and keeps the cloud apart from the bootstrap connection', () => {
+    const config = parseTaskConfig(inputs(), facts({ [factNames.bootstrapArmUrl]: 'https://management.usgovcloudapi.net/', [factNames.bootstrapEnvironment]: 'AzureUSGovernment' }));
+    assert.equal(config.source, 'pipeline');
+    assert.deepEqual([config.cloud.armUrl, config.cloud.azureEnvironment], ['https://management.usgovcloudapi.net/', 'AzureUSGovernment']);
+    assert.deepEqual(Object.keys(config.bootstrap).sort(), ['clientId', 'id', 'tenantId']);
   });
 
   it('reports every problem at once', () => {

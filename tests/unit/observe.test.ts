@@ -1,7 +1,8 @@
 // observe() is the only reader of the world and the plan trusts it to be complete and cheap. This suite
 // protects: reads only, never a write; Azure DevOps looked up once per run for all environments (the API takes
 // lists of names); each role definition and subscription resolved once however many environments name it;
-// credentials and role assignments read only for identities that exist; and absence recorded as absence.
+// credentials and role assignments read only for identities that exist; pipeline permissions read only where
+// the plan may need them; and absence recorded as absence.
 import * as assert from 'node:assert/strict';
 import { roleKey } from '../../tasks/ManagedIdentityConnections/src/core/model';
 import { identityKey } from '../../tasks/ManagedIdentityConnections/src/core/names';
@@ -36,6 +37,15 @@ describe('observe', () => {
     assert.equal(count('listAssignmentsForPrincipal'), 1);
     assert.equal(count('getPipelinePermissions'), 1, 'only for existing connections the spec authorizes');
     assert.deepEqual(fake.log.calls.find((call) => call.method === 'findConnections')!.args[0], names.flatMap((name) => [`app-${name}`, `api-${name}`]));
+  });
+
+  it('reads the permissions of every existing connection when a verification run will need them all', async () => {
+    const fake = createFakeWorld();
+    fake.devOps.seedConnection({ name: 'app-e1' });
+    fake.devOps.seedConnection({ name: 'api-e1' });
+    await observe({ ...state, settings: { ...state.settings, verificationRunPipelineId: 42 } }, fake.ports, { concurrency: 4 });
+    const read = fake.log.calls.filter((call) => call.method === 'getPipelinePermissions').map((call) => call.subject).sort();
+    assert.deepEqual(read, ['api-e1', 'app-e1'], 'authorize: none included');
   });
 
   it('records what exists and leaves out what does not', async () => {

@@ -381,6 +381,26 @@ describe('plan', () => {
       const state = desired([environment('dev', { connections: [connection('app-dev', { subscriptionId: prodSubscription })] })]);
       assert.deepEqual(findings(plan(state, build(emptyWorld(state)))), [{ code: 'MIC507', severity: 'warning', field: 'connections.app-dev.subscriptionId' }]);
     });
+
+    it('lets the test wait for roles to propagate only where the spec gives the identity a role in the subscription', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev'), connection('app-prod', { subscriptionId: prodSubscription })] })]);
+      const tests = plan(state, build(emptyWorld(state))).environments[0]!.actions.filter((action): action is Extract<Action, { kind: 'testConnection' }> => action.kind === 'testConnection');
+      assert.deepEqual(
+        tests.map((action) => [action.connectionName, action.waitForRoles]),
+        [
+          ['app-dev', true],
+          ['app-prod', false],
+        ],
+      );
+    });
+
+    it('keeps the wait decision in the verification plan', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { subscriptionId: prodSubscription })] })]);
+      const world = inSync(state);
+      const [test] = verificationPlan(plan(state, build(world))).environments[0]!.actions;
+      assert.ok(test?.kind === 'testConnection');
+      assert.equal(test.waitForRoles, false);
+    });
   });
 
   describe('pipeline permissions', () => {
@@ -418,6 +438,42 @@ describe('plan', () => {
       const result = plan(state, build(emptyWorld(state)));
       assert.equal(kinds(result).includes('authorizePipelines'), false);
       assert.deepEqual(findings(result), [{ code: 'MIC409', severity: 'warning', field: 'connections.app-dev.authorize' }]);
+    });
+
+    describe('before a verification run of the running pipeline', () => {
+      const verification = { verificationRunPipelineId: currentPipelineId };
+      const cases = [
+        { authorize: { kind: 'none' } as const, existing: [], expected: [currentPipelineId] },
+        { authorize: { kind: 'pipelines', pipelineIds: [7] } as const, existing: [7], expected: [currentPipelineId] },
+        { authorize: { kind: 'pipelines', pipelineIds: [7] } as const, existing: [], expected: [7, currentPipelineId] },
+        { authorize: { kind: 'current' } as const, existing: [], expected: [currentPipelineId] },
+        { authorize: { kind: 'none' } as const, existing: [currentPipelineId], expected: undefined },
+      ];
+      for (const { authorize, existing, expected } of cases) {
+        it(`authorize ${authorize.kind === 'pipelines' ? JSON.stringify(authorize.pipelineIds) : authorize.kind} with ${JSON.stringify(existing)} authorized → ${expected ? JSON.stringify(expected) : 'nothing'}`, () => {
+          const state = desired([environment('dev', { connections: [connection('app-dev', { authorize })] })], verification);
+          const world = inSync(state);
+          world.pipelinePermissions.set(world.connections.get('app-dev')!.id.toLowerCase(), { allPipelines: false, pipelineIds: existing });
+          const actions = writes(plan(state, build(world)));
+          if (expected === undefined) assert.deepEqual(actions, []);
+          else assert.deepEqual(actions.map((action) => action.kind === 'authorizePipelines' && action.pipelineIds), [expected]);
+        });
+      }
+
+      it('says which pipeline is there for the verification run, and only when authorize did not name it', () => {
+        const none = only(plan(desired([environment('dev', { connections: [connection('app-dev', { authorize: { kind: 'none' } })] })], verification), build(emptyWorld(desired([environment('dev')])))), 'authorizePipelines');
+        assert.equal(none.forVerificationRun, currentPipelineId);
+        assert.match(none.reason, /queues the verification run, which must be able to use it/);
+        assert.ok(isGrant(none));
+        const current = only(plan(desired([environment('dev')], verification), build(emptyWorld(desired([environment('dev')])))), 'authorizePipelines');
+        assert.equal(current.forVerificationRun, undefined);
+      });
+
+      it('never narrows authorize: all, and adds nothing once every pipeline may use the connection', () => {
+        const state = desired([environment('dev', { connections: [connection('app-dev', { authorize: { kind: 'all' } })] })], verification);
+        const world = inSync(state);
+        assert.deepEqual(writes(plan(state, build(world))), []);
+      });
     });
 
     it('authorizes a new connection once it exists', () => {

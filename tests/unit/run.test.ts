@@ -78,6 +78,14 @@ describe('run', () => {
       assert.deepEqual([credentials[0]!.issuer, credentials[0]!.subject], [fake.devOps.byName('app-dev')!.issuer, fake.devOps.byName('app-dev')!.subject]);
     });
 
+    it('authorizes no pipeline for authorize: current in a classic release, whose definition id is not a pipeline\'s', async () => {
+      const fake = createFakeWorld();
+      const result = await run(taskConfig({ command: 'provision', environments: specFor(['dev']) }, { [factNames.hostType]: 'release' }), fake.ports);
+      assert.equal(result.status, 'succeededWithIssues', result.errors.map(formatTaskError).join('\n'));
+      assert.deepEqual(result.warnings.map((warning) => warning.code), ['MIC409']);
+      assert.equal(fake.log.methods().includes('authorizePipelines'), false);
+    });
+
     it('keeps going when one environment fails, and fails the run naming it', async () => {
       const fake = createFakeWorld();
       fake.log.failOn('createAssignment', () => new TaskError('MIC304', "AuthorizationFailed: no 'Microsoft.Authorization/roleAssignments/write' over scope"), {
@@ -99,6 +107,15 @@ describe('run', () => {
       assert.equal(result.errors[0]!.code, 'MIC501');
       assert.match(result.errors[0]!.message, /AuthorizationFailed/);
       assert.ok(result.warnings.some((warning) => warning.code === 'MIC507'), 'the plan should have warned about it');
+      const test = fake.log.calls.find((call) => call.method === 'testConnection')!;
+      assert.deepEqual(test.args[1], { waitForRoles: false }, 'no role to wait for: the adapter must not wait for one');
+    });
+
+    it('lets the test wait for a role assignment to propagate when the spec gives one in the subscription', async () => {
+      const fake = createFakeWorld();
+      await runCommand(fake, 'provision', specFor(['dev']));
+      const test = fake.log.calls.find((call) => call.method === 'testConnection')!;
+      assert.deepEqual(test.args[1], { waitForRoles: true });
     });
   });
 

@@ -1,11 +1,12 @@
 // The composition root: the one place that builds SDK clients, credentials and the retry policy, and hands
-// the core its ports. Two ways in — a pipeline job (the task) and a workstation (the CLI) — differ only in
-// how they sign in; everything after that is the same code.
+// the core its ports. Two ways in — a pipeline job (the task: pipelineAuthentication) and a workstation (the
+// CLI: cliAuthentication) — differ only in how they sign in; everything after that is the same code.
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { AzurePipelinesCredential } from '@azure/identity';
-import type { TaskConfig } from './config';
-import { TaskError } from './errors';
+import { AzureCliCredential, AzurePipelinesCredential } from '@azure/identity';
+import type { CliConfig, PipelineConfig, TaskConfig } from './config';
+import { isTaskError, TaskError } from './errors';
 import type { Ports } from './ports';
+import type { DevOpsClient } from './ports/devops';
 import type { Platform } from './ports/platform';
 import { Secret } from './secret';
 import { ArmIdentityClient, ArmRoleClient, type ArmSettings } from './adapters/arm-clients';
@@ -18,11 +19,17 @@ import { describeFailure, formatFailure } from './adapters/service-failure';
 export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
 export const USER_AGENT = 'ManagedIdentityConnections/1.0';
 
+export interface DevOpsToken {
+  readonly token: Secret;
+  /** A personal access token goes in Basic authentication; everything else is a bearer token. */
+  readonly kind: 'bearer' | 'pat';
+}
+
 export interface Authentication {
-  /** Signs in to ARM as the bootstrap identity. */
+  /** Signs in to ARM: as the bootstrap identity in a pipeline, as the Azure CLI's account on a workstation. */
   readonly arm: TokenCredential;
   /** The token for Azure DevOps calls, already masked. */
-  devOpsToken(): Promise<Secret>;
+  devOpsToken(): Promise<DevOpsToken>;
 }
 
 /**
@@ -53,7 +60,7 @@ export function sharedTokenCredential(inner: TokenCredential): TokenCredential {
 }
 
 /** In a pipeline job: the bootstrap connection's workload identity through the job's OIDC token. */
-export function pipelineAuthentication(config: TaskConfig, platform: Platform): Authentication {
+export function pipelineAuthentication(config: PipelineConfig, platform: Platform): Authentication {
   const accessToken = config.pipeline.accessToken;
   if (!accessToken) throw new TaskError('MIC106', 'System.AccessToken is not available to the task; the bootstrap connection cannot sign in without it.');
   const setSecret = (value: string) => platform.setSecret(value);
@@ -61,7 +68,7 @@ export function pipelineAuthentication(config: TaskConfig, platform: Platform): 
   const credential = sharedTokenCredential(
     maskingCredential(
       new AzurePipelinesCredential(config.bootstrap.tenantId, config.bootstrap.clientId, config.bootstrap.id, accessToken.reveal(), {
-        authorityHost: config.bootstrap.authorityHost,
+        authorityHost: config.cloud.authorityHost,
         // The authority comes from the bootstrap connection; MSAL's instance discovery would instead ask
         // login.microsoftonline.com about it, which sovereign clouds and isolated agents cannot reach.
         disableInstanceDiscovery: true,
@@ -73,32 +80,90 @@ export function pipelineAuthentication(config: TaskConfig, platform: Platform): 
   return {
     arm: credential,
     devOpsToken: async () => {
-      if (config.devOpsAuth === 'systemAccessToken') return accessToken;
-      return new Secret(await entraTokenForDevOps(credential));
+      if (config.devOpsAuth === 'systemAccessToken') return { token: accessToken, kind: 'bearer' };
+      return { token: new Secret(await entraTokenForDevOps(credential, 'The bootstrap identity')), kind: 'bearer' };
     },
   };
 }
 
-export async function entraTokenForDevOps(credential: TokenCredential): Promise<string> {
+export async function entraTokenForDevOps(credential: TokenCredential, who: string, remediation?: string): Promise<string> {
   try {
     const token = await credential.getToken(`${AZURE_DEVOPS_RESOURCE}/.default`);
     if (!token) throw new Error('no token returned');
     return token.token;
   } catch (error) {
-    throw new TaskError('MIC408', `The bootstrap identity could not get a token for Azure DevOps: ${formatFailure(describeFailure(error))}`, { cause: error });
+    const reason = isTaskError(error) ? error.message : formatFailure(describeFailure(error));
+    throw new TaskError('MIC408', `${who} could not get a token for Azure DevOps: ${reason}`, { cause: error, ...(remediation === undefined ? {} : { remediation }) });
   }
+}
+
+/** The environment variable the Azure DevOps CLI extension reads a personal access token from. */
+export const PAT_VARIABLE = 'AZURE_DEVOPS_EXT_PAT';
+
+const cliSignInRemediation = 'Sign in with `az login` (add --tenant-id, or `az account set`, for another tenant); the CLI uses the Azure CLI\'s account.';
+
+export interface CliSignIn {
+  /** Environment variables: AZURE_DEVOPS_EXT_PAT, when set, is the Azure DevOps token. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The Azure CLI's account unless given; tests pass a credential that needs no `az login`. */
+  readonly credential?: TokenCredential;
+}
+
+/**
+ * On a workstation: ARM as the Azure CLI's signed-in account; Azure DevOps with a personal access token from
+ * AZURE_DEVOPS_EXT_PAT (the az devops convention) or else an Entra token of the same account.
+ */
+export function cliAuthentication(config: CliConfig, platform: Platform, signIn: CliSignIn): Authentication {
+  const setSecret = (value: string) => platform.setSecret(value);
+  const inner = signIn.credential ?? new AzureCliCredential(config.tenantId === undefined ? {} : { tenantId: config.tenantId });
+  const credential = sharedTokenCredential(maskingCredential(explainedSignInFailures(inner), setSecret));
+  const pat = signIn.env[PAT_VARIABLE]?.trim();
+  if (pat) setSecret(pat);
+  return {
+    arm: credential,
+    devOpsToken: async () =>
+      pat ? { token: new Secret(pat), kind: 'pat' } : { token: new Secret(await entraTokenForDevOps(credential, 'The Azure CLI account', `Set ${PAT_VARIABLE} to a personal access token, or: ${cliSignInRemediation}`)), kind: 'bearer' },
+  };
+}
+
+/**
+ * A failed sign-in on a workstation is nearly always "not logged in" or "wrong tenant"; say how to fix that
+ * instead of the pipeline's remediation about bootstrap connections.
+ */
+function explainedSignInFailures(inner: TokenCredential): TokenCredential {
+  return {
+    async getToken(scopes, options) {
+      try {
+        return await inner.getToken(scopes, options);
+      } catch (error) {
+        throw new TaskError('MIC603', `Could not get a token for ${([] as string[]).concat(scopes).join(' ')}: ${formatFailure(describeFailure(error))}`, { cause: error, remediation: cliSignInRemediation });
+      }
+    },
+  };
+}
+
+/**
+ * The CLI names its project by name or id; connections record both, so look the other half up once, before
+ * the run. The task gets both from the agent.
+ */
+export async function withResolvedProject(config: CliConfig, devOps: DevOpsClient): Promise<CliConfig> {
+  const wanted = config.pipeline.project.id || config.pipeline.project.name;
+  const [project] = await devOps.findProjects([wanted]);
+  if (!project) throw new TaskError('MIC406', `Project ${JSON.stringify(wanted)} was not found in ${config.pipeline.collectionUri}, or the signed-in account cannot see it.`, { field: '--project' });
+  return Object.freeze({ ...config, pipeline: Object.freeze({ ...config.pipeline, project: Object.freeze({ id: project.id, name: project.name }) }) });
 }
 
 export async function createPorts(config: TaskConfig, platform: Platform, authentication: Authentication): Promise<Ports> {
   const calls = new ServiceCalls({ platform, deadlineMs: config.propagationTimeoutSeconds * 1000 });
   const arm: ArmSettings = {
-    endpoint: config.bootstrap.armUrl,
-    resourceId: config.bootstrap.armResourceId,
+    endpoint: config.cloud.armUrl,
+    resourceId: config.cloud.armResourceId,
     credential: authentication.arm,
     userAgent: USER_AGENT,
   };
+  const devOpsToken = await authentication.devOpsToken();
   const devOps = new AzureDevOpsClient(
-    { collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token: await authentication.devOpsToken(), userAgent: USER_AGENT },
+    { collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token: devOpsToken.token, tokenKind: devOpsToken.kind, userAgent: USER_AGENT },
     calls,
   );
   return { platform, identities: new ArmIdentityClient(arm, calls), roles: new ArmRoleClient(arm, calls), devOps };

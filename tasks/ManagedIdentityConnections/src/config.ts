@@ -1,6 +1,10 @@
-// Every task input and agent fact, read once into a frozen, validated TaskConfig. Pure: the lead's input
-// reader collects the raw strings (tl.getInput, tl.getVariable, tl.getEndpoint*) and nothing else in the task
-// reads an input. Every problem is reported at once, naming the input and what is allowed.
+// Every task input and agent fact, read once into a frozen, validated TaskConfig. Pure: the input reader
+// collects the raw strings (tl.getInput, tl.getVariable, tl.getEndpoint*) and nothing else in the task reads
+// an input. Every problem is reported at once, naming the input and what is allowed.
+//
+// Two ways in, one config type: parseTaskConfig for the pipeline task (inputs + agent facts + the bootstrap
+// connection) and parseCliConfig for the local CLI (its command-line options). They differ only in how the
+// run signs in (`source`); the core reads the same fields from both.
 import { parse as parseYaml } from 'yaml';
 import { problem, TaskError, type ErrorCode, type Problem } from './errors';
 import { environmentNameRule, guidRule } from './core/names';
@@ -63,6 +67,10 @@ export interface BootstrapConnection {
   /** The bootstrap identity's client id. */
   readonly clientId: string;
   readonly subscriptionId?: string;
+}
+
+/** The Azure cloud the run talks to: from the bootstrap connection in a pipeline, from options in the CLI. */
+export interface AzureCloud {
   /** ARM endpoint, e.g. https://management.azure.com/ — also stored in every connection the task creates. */
   readonly armUrl: string;
   /** e.g. AzureCloud — also stored in every connection the task creates. */
@@ -75,6 +83,7 @@ export interface BootstrapConnection {
 
 export interface PipelineContext {
   readonly collectionUri: string;
+  /** In the CLI only one of id and name may be known until the composition root looks the project up. */
   readonly project: ProjectRef;
   /** The running pipeline's definition id (authorize: current); absent outside a pipeline run. */
   readonly definitionId?: number;
@@ -99,19 +108,62 @@ export interface VerificationRunSettings {
   readonly timeoutMinutes: number;
 }
 
-export interface TaskConfig {
+interface ConfigBase {
   readonly command: Command;
   readonly environments: EnvironmentsSource;
   /** Environment names to act on; empty: all. */
   readonly only: readonly string[];
-  readonly devOpsAuth: DevOpsAuth;
   readonly allowPrivilegedRoles: boolean;
   readonly concurrency: number;
   readonly propagationTimeoutSeconds: number;
   readonly verificationRun: VerificationRunSettings;
-  readonly bootstrap: BootstrapConnection;
+  readonly cloud: AzureCloud;
   readonly pipeline: PipelineContext;
 }
+
+/** The task in a pipeline job: signs in as the bootstrap connection's workload identity. */
+export interface PipelineConfig extends ConfigBase {
+  readonly source: 'pipeline';
+  readonly devOpsAuth: DevOpsAuth;
+  readonly bootstrap: BootstrapConnection;
+}
+
+/** The CLI on a workstation: signs in with the Azure CLI's account (and a PAT for Azure DevOps, if given). */
+export interface CliConfig extends ConfigBase {
+  readonly source: 'cli';
+  /** --tenant-id; absent: the tenant of the Azure CLI's current account. */
+  readonly tenantId?: string;
+}
+
+export type TaskConfig = PipelineConfig | CliConfig;
+
+/**
+ * CLI option names, without the leading `--` (the command is the first positional argument). Public
+ * interface, listed by `--help` and docs/cli.md: never rename.
+ */
+export const cliOptionNames = {
+  command: 'command',
+  environmentsFile: 'environments-file',
+  only: 'only',
+  organization: 'organization',
+  project: 'project',
+  allowPrivilegedRoles: 'allow-privileged-roles',
+  concurrency: 'concurrency',
+  propagationTimeoutSeconds: 'propagation-timeout-seconds',
+  tenantId: 'tenant-id',
+  armEndpoint: 'arm-endpoint',
+  armResource: 'arm-resource',
+  authorityHost: 'authority-host',
+  azureEnvironment: 'azure-environment',
+  pipelineId: 'pipeline-id',
+} as const;
+
+export const cloudDefaults = {
+  armUrl: 'https://management.azure.com/',
+  azureEnvironment: 'AzureCloud',
+  authorityHost: 'https://login.microsoftonline.com/',
+  armResourceId: 'https://management.azure.com/',
+} as const;
 
 export const inputLimits = {
   concurrency: { min: 1, max: 64, default: 16 },
@@ -125,27 +177,118 @@ const commands: readonly Command[] = ['plan', 'provision', 'verify'];
 const devOpsAuths: readonly DevOpsAuth[] = ['systemAccessToken', 'bootstrapIdentity'];
 
 /** Throws one TaskError (MIC100, or the single problem's own code) listing every problem found. */
-export function parseTaskConfig(inputs: RawValues, facts: RawValues): TaskConfig {
-  const read = new RawReader();
+export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineConfig {
+  const read = new RawReader((name) => name);
   const command = read.choice(inputs, inputNames.command, commands, 'provision');
   const bootstrapId = read.required(inputs, inputNames.bootstrapConnection, 'MIC101');
   if (bootstrapId !== undefined && !guidRule.pattern.test(bootstrapId)) {
     read.report('MIC102', inputNames.bootstrapConnection, `bootstrapConnection must be the id of an Azure Resource Manager service connection (a GUID); got ${JSON.stringify(bootstrapId)}.`);
   }
   const environments = readEnvironmentsSource(read, inputs);
-  const only = readOnly(read, inputs);
+  const only = readOnly(read, inputs, inputNames.only);
   const devOpsAuth = read.choice(inputs, inputNames.devOpsAuth, devOpsAuths, 'systemAccessToken');
   const allowPrivilegedRoles = read.boolean(inputs, inputNames.allowPrivilegedRoles, false);
   const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
   const bootstrap = readBootstrap(read, facts, bootstrapId ?? '');
+  const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
+  if (command === 'provision' && verificationRun.queue) checkVerificationRunPipeline(read, pipeline);
 
   if (read.problems.length > 0) {
     throw TaskError.aggregate(read.problems, `The task inputs have ${read.problems.length} problems; nothing was changed.`);
   }
-  return deepFreeze({ command, environments: environments!, only, devOpsAuth, allowPrivilegedRoles, concurrency, propagationTimeoutSeconds, verificationRun, bootstrap, pipeline });
+  return deepFreeze({
+    source: 'pipeline',
+    command,
+    environments: environments!,
+    only,
+    devOpsAuth,
+    allowPrivilegedRoles,
+    concurrency,
+    propagationTimeoutSeconds,
+    verificationRun,
+    bootstrap,
+    cloud,
+    pipeline,
+  } satisfies PipelineConfig);
+}
+
+/**
+ * The CLI's options (values by cliOptionNames; flags as "true"). The same rules as the task's inputs where
+ * the two share a meaning; problems name the option (`--concurrency`). No verification run: the CLI is not
+ * a pipeline run, so there is nothing to queue again.
+ */
+export function parseCliConfig(options: RawValues): CliConfig {
+  const names = cliOptionNames;
+  const read = new RawReader((name) => (name === names.command ? name : `--${name}`), 'option');
+  if (read.optional(options, names.command) === undefined) read.report('MIC101', names.command, `Name a command first: ${commands.join(', ')}.`);
+  const command = read.choice(options, names.command, commands, 'plan');
+  const file = read.required(options, names.environmentsFile, 'MIC101');
+  const only = readOnly(read, options, names.only);
+  const allowPrivilegedRoles = read.boolean(options, names.allowPrivilegedRoles, false);
+  const concurrency = read.integer(options, names.concurrency, inputLimits.concurrency);
+  const propagationTimeoutSeconds = read.integer(options, names.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
+  const tenantId = read.guid(options, names.tenantId, { required: false, code: 'MIC102' });
+  const armUrl = read.url(options, names.armEndpoint, cloudDefaults.armUrl, 'MIC102');
+  const cloud: AzureCloud = {
+    armUrl,
+    azureEnvironment: read.optional(options, names.azureEnvironment) ?? cloudDefaults.azureEnvironment,
+    authorityHost: read.url(options, names.authorityHost, cloudDefaults.authorityHost, 'MIC102'),
+    // ARM accepts tokens issued for its own endpoint, which is also what the SDK asks for by default;
+    // --arm-resource is for a cloud or an emulator that wants another audience.
+    armResourceId: read.url(options, names.armResource, armUrl, 'MIC102'),
+  };
+  const pipeline: PipelineContext = {
+    collectionUri: readOrganization(read, options),
+    project: readProject(read, options),
+    ...optionalNumber('definitionId', read.id(options, names.pipelineId, 'MIC102')),
+  };
+
+  if (read.problems.length > 0) {
+    throw TaskError.aggregate(read.problems, `The command line has ${read.problems.length} problems; nothing was read or changed.`);
+  }
+  return deepFreeze({
+    source: 'cli',
+    command,
+    environments: { kind: 'file', path: file! },
+    only,
+    allowPrivilegedRoles,
+    concurrency,
+    propagationTimeoutSeconds,
+    verificationRun: { queue: false, parameters: {}, wait: false, timeoutMinutes: inputLimits.verificationRunTimeoutMinutes.default },
+    cloud,
+    pipeline,
+    ...(tenantId === undefined ? {} : { tenantId }),
+  } satisfies CliConfig);
+}
+
+/** `https://dev.azure.com/contoso/`, or a bare organization name for Azure DevOps Services. */
+function readOrganization(read: RawReader, options: RawValues): string {
+  const name = cliOptionNames.organization;
+  const value = read.optional(options, name);
+  if (value !== undefined && /^[A-Za-z0-9][A-Za-z0-9-]{0,49}$/.test(value)) return `https://dev.azure.com/${value}/`;
+  const url = read.url(options, name, undefined, 'MIC102');
+  return url === '' || url.endsWith('/') ? url : `${url}/`;
+}
+
+/** A project name or id; the composition root looks up the other half. */
+function readProject(read: RawReader, options: RawValues): ProjectRef {
+  const value = read.required(options, cliOptionNames.project, 'MIC101') ?? '';
+  return guidRule.pattern.test(value) ? { id: value.toLowerCase(), name: '' } : { id: '', name: value };
+}
+
+/**
+ * The verification run is this pipeline again (System.DefinitionId). A classic release has a release
+ * definition id there, not a pipeline's; outside any run there is none.
+ */
+function checkVerificationRunPipeline(read: RawReader, pipeline: PipelineContext): void {
+  if (pipeline.definitionId === undefined) {
+    read.report('MIC411', inputNames.queueVerificationRun, 'queueVerificationRun is true, but this is not a pipeline run (System.DefinitionId is not set), so there is no pipeline to queue again.');
+  } else if (pipeline.hostType !== undefined && pipeline.hostType.toLowerCase() !== 'build') {
+    read.report('MIC411', inputNames.queueVerificationRun, `queueVerificationRun is true, but this is a ${pipeline.hostType} run, not a pipeline (build) run; only a pipeline can be queued again.`);
+  }
 }
 
 function readEnvironmentsSource(read: RawReader, inputs: RawValues): EnvironmentsSource | undefined {
@@ -193,12 +336,12 @@ function readRunParameters(read: RawReader, inputs: RawValues): Record<string, s
   return parameters;
 }
 
-function readOnly(read: RawReader, inputs: RawValues): string[] {
+function readOnly(read: RawReader, raw: RawValues, field: string): string[] {
   const names: string[] = [];
-  for (const name of (read.optional(inputs, inputNames.only) ?? '').split(',').map((part) => part.trim())) {
+  for (const name of (read.optional(raw, field) ?? '').split(',').map((part) => part.trim())) {
     if (name === '' || names.includes(name)) continue;
     if (!environmentNameRule.pattern.test(name)) {
-      read.report('MIC102', inputNames.only, `only lists ${JSON.stringify(name)}, which is not an environment name: ${environmentNameRule.description}.`);
+      read.report('MIC102', field, `${read.label(field)} lists ${JSON.stringify(name)}, which is not an environment name: ${environmentNameRule.description}.`);
     } else names.push(name);
   }
   return names;
@@ -210,29 +353,29 @@ function readBootstrap(read: RawReader, facts: RawValues, id: string): Bootstrap
   if (scheme !== undefined && scheme.toLowerCase() !== 'workloadidentityfederation') {
     read.report('MIC102', inputNames.bootstrapConnection, `The bootstrap connection uses the ${scheme} scheme; use an Azure Resource Manager connection with workload identity federation.`);
   }
-  const subscriptionId = read.guid(facts, factNames.bootstrapSubscriptionId, false);
+  const subscriptionId = read.guid(facts, factNames.bootstrapSubscriptionId, { required: false });
   return {
     id,
-    tenantId: read.guid(facts, factNames.bootstrapTenantId, true) ?? '',
-    clientId: read.guid(facts, factNames.bootstrapClientId, true) ?? '',
+    tenantId: read.guid(facts, factNames.bootstrapTenantId, { required: true }) ?? '',
+    clientId: read.guid(facts, factNames.bootstrapClientId, { required: true }) ?? '',
     ...(subscriptionId === undefined ? {} : { subscriptionId }),
-    armUrl: read.url(facts, factNames.bootstrapArmUrl, 'https://management.azure.com/'),
-    azureEnvironment: read.optional(facts, factNames.bootstrapEnvironment) ?? 'AzureCloud',
-    authorityHost: read.url(facts, factNames.bootstrapAuthorityHost, 'https://login.microsoftonline.com/'),
-    armResourceId: read.optional(facts, factNames.bootstrapArmResourceId) ?? 'https://management.azure.com/',
+  };
+}
+
+function readBootstrapCloud(read: RawReader, facts: RawValues): AzureCloud {
+  return {
+    armUrl: read.url(facts, factNames.bootstrapArmUrl, cloudDefaults.armUrl),
+    azureEnvironment: read.optional(facts, factNames.bootstrapEnvironment) ?? cloudDefaults.azureEnvironment,
+    authorityHost: read.url(facts, factNames.bootstrapAuthorityHost, cloudDefaults.authorityHost),
+    armResourceId: read.optional(facts, factNames.bootstrapArmResourceId) ?? cloudDefaults.armResourceId,
   };
 }
 
 function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth | undefined): PipelineContext {
   const collectionUri = read.url(facts, factNames.collectionUri, undefined);
   const projectName = read.required(facts, factNames.projectName, 'MIC106');
-  const projectId = read.guid(facts, factNames.projectId, true);
-  const definitionIdText = read.optional(facts, factNames.definitionId);
-  let definitionId: number | undefined;
-  if (definitionIdText !== undefined) {
-    definitionId = /^[1-9][0-9]{0,9}$/.test(definitionIdText) ? Number(definitionIdText) : undefined;
-    if (definitionId === undefined) read.report('MIC106', factNames.definitionId, `${factNames.definitionId} must be a pipeline definition id (a whole number); got ${JSON.stringify(definitionIdText)}.`);
-  }
+  const projectId = read.guid(facts, factNames.projectId, { required: true });
+  const definitionId = read.id(facts, factNames.definitionId, 'MIC106');
   const token = read.optional(facts, factNames.accessToken);
   if (devOpsAuth === 'systemAccessToken' && token === undefined) {
     read.report('MIC106', factNames.accessToken, 'devOpsAuth is systemAccessToken but System.AccessToken is not available to the task.');
@@ -253,11 +396,21 @@ function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth 
   };
 }
 
+function optionalNumber<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
+}
+
 class RawReader {
   readonly problems: Problem[] = [];
 
-  report(code: ErrorCode, field: string, message: string): void {
-    this.problems.push(problem(code, message, { field }));
+  /** label: how a value is named to the user (`concurrency` as a task input, `--concurrency` as an option). */
+  constructor(
+    readonly label: (name: string) => string,
+    private readonly kind: 'input' | 'option' = 'input',
+  ) {}
+
+  report(code: ErrorCode, name: string, message: string): void {
+    this.problems.push(problem(code, message, { field: this.label(name) }));
   }
 
   /** undefined for absent, empty or whitespace-only values (what task-lib gives for an unset input). */
@@ -266,9 +419,12 @@ class RawReader {
     return value === undefined || value === '' ? undefined : value;
   }
 
+  /** MIC101 for a missing input or option; MIC106 for a missing agent fact. */
   required(raw: RawValues, name: string, code: 'MIC101' | 'MIC106'): string | undefined {
     const value = this.optional(raw, name);
-    if (value === undefined) this.report(code, name, code === 'MIC101' ? `The input ${name} is required.` : `${name} is not set; the task needs it.`);
+    if (value === undefined) {
+      this.report(code, name, code === 'MIC101' ? `The ${this.kind} ${this.label(name)} is required.` : `${this.label(name)} is not set; the task needs it.`);
+    }
     return value;
   }
 
@@ -276,7 +432,7 @@ class RawReader {
     const value = this.optional(raw, name);
     if (value === undefined) return fallback;
     const match = allowed.find((candidate) => candidate.toLowerCase() === value.toLowerCase());
-    if (match === undefined) this.report('MIC102', name, `${name} ${JSON.stringify(value)} is not allowed; use one of ${allowed.join(', ')}.`);
+    if (match === undefined) this.report('MIC102', name, `${this.label(name)} ${JSON.stringify(value)} is not allowed; use one of ${allowed.join(', ')}.`);
     return match ?? fallback;
   }
 
@@ -285,7 +441,7 @@ class RawReader {
     if (value === undefined) return fallback;
     if (/^true$/i.test(value)) return true;
     if (/^false$/i.test(value)) return false;
-    this.report('MIC102', name, `${name} ${JSON.stringify(value)} is not allowed; use true or false.`);
+    this.report('MIC102', name, `${this.label(name)} ${JSON.stringify(value)} is not allowed; use true or false.`);
     return fallback;
   }
 
@@ -294,25 +450,36 @@ class RawReader {
     if (value === undefined) return range.default;
     const number = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
     if (!(number >= range.min && number <= range.max)) {
-      this.report('MIC102', name, `${name} ${JSON.stringify(value)} is not allowed; use a whole number from ${range.min} to ${range.max} (default ${range.default}).`);
+      this.report('MIC102', name, `${this.label(name)} ${JSON.stringify(value)} is not allowed; use a whole number from ${range.min} to ${range.max} (default ${range.default}).`);
       return range.default;
     }
     return number;
   }
 
-  guid(raw: RawValues, name: string, required: boolean): string | undefined {
-    const value = required ? this.required(raw, name, 'MIC106') : this.optional(raw, name);
+  /** A pipeline definition id: a whole number from 1. */
+  id(raw: RawValues, name: string, code: 'MIC102' | 'MIC106'): number | undefined {
+    const value = this.optional(raw, name);
+    if (value === undefined) return undefined;
+    if (/^[1-9][0-9]{0,9}$/.test(value)) return Number(value);
+    this.report(code, name, `${this.label(name)} must be a pipeline definition id (a whole number); got ${JSON.stringify(value)}.`);
+    return undefined;
+  }
+
+  /** Agent facts are MIC106 when wrong; a CLI option is MIC102. */
+  guid(raw: RawValues, name: string, options: { readonly required: boolean; readonly code?: 'MIC102' | 'MIC106' }): string | undefined {
+    const code = options.code ?? 'MIC106';
+    const value = options.required ? this.required(raw, name, code === 'MIC106' ? 'MIC106' : 'MIC101') : this.optional(raw, name);
     if (value === undefined) return undefined;
     if (!guidRule.pattern.test(value)) {
-      this.report('MIC106', name, `${name} must be ${guidRule.description}; got ${JSON.stringify(value)}.`);
+      this.report(code, name, `${this.label(name)} must be ${guidRule.description}; got ${JSON.stringify(value)}.`);
       return undefined;
     }
     return value.toLowerCase();
   }
 
   /** An absolute https URL (bearer tokens are only ever sent over TLS); required when there is no fallback. */
-  url(raw: RawValues, name: string, fallback: string | undefined): string {
-    const value = fallback === undefined ? this.required(raw, name, 'MIC106') : this.optional(raw, name);
+  url(raw: RawValues, name: string, fallback: string | undefined, code: 'MIC102' | 'MIC106' = 'MIC106'): string {
+    const value = fallback === undefined ? this.required(raw, name, code === 'MIC106' ? 'MIC106' : 'MIC101') : this.optional(raw, name);
     if (value === undefined) return fallback ?? '';
     let parsed: URL | undefined;
     try {
@@ -321,7 +488,7 @@ class RawReader {
       parsed = undefined;
     }
     if (parsed?.protocol !== 'https:') {
-      this.report('MIC106', name, `${name} must be an absolute https URL; got ${JSON.stringify(value)}.`);
+      this.report(code, name, `${this.label(name)} must be an absolute https URL; got ${JSON.stringify(value)}.`);
       return fallback ?? '';
     }
     return value;

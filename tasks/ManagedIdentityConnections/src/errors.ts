@@ -19,7 +19,7 @@ export interface CatalogEntry {
 export const errorCatalog = {
   // Inputs and spec
   MIC100: { title: 'Invalid inputs or environments spec', remediation: 'Fix every problem listed; nothing was changed.', raisedBy: 'core' },
-  MIC101: { title: 'Required input missing', remediation: 'Set the input named in the message.', raisedBy: 'core' },
+  MIC101: { title: 'Required input missing', remediation: 'Set the input (or, for the CLI, the option) named in the message.', raisedBy: 'core' },
   MIC102: { title: 'Input value not allowed', remediation: 'Use one of the values the message lists.', raisedBy: 'core' },
   MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither.', raisedBy: 'core' },
   MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (relative to the working directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
@@ -68,7 +68,8 @@ export const errorCatalog = {
   MIC407: { title: 'Connection has no issuer or subject', remediation: 'The connection returned no workload identity federation issuer/subject; open it in Azure DevOps, or report it if the task just created it.', raisedBy: 'core' },
   MIC408: { title: 'Azure DevOps authentication failed', remediation: 'With devOpsAuth: bootstrapIdentity, add the bootstrap identity to the organization; with systemAccessToken, check the job authorization scope.', raisedBy: 'adapters' },
   MIC409: { title: 'No pipeline to authorize', remediation: 'authorize: current needs a pipeline run; outside one, list pipeline ids or use all or none.', raisedBy: 'core' },
-  MIC410: { title: 'Verification run could not be queued', remediation: 'The build service identity needs "Queue builds" on this pipeline, and the pipeline must declare every parameter in verificationRunParameters.', raisedBy: 'adapters' },
+  MIC410: { title: 'Verification run could not be queued', remediation: 'The identity calling Azure DevOps needs "Queue builds" on this pipeline; the pipeline must declare every parameter in verificationRunParameters and may use every connection it names.', raisedBy: 'adapters' },
+  MIC411: { title: 'No pipeline to queue a verification run of', remediation: 'queueVerificationRun queues the pipeline running the task again (System.DefinitionId): use it in a YAML pipeline run, or turn it off.', raisedBy: 'core' },
   // Verification and propagation
   MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
   MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },
@@ -77,8 +78,8 @@ export const errorCatalog = {
   MIC505: { title: 'Subject mismatch (AADSTS700213 / AADSTS7002138)', remediation: 'The subject must match exactly, including case; run provision to rewrite the federated credential.', raisedBy: 'core' },
   MIC506: { title: 'Assertion expired (AADSTS700024)', remediation: 'The job\'s ID token expired before it was exchanged; run again (the task fetches a fresh token per attempt).', raisedBy: 'core' },
   MIC507: { title: 'No role in the connection\'s subscription', remediation: 'Verification reads the subscription with the identity: grant it a role there (e.g. Reader) or expect the test to fail.', raisedBy: 'core' },
-  MIC508: { title: 'Verification run failed', remediation: 'Open the queued run (verificationRunUrl) and read its failing step.', raisedBy: 'adapters' },
-  MIC509: { title: 'Verification run did not finish in time', remediation: 'Raise verificationRunTimeoutMinutes, or stop waiting (waitForVerificationRun: false) and check the run later.', raisedBy: 'adapters' },
+  MIC508: { title: 'Verification run failed', remediation: 'Open the queued run (verificationRunUrl) and read its failing step.', raisedBy: 'core' },
+  MIC509: { title: 'Verification run did not finish in time', remediation: 'Raise verificationRunTimeoutMinutes, or stop waiting (waitForVerificationRun: false) and check the run later.', raisedBy: 'core' },
   // Service calls
   MIC601: { title: 'Throttled after retries', remediation: 'Azure or Azure DevOps kept answering 429: lower concurrency or run again later.', raisedBy: 'adapters' },
   MIC602: { title: 'Network error', remediation: 'Check the agent\'s connectivity and proxy settings to Azure and Azure DevOps.', raisedBy: 'adapters' },

@@ -1,23 +1,31 @@
 // The Azure DevOps port on azure-devops-node-api 17: ServiceEndpointApi for connections, sharing and
-// TestConnection, CoreApi for projects, and the API's own REST client for pipeline permissions (no typed
-// client exists for them in any version of the library).
+// TestConnection, CoreApi for projects, PipelinesApi for the verification run, and the API's own REST
+// client for pipeline permissions (no typed client exists for them in any version of the library).
 //
 // The API classes are constructed directly rather than through WebApi: WebApi imports every client of the
 // library, which would add about a megabyte to the bundled task for nothing. Nothing is lost — WebApi's
 // resource-area lookup only matters for clients on another host than the collection.
 import { CoreApi } from 'azure-devops-node-api/CoreApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
-import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import { PersonalAccessTokenCredentialHandler } from 'azure-devops-node-api/handlers/personalaccesstoken';
+import type { IRequestHandler, IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import { RunResult as SdkRunResult, RunState as SdkRunState, type Run as SdkRun } from 'azure-devops-node-api/interfaces/PipelinesInterfaces';
 import type { ServiceEndpoint as SdkServiceEndpoint } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
+import { PipelinesApi } from 'azure-devops-node-api/PipelinesApi';
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { TaskError } from '../errors';
 import type {
   ConnectionDefinition,
+  ConnectionTestOptions,
   ConnectionTestResult,
   DevOpsClient,
   PipelineAuthorization,
   PipelinePermissions,
+  PipelineRun,
   ProjectRef,
+  RunRequest,
+  RunResult,
+  RunState,
   ServiceConnection,
 } from '../ports/devops';
 import type { Secret } from '../secret';
@@ -30,6 +38,11 @@ export interface DevOpsSettings {
   /** The project the task runs in: connections are created and looked up there. */
   readonly project: ProjectRef;
   readonly token: Secret;
+  /**
+   * bearer: a job access token or an Entra token. pat: a personal access token, which Azure DevOps only
+   * accepts as the password of Basic authentication.
+   */
+  readonly tokenKind?: 'bearer' | 'pat';
   readonly userAgent: string;
 }
 
@@ -39,8 +52,10 @@ const PIPELINE_PERMISSIONS_API_VERSION = '7.1-preview.1';
  * TestConnection failures worth waiting out: the federated credential or the identity's role assignment is
  * still replicating. AADSTS70021 is Entra's "no matching federated identity record" — also what it says while
  * a new credential propagates; AuthorizationFailed is ARM's answer until a new role assignment is visible.
+ * The second is only worth waiting for when there is a role to wait for (ConnectionTestOptions.waitForRoles).
  */
-const PROPAGATING = /AADSTS70021\b|AuthorizationFailed|does not have authorization/;
+const CREDENTIAL_PROPAGATING = /AADSTS70021\b/;
+const ROLE_PROPAGATING = /AuthorizationFailed|does not have authorization/;
 
 class PropagationPending extends Error {
   /** Read by ServiceCalls' classification like any service error code. */
@@ -131,16 +146,49 @@ interface PipelinePermissionsResource {
   pipelines?: { id: number; authorized?: boolean }[] | null;
 }
 
+const runStates: Readonly<Record<number, RunState>> = {
+  [SdkRunState.InProgress]: 'inProgress',
+  [SdkRunState.Canceling]: 'canceling',
+  [SdkRunState.Completed]: 'completed',
+};
+const runResults: Readonly<Record<number, RunResult>> = {
+  [SdkRunResult.Succeeded]: 'succeeded',
+  [SdkRunResult.Failed]: 'failed',
+  [SdkRunResult.Canceled]: 'canceled',
+};
+
+/** The client turns the enums into numbers; read strings too, in case a response escapes that. */
+function enumValue<T extends string>(value: unknown, byNumber: Readonly<Record<number, T>>, fallback: T): T {
+  if (typeof value === 'number') return byNumber[value] ?? fallback;
+  if (typeof value === 'string') return Object.values(byNumber).find((candidate) => candidate.toLowerCase() === value.toLowerCase()) ?? fallback;
+  return fallback;
+}
+
+export function toPipelineRun(run: SdkRun, pipelineId: number): PipelineRun {
+  const links = run._links as { web?: { href?: string } } | undefined;
+  const result = run.result === undefined || run.result === null ? undefined : enumValue<RunResult>(run.result, runResults, 'unknown');
+  return {
+    id: run.id ?? 0,
+    pipelineId: run.pipeline?.id ?? pipelineId,
+    name: run.name ?? String(run.id ?? ''),
+    state: enumValue<RunState>(run.state, runStates, 'unknown'),
+    ...(result === undefined ? {} : { result }),
+    url: links?.web?.href ?? run.url ?? '',
+  };
+}
+
 export class AzureDevOpsClient implements DevOpsClient {
   private readonly endpoints: ServiceEndpointApi;
   private readonly core: CoreApi;
+  private readonly pipelines: PipelinesApi;
   private readonly projectUrl: string;
 
   constructor(
     private readonly settings: DevOpsSettings,
     private readonly calls: ServiceCalls,
   ) {
-    const handler = new BearerCredentialHandler(settings.token.reveal(), false);
+    const handler: IRequestHandler =
+      settings.tokenKind === 'pat' ? new PersonalAccessTokenCredentialHandler(settings.token.reveal(), false) : new BearerCredentialHandler(settings.token.reveal(), false);
     const options: IRequestOptions = {
       // Without it Azure DevOps answers an expired or unknown token with a sign-in page instead of a 401.
       headers: { 'X-TFS-FedAuthRedirect': 'Suppress' },
@@ -149,6 +197,7 @@ export class AzureDevOpsClient implements DevOpsClient {
     };
     this.endpoints = new ServiceEndpointApi(settings.collectionUri, [handler], options, settings.userAgent);
     this.core = new CoreApi(settings.collectionUri, [handler], options, settings.userAgent);
+    this.pipelines = new PipelinesApi(settings.collectionUri, [handler], options, settings.userAgent);
     this.projectUrl = `${settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(settings.project.id || settings.project.name)}`;
   }
 
@@ -262,7 +311,7 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
-  async testConnection(connection: ServiceConnection): Promise<ConnectionTestResult> {
+  async testConnection(connection: ServiceConnection, options: ConnectionTestOptions): Promise<ConnectionTestResult> {
     try {
       return await this.calls.run({
         what: `verify service connection ${connection.name}`,
@@ -287,7 +336,8 @@ export class AzureDevOpsClient implements DevOpsClient {
           const statusCode = String(result?.statusCode ?? '');
           if (statusCode.toLowerCase() === 'ok') return { ok: true, message: 'TestConnection succeeded.' };
           const outcome: ConnectionTestResult = { ok: false, message: result?.errorMessage || `TestConnection answered ${statusCode || 'nothing'}.`, ...(statusCode ? { code: statusCode } : {}) };
-          if (PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
+          if (CREDENTIAL_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
+          if (options.waitForRoles && ROLE_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
           return outcome;
         },
         retryCodes: ['PropagationPending'],
@@ -299,6 +349,55 @@ export class AzureDevOpsClient implements DevOpsClient {
       if (cause instanceof PropagationPending) return cause.result;
       throw error;
     }
+  }
+
+  queueRun(request: RunRequest): Promise<PipelineRun> {
+    const what = `queue a run of pipeline ${request.pipelineId}`;
+    let firstAttempt: number | undefined;
+    return this.calls.runCreate({
+      what,
+      operation: async () => {
+        firstAttempt ??= Date.now();
+        const run = await this.pipelines.runPipeline(
+          {
+            templateParameters: { ...request.templateParameters },
+            ...(request.branch === undefined ? {} : { resources: { repositories: { self: { refName: request.branch } } } }),
+          },
+          this.project,
+          request.pipelineId,
+        );
+        return toPipelineRun(run, request.pipelineId);
+      },
+      // A POST whose answer was lost may still have queued the run: a run of this pipeline, created since the
+      // first attempt, on the same branch with the same parameters is ours — queuing again would run it twice.
+      findExisting: async () => {
+        const runs = (await this.pipelines.listRuns(this.project, request.pipelineId)) ?? [];
+        const ours = runs.find(
+          (run) =>
+            run.createdDate !== undefined &&
+            new Date(run.createdDate).getTime() >= (firstAttempt ?? 0) - 60_000 &&
+            (request.branch === undefined || run.resources?.repositories?.['self']?.refName === request.branch) &&
+            Object.entries(request.templateParameters).every(([name, value]) => String(run.templateParameters?.[name] ?? '') === value),
+        );
+        return ours ? toPipelineRun(ours, request.pipelineId) : undefined;
+      },
+      translate: (failure) => {
+        if (failure.statusCode === 401) return new TaskError('MIC408', `Azure DevOps refused the task's token (${what}): ${failure.message}`);
+        // 400 is "The pipeline is not valid" (an undeclared parameter, a connection it may not use), 403 a
+        // missing Queue builds permission, 404 a pipeline the token cannot see.
+        if (failure.statusCode === 400 || failure.statusCode === 403 || failure.statusCode === 404) {
+          return new TaskError('MIC410', `Azure DevOps refused to ${what}: ${failure.message}`);
+        }
+        return undefined;
+      },
+    });
+  }
+
+  getRun(pipelineId: number, runId: number): Promise<PipelineRun> {
+    return this.calls.run({
+      what: `read run ${runId} of pipeline ${pipelineId}`,
+      operation: async () => toPipelineRun(await this.pipelines.getRun(this.project, pipelineId, runId), pipelineId),
+    });
   }
 
   private rightsError(failure: ServiceFailure, code: 'MIC404' | 'MIC405', what: string): TaskError | undefined {

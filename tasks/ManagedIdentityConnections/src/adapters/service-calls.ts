@@ -6,7 +6,7 @@
 // for this call only (PrincipalNotFound on a role assignment right after the identity was created; the 409
 // Entra answers to concurrent federated credential writes), with backoff, until propagationTimeoutSeconds.
 // Anything else fails at once, translated by the call's own rules first, then the common ones.
-import { TaskError, type ErrorCode } from '../errors';
+import { isTaskError, TaskError, type ErrorCode } from '../errors';
 import type { Platform } from '../ports/platform';
 import { retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
 import { briefFailure, describeFailure, formatFailure, isTransient, type ServiceFailure } from './service-failure';
@@ -53,6 +53,8 @@ export class ServiceCalls {
         this.settings.platform.info(`  ${spec.what}: ${briefFailure(failure)} — trying again in ${Math.round(info.delayMs / 100) / 10} s (attempt ${info.attempt + 1}).`);
       },
       giveUp: (error, info) => {
+        // Already translated (an operation's own check, or a credential that explains its failure).
+        if (isTaskError(error)) return error;
         const failure = describeFailure(error, this.clock.now());
         const waited = info.reason === 'deadline' ? ` after ${info.attempt} attempts in ${Math.round(info.elapsedMs / 1000)} s` : '';
         return spec.translate?.(failure) ?? translateCommon(spec.what, failure, waited, error);

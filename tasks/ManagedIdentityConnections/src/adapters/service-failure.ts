@@ -138,9 +138,13 @@ export function formatFailure(failure: ServiceFailure): string {
  * seconds for minutes; the full AADSTS text (trace ids, timestamps) belongs in the final error only.
  */
 export function briefFailure(failure: ServiceFailure): string {
+  // A TestConnection answer wraps the real error: an AADSTS code, or ARM's JSON error with its code.
   const aadsts = /AADSTS\d+/.exec(failure.message)?.[0];
-  const firstSentence = failure.message.replace(/^.*?(AADSTS\d+:\s*)/, '').split(/(?<=\.)\s/)[0] ?? failure.message;
+  const armCode = /"code"\s*:\s*"([A-Za-z]+)"/.exec(failure.message)?.[1];
+  const armMessage = /"message"\s*:\s*"([^"]+)"/.exec(failure.message)?.[1];
+  const body = aadsts ? failure.message.replace(/^.*?(AADSTS\d+:\s*)/, '') : armMessage ?? failure.message;
+  const firstSentence = body.split(/(?<=\.)\s/)[0] ?? body;
   const text = firstSentence.length > 140 ? `${firstSentence.slice(0, 137)}…` : firstSentence;
-  const code = aadsts ?? failure.code ?? (failure.statusCode === undefined ? undefined : `HTTP ${failure.statusCode}`);
+  const code = aadsts ?? armCode ?? failure.code ?? (failure.statusCode === undefined ? undefined : `HTTP ${failure.statusCode}`);
   return code === undefined ? text : `${code}: ${text}`;
 }

@@ -182,7 +182,7 @@ class EnvironmentRun {
       }
       case 'testConnection': {
         const connection = this.resolve(action.connection);
-        const result = await this.ports.devOps.testConnection(connection);
+        const result = await this.ports.devOps.testConnection(connection, { waitForRoles: action.waitForRoles });
         if (!result.ok) {
           throw new TaskError(classifyVerificationFailure(result.message), `Verifying service connection ${action.connectionName} failed: ${result.message}`, { environment: this.plan.environment });
         }

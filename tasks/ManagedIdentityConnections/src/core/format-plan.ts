@@ -70,10 +70,11 @@ export function describeGrant(action: Action): string | undefined {
     case 'createFederatedCredential':
     case 'updateFederatedCredential':
       return `service connection ${action.connectionName} may sign in as identity ${action.identity.name} (credential ${action.credentialName})`;
-    case 'authorizePipelines':
-      return action.allPipelines
-        ? `every pipeline of the project may use connection ${action.connectionName}`
-        : `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} may use connection ${action.connectionName}`;
+    case 'authorizePipelines': {
+      if (action.allPipelines) return `every pipeline of the project may use connection ${action.connectionName}`;
+      const why = action.forVerificationRun === undefined ? '' : ` (pipeline ${action.forVerificationRun}: for the verification run)`;
+      return `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} may use connection ${action.connectionName}${why}`;
+    }
     case 'shareConnection':
       return `project${action.projects.length > 1 ? 's' : ''} ${action.projects.map((project) => project.name).join(', ')} may use connection ${action.connectionName}`;
     default:

@@ -4,6 +4,7 @@ import { errorCatalog, type Problem, type TaskError } from '../errors';
 import { cell, formatFinding, formatPlanMarkdown, summarizeAction } from './format-plan';
 import { isWrite, type ActionOutcome, type ApplyResult, type EnvironmentPlan, type Finding, type Identity, type Plan, type ServiceConnection } from './model';
 import { variableNamePart } from './names';
+import type { VerificationRunOutcome } from './verification-run';
 
 /** An error as log text: code, where, what, and how to fix it; an aggregate lists every problem. */
 export function formatTaskError(error: TaskError): string {
@@ -82,6 +83,8 @@ export interface SummaryInput {
   readonly applied?: ApplyResult;
   /** Verify: the connection tests. */
   readonly verified?: ApplyResult;
+  /** Provision with queueVerificationRun. */
+  readonly verificationRun?: VerificationRunOutcome;
   readonly errors: readonly TaskError[];
 }
 
@@ -106,6 +109,7 @@ export function formatRunSummary(input: SummaryInput): string {
   }
   // The plan's table of changes would repeat the rows above once they were applied; plan mode has no rows' worth.
   out.push('', formatPlanMarkdown(input.plan, { changes: input.mode === 'plan' }));
+  if (input.verificationRun) out.push('', formatVerificationRun(input.verificationRun));
   if (input.errors.length > 0) out.push('', '**Errors**', '', ...input.errors.map((error) => `- ${cell(formatTaskError(error))}`));
   return out.join('\n');
 }
@@ -127,6 +131,24 @@ function verificationText(mode: RunMode, environment: EnvironmentPlan, connectio
   if (test.status === 'succeeded') return `verified${test.detail ? `: ${test.detail}` : ''}`;
   if (test.status === 'skipped') return 'not run (an earlier step failed)';
   return `failed: ${test.error?.code ?? ''} ${test.error?.message ?? ''}`.trim();
+}
+
+/** One paragraph: which run, where, and how it ended (or why there is none). */
+export function formatVerificationRun(outcome: VerificationRunOutcome): string {
+  const { run } = outcome;
+  if (!run) {
+    const why = outcome.error ? `could not be queued: ${outcome.error.code} ${outcome.error.message}` : `not queued: ${outcome.reason ?? ''}`;
+    return `**Verification run**: ${cell(why.trim())}`;
+  }
+  const where = `pipeline ${run.pipelineId}${outcome.branch ? ` on ${outcome.branch}` : ''}`;
+  const status: Record<VerificationRunOutcome['status'], string> = {
+    queued: 'queued (not waited for)',
+    succeeded: 'succeeded',
+    failed: `did not succeed (${run.result ?? run.state})`,
+    timedOut: `still ${run.state === 'inProgress' ? 'in progress' : run.state} when the wait ended`,
+    notQueued: 'not queued',
+  };
+  return `**Verification run**: [${cell(run.name)}](${run.url}) of ${where} — ${status[outcome.status]}.`;
 }
 
 export function codeTitle(code: keyof typeof errorCatalog): string {

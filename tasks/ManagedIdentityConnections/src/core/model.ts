@@ -63,6 +63,12 @@ export interface PlanSettings {
   readonly azureEnvironment: string;
   /** The running pipeline's definition id, for `authorize: current`; absent outside a pipeline run. */
   readonly currentPipelineId?: number;
+  /**
+   * Set when provision will queue a verification run of this pipeline afterwards: the run can only start if
+   * the pipeline may use every connection it names, so the plan authorizes it on every connection, whatever
+   * `authorize` says.
+   */
+  readonly verificationRunPipelineId?: number;
   readonly allowPrivilegedRoles: boolean;
 }
 
@@ -227,6 +233,8 @@ export interface AuthorizePipelinesAction extends ActionBase {
   readonly connectionId: Resolvable<string>;
   readonly allPipelines: boolean;
   readonly pipelineIds: readonly number[];
+  /** In pipelineIds only because the verification run needs it (authorize would not have named it). */
+  readonly forVerificationRun?: number;
 }
 
 export interface ShareConnectionAction extends ActionBase {
@@ -241,6 +249,11 @@ export interface TestConnectionAction extends ActionBase {
   readonly kind: 'testConnection';
   readonly connectionName: string;
   readonly connection: Resolvable<ServiceConnection>;
+  /**
+   * Whether an AuthorizationFailed answer may still be a role assignment propagating. false when no role of
+   * the spec lies in the connection's subscription (MIC507): the answer will not change by waiting.
+   */
+  readonly waitForRoles: boolean;
 }
 
 export type Action =

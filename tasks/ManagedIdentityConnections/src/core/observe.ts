@@ -21,7 +21,7 @@ export async function observe(desired: DesiredState, ports: Pick<Ports, 'identit
     observeIdentities(environments, ports, limiter),
     observeRoleDefinitions(environments, ports, limiter),
     observeSubscriptions(environments, ports, limiter),
-    observeConnections(environments, ports, limiter),
+    observeConnections(environments, desired.settings.verificationRunPipelineId !== undefined, ports, limiter),
     observeProjects(environments, ports),
   ]);
   return { identities, roleDefinitions, subscriptions, projects, ...connectionState };
@@ -80,6 +80,7 @@ async function observeSubscriptions(environments: readonly DesiredEnvironment[],
 
 async function observeConnections(
   environments: readonly DesiredEnvironment[],
+  verificationRun: boolean,
   ports: Pick<Ports, 'devOps'>,
   limiter: Limiter,
 ): Promise<{ connections: Map<string, ServiceConnection>; pipelinePermissions: Map<string, PipelinePermissions> }> {
@@ -91,8 +92,9 @@ async function observeConnections(
     const key = connection.name.toLowerCase();
     if (!connections.has(key)) connections.set(key, connection);
   }
-  // Permissions matter only where the spec authorizes something.
-  const needPermissions = desired.filter((item) => item.authorize.kind !== 'none').flatMap((item) => connections.get(item.name.toLowerCase()) ?? []);
+  // Permissions matter only where the spec authorizes something, or everywhere when a verification run of
+  // this pipeline follows (it needs every connection).
+  const needPermissions = desired.filter((item) => verificationRun || item.authorize.kind !== 'none').flatMap((item) => connections.get(item.name.toLowerCase()) ?? []);
   await Promise.all(
     needPermissions.map(async (connection) => {
       pipelinePermissions.set(connection.id.toLowerCase(), await limiter.run(() => ports.devOps.getPipelinePermissions(connection.id)));

@@ -260,7 +260,8 @@ class EnvironmentPlanner {
         this.find('warning', 'MIC403', `Service connection ${existing.name} is not ready${status}.`, connection.origin, 'name', connection.name);
       }
     }
-    if (!this.environment.roles.some((role) => isWithinScope(role.scope, subscriptionScope(connection.subscriptionId)))) {
+    const hasRoleInSubscription = this.environment.roles.some((role) => isWithinScope(role.scope, subscriptionScope(connection.subscriptionId)));
+    if (!hasRoleInSubscription) {
       this.find(
         'warning',
         'MIC507',
@@ -339,6 +340,8 @@ class EnvironmentPlanner {
       ],
       connectionName: connection.name,
       connection: connectionAction ? fromAction(connectionAction, 'connection') : known(existing!),
+      // Without a role in the subscription, AuthorizationFailed is the final answer, not a propagation delay.
+      waitForRoles: hasRoleInSubscription,
     });
   }
 
@@ -415,7 +418,8 @@ class EnvironmentPlanner {
 
   private planAuthorization(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): void {
     const { authorize } = connection;
-    if (authorize.kind === 'none') return;
+    const verificationRun = this.settings.verificationRunPipelineId;
+    if (authorize.kind === 'none' && verificationRun === undefined) return;
     const permissions = (existing && this.observed.pipelinePermissions.get(existing.id.toLowerCase())) ?? { allPipelines: false, pipelineIds: [] };
     if (permissions.allPipelines) return; // everything is authorized already; the task never narrows
     const base = { id: this.id(`authorize:${connection.name}`), environment: this.name, dependsOn, connectionName: connection.name, connectionId } as const;
@@ -423,22 +427,27 @@ class EnvironmentPlanner {
       this.permissionActions.push({ ...base, kind: 'authorizePipelines', reason: `authorize: all, and not every pipeline may use connection ${connection.name} yet.`, allPipelines: true, pipelineIds: [] });
       return;
     }
-    let wanted: readonly number[];
+    let wanted: number[] = [];
     if (authorize.kind === 'current') {
       if (this.settings.currentPipelineId === undefined) {
         this.find('warning', 'MIC409', `authorize: current for connection ${connection.name}, but this is not a pipeline run; no pipeline is authorized.`, connection.origin, 'authorize', connection.name);
-        return;
-      }
-      wanted = [this.settings.currentPipelineId];
-    } else wanted = authorize.pipelineIds;
+      } else wanted = [this.settings.currentPipelineId];
+    } else if (authorize.kind === 'pipelines') wanted = [...authorize.pipelineIds];
+    // The verification run is this pipeline again; Azure Pipelines refuses to start a run that names a
+    // connection its pipeline may not use, so the pipeline needs every connection, even `authorize: none`.
+    const forVerificationRun = verificationRun !== undefined && !wanted.includes(verificationRun) ? verificationRun : undefined;
+    if (forVerificationRun !== undefined) wanted.push(forVerificationRun);
     const missing = wanted.filter((pipelineId) => !permissions.pipelineIds.includes(pipelineId));
     if (missing.length === 0) return;
+    const why = authorize.kind === 'current' ? ' (the pipeline running this task)' : '';
+    const verificationWhy = forVerificationRun !== undefined && missing.includes(forVerificationRun) ? `; pipeline ${forVerificationRun} runs this task and queues the verification run, which must be able to use it` : '';
     this.permissionActions.push({
       ...base,
       kind: 'authorizePipelines',
-      reason: `Pipeline${missing.length > 1 ? 's' : ''} ${missing.join(', ')} may not use connection ${connection.name} yet${authorize.kind === 'current' ? ' (the pipeline running this task)' : ''}.`,
+      reason: `Pipeline${missing.length > 1 ? 's' : ''} ${missing.join(', ')} may not use connection ${connection.name} yet${why}${verificationWhy}.`,
       allPipelines: false,
       pipelineIds: missing,
+      ...(verificationWhy ? { forVerificationRun } : {}),
     });
   }
 

@@ -7,12 +7,17 @@
 //   verify     observe → plan → fail on drift or a disabled / not-ready connection; test every existing
 //              connection; writes nothing
 //
+// With queueVerificationRun, provision also authorizes the running pipeline on every connection (a planned
+// grant like any other) and, once everything is applied and tested, queues that pipeline again
+// (verification-run.ts). plan and verify ignore the setting.
+//
 // In every command: an invalid spec or any error finding means no write at all; output variables (ids per
 // environment plus `environments` JSON) and a markdown summary are produced whenever the spec was valid.
 import type { TaskConfig } from '../config';
 import { TaskError, toTaskError, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import type { Platform } from '../ports/platform';
+import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
 import { apply, type ApplyEvent } from './apply';
 import { describeAction, formatFinding, formatPlanText } from './format-plan';
@@ -21,6 +26,7 @@ import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredS
 import { observe } from './observe';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
+import { queueVerificationRun, type VerificationRunOutcome, type WaitClock } from './verification-run';
 
 export type RunStatus = 'succeeded' | 'succeededWithIssues' | 'failed';
 
@@ -35,16 +41,23 @@ export interface RunResult {
   readonly plan?: Plan;
   /** Provision: what apply did. Verify: the connection tests. */
   readonly applied?: ApplyResult;
+  /** Provision with queueVerificationRun: what became of the verification run. */
+  readonly verificationRun?: VerificationRunOutcome;
 }
 
-export async function run(config: TaskConfig, ports: Ports): Promise<RunResult> {
+export interface RunOptions {
+  /** For waiting on the verification run; the system clock by default. */
+  readonly clock?: WaitClock;
+}
+
+export async function run(config: TaskConfig, ports: Ports, options: RunOptions = {}): Promise<RunResult> {
   const secrets = [config.pipeline.accessToken?.reveal()].filter((value): value is string => value !== undefined && value !== '');
   for (const secret of secrets) ports.platform.setSecret(secret);
   const platform = redactingPlatform(ports.platform, secrets);
   const safePorts: Ports = { ...ports, platform };
   const scrub = (error: TaskError): TaskError => redactError(error, secrets);
   try {
-    const result = await runCommand(config, safePorts);
+    const result = await runCommand(config, safePorts, options.clock ?? systemClock);
     return { ...result, errors: result.errors.map(scrub) };
   } catch (caught) {
     const error = scrub(toTaskError(caught, 'MIC901'));
@@ -52,9 +65,12 @@ export async function run(config: TaskConfig, ports: Ports): Promise<RunResult> 
   }
 }
 
-async function runCommand(config: TaskConfig, ports: Ports): Promise<RunResult> {
+async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): Promise<RunResult> {
   const { platform } = ports;
   const mode: RunMode = config.command;
+  if (config.verificationRun.queue && mode !== 'provision') platform.info(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${mode}.`);
+  const currentPipelineId = runningPipelineId(config);
+  const verificationRunPipelineId = mode === 'provision' && config.verificationRun.queue ? currentPipelineId : undefined;
 
   const text = await readSpecText(config, platform);
   const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
@@ -66,9 +82,10 @@ async function runCommand(config: TaskConfig, ports: Ports): Promise<RunResult> 
     environments: loaded.environments,
     settings: {
       project: config.pipeline.project,
-      connectionUrl: config.bootstrap.armUrl,
-      azureEnvironment: config.bootstrap.azureEnvironment,
-      ...(config.pipeline.definitionId === undefined ? {} : { currentPipelineId: config.pipeline.definitionId }),
+      connectionUrl: config.cloud.armUrl,
+      azureEnvironment: config.cloud.azureEnvironment,
+      ...(currentPipelineId === undefined ? {} : { currentPipelineId }),
+      ...(verificationRunPipelineId === undefined ? {} : { verificationRunPipelineId }),
       allowPrivilegedRoles: config.allowPrivilegedRoles,
     },
   };
@@ -98,13 +115,20 @@ async function runCommand(config: TaskConfig, ports: Ports): Promise<RunResult> 
     case 'provision': {
       const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: (event) => reportProgress(platform, event) });
       const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
-      publish(platform, { mode, plan, applied, errors });
       const failedNames = applied.environments.filter((environment) => environment.status === 'failed').map((environment) => environment.environment);
+      const verificationRun =
+        verificationRunPipelineId === undefined ? undefined : await afterProvision(ports, applied, failedNames, { pipelineId: verificationRunPipelineId, config, clock });
+      if (verificationRun?.error) errors.push(verificationRun.error);
+      publish(platform, { mode, plan, applied, errors, ...(verificationRun ? { verificationRun } : {}) });
+      const provisioned = `Provisioned and verified ${applied.environments.length} environment${applied.environments.length === 1 ? '' : 's'}`;
       const message =
         failedNames.length > 0
           ? `${failedNames.length} of ${applied.environments.length} environments failed: ${failedNames.join(', ')}.`
-          : `Provisioned and verified ${applied.environments.length} environment${applied.environments.length === 1 ? '' : 's'}.`;
-      return finish(message, errors, warnings, plan, applied);
+          : verificationRun?.error
+            ? `${provisioned}, but the verification run did not succeed: ${verificationRun.error.code}.`
+            : `${provisioned}${verificationRun?.run ? `; verification run ${verificationRun.run.name} ${verificationRun.status}` : ''}.`;
+      const result = finish(message, errors, warnings, plan, applied);
+      return verificationRun ? { ...result, verificationRun } : result;
     }
     case 'verify': {
       const errors: TaskError[] = [];
@@ -124,6 +148,35 @@ async function runCommand(config: TaskConfig, ports: Ports): Promise<RunResult> 
   }
 }
 
+/**
+ * The pipeline this run belongs to, for `authorize: current` and the verification run. A classic release
+ * also has a System.DefinitionId, but of a release definition: no pipeline permission can name it.
+ */
+function runningPipelineId(config: TaskConfig): number | undefined {
+  const { definitionId, hostType } = config.pipeline;
+  return hostType === undefined || hostType.toLowerCase() === 'build' ? definitionId : undefined;
+}
+
+interface AfterProvision {
+  readonly pipelineId: number;
+  readonly config: TaskConfig;
+  readonly clock: WaitClock;
+}
+
+/** Queue the verification run when everything was applied and tested and there is a connection to use. */
+async function afterProvision(ports: Ports, applied: ApplyResult, failedNames: readonly string[], context: AfterProvision): Promise<VerificationRunOutcome> {
+  const { platform } = ports;
+  const notQueued = (reason: string): VerificationRunOutcome => {
+    platform.info(`No verification run was queued: ${reason}`);
+    return { status: 'notQueued', pipelineId: context.pipelineId, reason };
+  };
+  if (failedNames.length > 0) return notQueued(`provisioning failed in ${failedNames.join(', ')}; fix that and run again.`);
+  const usable = applied.environments.flatMap((environment) => [...environment.connections.values()].filter((connection) => !connection.isDisabled));
+  if (usable.length === 0) return notQueued('the selected environments have no enabled connection for it to use.');
+  const { sourceBranch } = context.config.pipeline;
+  return queueVerificationRun(ports, { pipelineId: context.pipelineId, ...(sourceBranch === undefined ? {} : { branch: sourceBranch }), settings: context.config.verificationRun }, context.clock);
+}
+
 async function readSpecText(config: TaskConfig, platform: Platform): Promise<string> {
   const source = config.environments;
   if (source.kind === 'inline') return source.text;
@@ -140,6 +193,7 @@ interface PublishInput {
   readonly plan: Plan;
   readonly applied?: ApplyResult;
   readonly verified?: ApplyResult;
+  readonly verificationRun?: VerificationRunOutcome;
   readonly errors: readonly TaskError[];
 }
 

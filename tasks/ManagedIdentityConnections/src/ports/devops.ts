@@ -1,5 +1,6 @@
 // Azure DevOps, as the core needs it: service connections (endpoints), their pipeline permissions and
-// sharing, projects, and the endpoint's TestConnection. Domain types, not azure-devops-node-api models.
+// sharing, projects, the endpoint's TestConnection, and queuing a pipeline run (the verification run).
+// Domain types, not azure-devops-node-api models.
 
 export interface ProjectRef {
   readonly id: string;
@@ -83,6 +84,40 @@ export interface ConnectionTestResult {
   readonly code?: string;
 }
 
+export interface ConnectionTestOptions {
+  /**
+   * Keep trying while ARM answers AuthorizationFailed, as a new role assignment does for a few minutes. The
+   * core turns it off when no role of the spec lies in the connection's subscription: then the answer will
+   * not change, and waiting would only delay the failure. A credential still propagating (AADSTS70021) is
+   * always waited out.
+   */
+  readonly waitForRoles: boolean;
+}
+
+export interface RunRequest {
+  /** The pipeline (definition) id. */
+  readonly pipelineId: number;
+  /** `refs/heads/main`: the branch (or tag, or pull request ref) to run; absent: the pipeline's default branch. */
+  readonly branch?: string;
+  /** Runtime parameters of the run, as strings (the REST API's type; booleans and numbers as their text). */
+  readonly templateParameters: Readonly<Record<string, string>>;
+}
+
+export type RunState = 'inProgress' | 'canceling' | 'completed' | 'unknown';
+export type RunResult = 'succeeded' | 'failed' | 'canceled' | 'unknown';
+
+export interface PipelineRun {
+  readonly id: number;
+  readonly pipelineId: number;
+  /** The run's name (build number), e.g. 20240501.3. */
+  readonly name: string;
+  readonly state: RunState;
+  /** Set once the run has completed. */
+  readonly result?: RunResult;
+  /** The run's page in the web UI (what a person opens), or the REST URL when the service gave no web link. */
+  readonly url: string;
+}
+
 export interface DevOpsClient {
   /** Connections in the current project with any of these names (ignoring case), failed ones included. */
   findConnections(names: readonly string[]): Promise<ServiceConnection[]>;
@@ -96,6 +131,12 @@ export interface DevOpsClient {
   /** Projects that exist with these names (ignoring case); missing names are simply absent. */
   findProjects(names: readonly string[]): Promise<ProjectRef[]>;
   shareConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void>;
-  /** Runs the endpoint's TestConnection, retrying while credentials propagate, up to the propagation timeout. */
-  testConnection(connection: ServiceConnection): Promise<ConnectionTestResult>;
+  /**
+   * Runs the endpoint's TestConnection, retrying while the credential (and, with waitForRoles, a role
+   * assignment) propagates, up to the propagation timeout.
+   */
+  testConnection(connection: ServiceConnection, options: ConnectionTestOptions): Promise<ConnectionTestResult>;
+  /** Queues a run of a pipeline in the current project. */
+  queueRun(request: RunRequest): Promise<PipelineRun>;
+  getRun(pipelineId: number, runId: number): Promise<PipelineRun>;
 }
