@@ -143,7 +143,7 @@ describe('CLI against the emulator', function () {
   it('warns about authorize: current without --pipeline-id, and still exits with 0', async () => {
     const result = await cli(['plan', '--environments-file', 'envs.yml', '--project', 'Platform', '--only', 'dev'], { AZURE_DEVOPS_EXT_PAT: pat });
     assert.equal(result.code, exitCodes.succeeded);
-    assert.match(result.stderr, /^warning MIC409 .*authorize: current for connection cli-app-dev, but this is not a pipeline run/m);
+    assert.match(result.stderr, /^warning: MIC409 .*authorize: current for connection cli-app-dev, but this is not a pipeline run/m);
     assert.match(result.stdout, /^Succeeded with warnings: /m);
   });
 
@@ -173,7 +173,7 @@ describe('CLI against the emulator', function () {
         AZURE_DEVOPS_EXT_PAT: pat,
       });
       assert.equal(result.code, exitCodes.failed);
-      assert.match(result.stderr, /^warning MIC507 /m);
+      assert.match(result.stderr, /^warning: MIC507 /m);
       assert.match(result.stderr, /error: MIC501 \(environment stray\): Verifying service connection cli-app-stray failed: .*AuthorizationFailed/);
       assert.doesNotMatch(result.stdout, /verify service connection cli-app-stray: AuthorizationFailed.*trying again/);
       assert.ok(Date.now() - started < 30_000, 'it waited for a role that will never come');

@@ -63,9 +63,12 @@ describe('Azure DevOps adapter: pipeline runs, against the emulator', function (
   }
 
   it('passes the template parameters through, and reports an undeclared one as MIC410', async () => {
-    const error = await refusal(() => client.queueRun({ pipelineId: 1, templateParameters: { mode: 'verify' } }));
+    const queued = await client.queueRun({ pipelineId: 1, templateParameters: { mode: 'verify' } });
+    const runs = (await control<{ pipelineRuns: { id: number; templateParameters: Record<string, string> }[] }>(emulator, 'GET', 'state')).pipelineRuns;
+    assert.deepEqual(runs.find((run) => run.id === queued.id)?.templateParameters, { mode: 'verify' });
+    const error = await refusal(() => client.queueRun({ pipelineId: 1, templateParameters: { colour: 'blue' } }));
     assert.equal(error.code, 'MIC410');
-    assert.match(error.message, /queue a run of pipeline 1: Unexpected parameter 'mode'/);
+    assert.match(error.message, /queue a run of pipeline 1: Unexpected parameter 'colour'/);
   });
 
   it('reports a run that names a connection its pipeline may not use as MIC410, with the reason', async () => {

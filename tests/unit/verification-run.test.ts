@@ -169,7 +169,7 @@ describe('verification run', () => {
         assert.equal(outcome.status, 'failed');
         assert.deepEqual(outcome.errors.map((error) => error.code), ['MIC508']);
         assert.ok(outcome.errors[0]!.message.includes(`Verification run 20240501.1 ${words}: ${fake.devOps.runs[0]!.run.url}`), outcome.errors[0]!.message);
-        assert.match(outcome.message, /Provisioned and verified 1 environment, but the verification run did not succeed: MIC508/);
+        assert.match(outcome.message, /Provisioned 1 environment and verified 1 connection, but the verification run did not succeed: MIC508/);
       });
     }
 

@@ -123,6 +123,8 @@ export function defaultDevOpsSeed(): DevOpsSeed {
         project: 'Platform',
         name: 'bootstrap',
         yamlPath: 'pipelines/bootstrap.yml',
+        // Like a pipeline extending templates/bootstrap.yml: the queued verification run sets mode: verify.
+        parameters: [{ name: 'mode', type: 'string', default: 'provision' }],
         connectionReferences: [{ connection: 'bootstrap' }],
       },
       {

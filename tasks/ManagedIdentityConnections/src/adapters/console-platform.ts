@@ -37,7 +37,7 @@ export class ConsolePlatform implements Platform {
   }
 
   warn(message: string): void {
-    // Plan findings already read "warning MIC507 …".
+    // Callers may label the line themselves; never print the label twice.
     this.print(this.options.stderr, /^warning\b/i.test(message) ? message : `warning: ${message}`);
   }
 

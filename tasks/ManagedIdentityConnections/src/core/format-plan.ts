@@ -89,8 +89,13 @@ export function describeValue(value: Resolvable<unknown>): string {
 }
 
 export function formatFinding(finding: Finding): string {
+  return `${finding.severity} ${formatFindingBody(finding)}`;
+}
+
+/** A finding without its severity: for a warning issue, which the agent already labels as one. */
+export function formatFindingBody(finding: Finding): string {
   const where = [finding.field, finding.line !== undefined ? `line ${finding.line}` : undefined].filter(Boolean).join(', ');
-  return `${finding.severity} ${finding.code}${where ? ` (${where})` : ''}: ${finding.message} ${finding.remediation}`;
+  return `${finding.code}${where ? ` (${where})` : ''}: ${finding.message} ${finding.remediation}`;
 }
 
 export function planCounts(plan: Plan): { environments: number; changes: number; grants: number; errors: number; warnings: number } {

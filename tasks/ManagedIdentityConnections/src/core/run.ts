@@ -20,7 +20,7 @@ import type { Platform } from '../ports/platform';
 import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
 import { apply, type ApplyEvent } from './apply';
-import { describeAction, formatFinding, formatPlanText } from './format-plan';
+import { describeAction, formatFindingBody, formatPlanText } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode } from './format-run';
 import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredState, type Plan } from './model';
 import { observe } from './observe';
@@ -98,7 +98,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   platform.setOutput('permissionsBroadened', String(plan.permissionsBroadened));
 
   const warnings = allFindings(plan).filter((finding) => finding.severity === 'warning');
-  for (const warning of warnings) platform.warn(formatFinding(warning));
+  for (const warning of warnings) platform.warn(formatFindingBody(warning));
   const blocking = blockingFindings(plan);
   if (blocking.length > 0) {
     const error = TaskError.aggregate(blocking, `The plan found ${blocking.length} problems that must be fixed first; nothing was changed.`);
@@ -120,7 +120,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
         verificationRunPipelineId === undefined ? undefined : await afterProvision(ports, applied, failedNames, { pipelineId: verificationRunPipelineId, config, clock });
       if (verificationRun?.error) errors.push(verificationRun.error);
       publish(platform, { mode, plan, applied, errors, ...(verificationRun ? { verificationRun } : {}) });
-      const provisioned = `Provisioned and verified ${applied.environments.length} environment${applied.environments.length === 1 ? '' : 's'}`;
+      const provisioned = provisionedSummary(plan, applied);
       const message =
         failedNames.length > 0
           ? `${failedNames.length} of ${applied.environments.length} environments failed: ${failedNames.join(', ')}.`
@@ -260,4 +260,16 @@ function redactError(error: TaskError, secrets: readonly string[]): TaskError {
   const problems = error.problems.map((item) => ({ ...item, message: clean(item.message) }));
   if (message === error.message && problems.every((item, index) => item.message === error.problems[index]!.message)) return error;
   return new TaskError(error.code, message, { ...error, remediation: error.remediation, problems, cause: error.cause });
+}
+
+/** "Provisioned 2 environments and verified 3 connections", saying so when some were not tested (disabled). */
+function provisionedSummary(plan: Plan, applied: ApplyResult): string {
+  const environments = applied.environments.length;
+  const connections = plan.environments.reduce((sum, environment) => sum + environment.connections.length, 0);
+  const verified = applied.environments
+    .flatMap((environment) => environment.actions)
+    .filter((outcome) => outcome.action.kind === 'testConnection' && outcome.status === 'succeeded').length;
+  const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+  const untested = connections - verified;
+  return `Provisioned ${plural(environments, 'environment')} and verified ${plural(verified, 'connection')}${untested > 0 ? ` (${untested} not tested)` : ''}`;
 }
