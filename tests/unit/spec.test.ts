@@ -57,6 +57,17 @@ describe('environments spec', () => {
       assert.deepEqual([found.code, found.field, found.line], ['MIC115', 'environments[1].connections[0].subscriptionId', lineOf(text, '"not-a-guid"')]);
     });
 
+    it('refuses a repeated key in JSON too, though JSON.parse alone would keep the last', () => {
+      const text = '{\n  "environments": [\n    { "name": "d\\"ev", "description": "a \\" \\\\", "name": "prod", "connections": [] }\n  ]\n}\n';
+      const found = theProblem(text);
+      assert.deepEqual([found.code, found.line], ['MIC110', 3]);
+    });
+
+    it('reads equal keys in different JSON objects as the distinct fields they are', () => {
+      const text = JSON.stringify(specWith((spec) => (spec.environments[1].connections[0].description = 'name: "x", "name"')));
+      assert.equal(accepted(text).length, 2);
+    });
+
     it('refuses an empty spec', () => {
       assert.equal(theProblem('').code, 'MIC112');
     });

@@ -2,6 +2,7 @@
 // the core its ports. Two ways in — a pipeline job (the task: pipelineAuthentication) and a workstation (the
 // CLI: cliAuthentication) — differ only in how they sign in; everything after that is the same code.
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import { AzureCliCredential, AzurePipelinesCredential } from '@azure/identity';
 import type { CliConfig, PipelineConfig, TaskConfig } from './config';
 import { isTaskError, TaskError } from './errors';
@@ -12,12 +13,19 @@ import { Secret } from './secret';
 import { ArmIdentityClient, ArmRoleClient, type ArmSettings } from './adapters/arm-clients';
 import { AzureDevOpsClient } from './adapters/devops-client';
 import { maskingCredential, maskTokensPolicy } from './adapters/mask-tokens';
+import { oidcTokenCachePolicy } from './adapters/oidc-token-cache';
 import { ServiceCalls } from './adapters/service-calls';
 import { describeFailure, formatFailure } from './adapters/service-failure';
 
 /** Azure DevOps' first-party application id: the audience of Entra tokens for Azure DevOps. */
 export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
 export const USER_AGENT = 'ManagedIdentityConnections/1.0';
+
+/** The process's one pool of keep-alive connections for ARM and Entra (see ArmSettings.httpClient). */
+let sharedHttpClient: HttpClient | undefined;
+function httpClient(): HttpClient {
+  return (sharedHttpClient ??= createDefaultHttpClient());
+}
 
 export interface DevOpsToken {
   readonly token: Secret;
@@ -69,10 +77,14 @@ export function pipelineAuthentication(config: PipelineConfig, platform: Platfor
     maskingCredential(
       new AzurePipelinesCredential(config.bootstrap.tenantId, config.bootstrap.clientId, config.bootstrap.id, accessToken.reveal(), {
         authorityHost: config.cloud.authorityHost,
+        httpClient: httpClient(),
         // The authority comes from the bootstrap connection; MSAL's instance discovery would instead ask
         // login.microsoftonline.com about it, which sovereign clouds and isolated agents cannot reach.
         disableInstanceDiscovery: true,
-        additionalPolicies: [{ policy: maskTokensPolicy(setSecret), position: 'perCall' }],
+        additionalPolicies: [
+          { policy: maskTokensPolicy(setSecret), position: 'perCall' },
+          { policy: oidcTokenCachePolicy(), position: 'perCall' },
+        ],
       }),
       setSecret,
     ),
@@ -160,11 +172,56 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
     resourceId: config.cloud.armResourceId,
     credential: authentication.arm,
     userAgent: USER_AGENT,
+    httpClient: httpClient(),
   };
-  const devOpsToken = await authentication.devOpsToken();
-  const devOps = new AzureDevOpsClient(
-    { collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token: devOpsToken.token, tokenKind: devOpsToken.kind, userAgent: USER_AGENT },
-    calls,
-  );
+  const devOps = new DevOpsClientOnFirstUse(async () => {
+    const { token, kind } = await authentication.devOpsToken();
+    return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT }, calls);
+  });
   return { platform, identities: new ArmIdentityClient(arm, calls), roles: new ArmRoleClient(arm, calls), devOps };
+}
+
+/**
+ * Builds the Azure DevOps client on its first call. With devOpsAuth: bootstrapIdentity its token is an Entra
+ * token, and nothing may go over the network before the spec has been validated.
+ */
+class DevOpsClientOnFirstUse implements DevOpsClient {
+  private client: Promise<DevOpsClient> | undefined;
+
+  constructor(private readonly create: () => Promise<DevOpsClient>) {}
+
+  private get real(): Promise<DevOpsClient> {
+    return (this.client ??= this.create());
+  }
+
+  async findConnections(...args: Parameters<DevOpsClient['findConnections']>) {
+    return (await this.real).findConnections(...args);
+  }
+  async createConnection(...args: Parameters<DevOpsClient['createConnection']>) {
+    return (await this.real).createConnection(...args);
+  }
+  async updateConnection(...args: Parameters<DevOpsClient['updateConnection']>) {
+    return (await this.real).updateConnection(...args);
+  }
+  async getPipelinePermissions(...args: Parameters<DevOpsClient['getPipelinePermissions']>) {
+    return (await this.real).getPipelinePermissions(...args);
+  }
+  async authorizePipelines(...args: Parameters<DevOpsClient['authorizePipelines']>) {
+    return (await this.real).authorizePipelines(...args);
+  }
+  async findProjects(...args: Parameters<DevOpsClient['findProjects']>) {
+    return (await this.real).findProjects(...args);
+  }
+  async shareConnection(...args: Parameters<DevOpsClient['shareConnection']>) {
+    return (await this.real).shareConnection(...args);
+  }
+  async testConnection(...args: Parameters<DevOpsClient['testConnection']>) {
+    return (await this.real).testConnection(...args);
+  }
+  async queueRun(...args: Parameters<DevOpsClient['queueRun']>) {
+    return (await this.real).queueRun(...args);
+  }
+  async getRun(...args: Parameters<DevOpsClient['getRun']>) {
+    return (await this.real).getRun(...args);
+  }
 }

@@ -4,7 +4,7 @@
 // Pipelines agent gives a task in that job: endpoint variables for each referenced connection and for
 // SYSTEMVSSCONNECTION, the System/Build/Agent variables task-lib and Microsoft's tasks read, and the CA.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AZURE_DEVOPS_TOKEN_ISSUER } from './callers';
@@ -43,9 +43,23 @@ function removeAtExit(root: string): void {
   });
 }
 
-/** Directories the emulator creates for agents (work folder, temp, sources); removed on reset and at exit. */
+/**
+ * What the emulator creates for agents and must keep stable across `POST reset`, because the agentEnv in
+ * the JSON line printed at start names it: the directories (work folder, temp, sources; emptied on reset,
+ * removed at exit) and the job access tokens of jobs that come back with the same ids and claims.
+ */
 export class AgentDirectories {
   private root: string | undefined;
+  private readonly tokens = new Map<string, { claims: string; token: Promise<string>; mintedAt: number }>();
+
+  /** The job's access token: the one minted before for the same job and claims (in its first half-life), else a new one. */
+  jobToken(jobId: string, claims: string, lifetimeSeconds: number, mint: () => Promise<string>): Promise<string> {
+    const known = this.tokens.get(jobId);
+    if (known?.claims === claims && Date.now() - known.mintedAt < (lifetimeSeconds * 1000) / 2) return known.token;
+    const token = mint();
+    this.tokens.set(jobId, { claims, token, mintedAt: Date.now() });
+    return token;
+  }
 
   create(jobId: string): string {
     if (!this.root) {
@@ -58,11 +72,13 @@ export class AgentDirectories {
     return work;
   }
 
+  /**
+   * Empties the root but keeps it: the default world's jobs have fixed ids, so after `POST reset` they get the
+   * same directories again and the agentEnv printed in the JSON line at start stays valid.
+   */
   clear(): void {
     if (!this.root) return;
-    rmSync(this.root, { recursive: true, force: true });
-    liveRoots.delete(this.root);
-    this.root = undefined;
+    for (const entry of readdirSync(this.root)) rmSync(join(this.root, entry), { recursive: true, force: true });
   }
 }
 
@@ -83,7 +99,10 @@ export async function createJob(service: DevOpsService, directories: AgentDirect
     build_id: String(request.run.id),
     sc_ids: request.connectionIds.join(','),
   };
-  const accessToken = service.ctx.tokens.record('job-access-token', await service.ctx.keys.devops.sign(claims, lifetime));
+  const accessToken = service.ctx.tokens.record(
+    'job-access-token',
+    await directories.jobToken(jobId, JSON.stringify(claims), lifetime, () => service.ctx.keys.devops.sign(claims, lifetime)),
+  );
   const workFolder = directories.create(jobId);
   const job: SimulatedJob = {
     planId,

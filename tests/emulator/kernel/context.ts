@@ -38,7 +38,10 @@ export function defaultSettings(): EmulatorSettings {
 }
 
 export interface RequestLogEntry {
+  /** When the answer left (after any injected latency). */
   at: string;
+  /** When the request arrived, before any injected latency (start-up measurements use it). */
+  arrivedAt?: string;
   method: string;
   host: string;
   path: string;

@@ -106,6 +106,7 @@ export async function dispatch(ctx: EmulatorContext, router: Router, req: EmuReq
   if (options.external) {
     ctx.requests.record({
       at: new Date().toISOString(),
+      ...(req.arrivedAt === undefined ? {} : { arrivedAt: new Date(req.arrivedAt).toISOString() }),
       method: req.method,
       host: req.host,
       path: req.path,

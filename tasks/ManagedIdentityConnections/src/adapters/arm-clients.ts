@@ -8,7 +8,7 @@ import { AuthorizationManagementClient, type RoleAssignment as SdkRoleAssignment
 import { ManagedServiceIdentityClient, type FederatedIdentityCredential, type Identity as SdkIdentity } from '@azure/arm-msi';
 import { ServiceClient } from '@azure/core-client';
 import type { TokenCredential } from '@azure/core-auth';
-import { bearerTokenAuthenticationPolicy, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { bearerTokenAuthenticationPolicy, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
 import { TaskError } from '../errors';
 import type {
   FederatedCredential,
@@ -26,6 +26,12 @@ import type { ServiceCalls } from './service-calls';
 import { describeFailure, type ServiceFailure } from './service-failure';
 
 export interface ArmSettings {
+  /**
+   * One HTTP client (one keep-alive socket pool) for every ARM client and the credential: with several
+   * SDK clients each keeping its own pool, a burst of parallel environments opens (and TLS-handshakes)
+   * the same connections several times over.
+   */
+  readonly httpClient?: HttpClient;
   /** The bootstrap connection's ARM endpoint, e.g. https://management.azure.com/ */
   readonly endpoint: string;
   /** The audience ARM tokens need, e.g. https://management.core.windows.net/ */
@@ -36,13 +42,19 @@ export interface ArmSettings {
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The scope ARM tokens are requested for: the audience from the connection's data, not the endpoint's host. */
+function armScope(resourceId: string): string {
+  return `${resourceId.replace(/\/+$/, '')}/.default`;
+}
+
 export function armClientOptions(settings: ArmSettings) {
   return {
     endpoint: settings.endpoint.replace(/\/+$/, ''),
     // Without this the SDK asks for `${endpoint}/.default`, which only works for the public cloud's own host.
-    credentialScopes: [`${settings.resourceId.replace(/\/+$/, '')}/.default`],
+    credentialScopes: [armScope(settings.resourceId)],
     retryOptions: { maxRetries: 0 },
     userAgentOptions: { userAgentPrefix: settings.userAgent },
+    ...(settings.httpClient ? { httpClient: settings.httpClient } : {}),
   };
 }
 

@@ -1,6 +1,9 @@
 // Turns spec text (YAML or JSON) into a plain value plus a way to find where any field was written, so that
-// every validation problem can name a line and column. JSON needs no separate path: YAML 1.2 reads JSON, and
-// one parser means one kind of position and one kind of syntax error.
+// every validation problem can name a line and column. YAML 1.2 reads JSON, so one parser gives one kind of
+// position and one kind of syntax error. But the YAML parser is slow on large JSON (the templates pass the
+// spec as JSON; 50 environments take ~50–100 ms), and positions are only needed when there is a problem: a
+// spec that is valid JSON without repeated keys is read with JSON.parse, and its positions come from the
+// YAML parser only if something asks for one.
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { problem, type Problem } from '../errors';
 
@@ -28,6 +31,67 @@ export function formatPath(path: FieldPath): string {
 }
 
 export function parseSpecText(text: string): SpecTextResult {
+  const json = parseJsonWithoutDuplicateKeys(text);
+  if (json !== undefined) {
+    let positioned: SpecDocument | undefined;
+    return {
+      ok: true,
+      document: {
+        value: json.value,
+        position(path, part) {
+          if (!positioned) {
+            const parsed = parseYamlSpecText(text);
+            positioned = parsed.ok ? parsed.document : specDocumentFromValue(json.value);
+          }
+          return positioned.position(path, part);
+        },
+      },
+    };
+  }
+  return parseYamlSpecText(text);
+}
+
+/** The value of a JSON object text, or undefined when it is not one, or repeats a key (the YAML path says where). */
+function parseJsonWithoutDuplicateKeys(text: string): { readonly value: unknown } | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return repeatsAKey(text) ? undefined : { value };
+}
+
+/**
+ * Whether an object in this (already valid) JSON text names a key twice: JSON.parse keeps the last silently,
+ * the YAML path refuses it. A scan of strings and brackets is enough because the syntax is known to be valid.
+ */
+function repeatsAKey(text: string): boolean {
+  const open: (Set<string> | undefined)[] = [];
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (char === '{') open.push(new Set());
+    else if (char === '[') open.push(undefined);
+    else if (char === '}' || char === ']') open.pop();
+    else if (char === '"') {
+      let end = index + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      let next = end + 1;
+      while (next < text.length && /\s/.test(text[next]!)) next += 1;
+      const keys = open[open.length - 1];
+      if (text[next] === ':' && keys) {
+        const key = JSON.parse(text.slice(index, end + 1)) as string;
+        if (keys.has(key)) return true;
+        keys.add(key);
+      }
+      index = end;
+    }
+  }
+  return false;
+}
+
+function parseYamlSpecText(text: string): SpecTextResult {
   const lineCounter = new LineCounter();
   // uniqueKeys: a repeated key is an error, not a silent override.
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
