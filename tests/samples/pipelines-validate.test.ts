@@ -1,49 +1,39 @@
 // Protects what users copy and extend: every template (templates/**), every sample pipeline (samples/*.yml)
 // and every pipeline block in docs/templates.md and docs/permissions.md passes the offline Azure Pipelines
-// schema check with our task's entry (tests/yaml), warnings included. Also: the sample environments spec
-// is a spec the task accepts, and the ABAC condition docs/permissions.md tells users to paste is one
-// Azure's grammar parses and that allows exactly what the task needs.
+// schema check with our task's entry (tests/yaml), warnings included, as written: job ids built from
+// `${{ }}` expressions are checked the way the service compiles them, with no placeholder swapped in.
+// Also: the sample environments spec is a spec the task accepts, and the ABAC condition docs/permissions.md
+// tells users to paste is one Azure's grammar parses and that allows exactly what the task needs.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadSpecText, loadSpecValue, type LoadSpecResult } from '../../tasks/ManagedIdentityConnections/src/spec/load-spec';
 import { evaluateCondition, parseCondition, type ConditionContext } from '../emulator/azure/abac-condition';
-import { formatProblems, validatePipelineFiles, validatePipelineYaml, type YamlProblem } from '../yaml/pipeline-yaml';
+import { formatProblems, validatePipelineFiles, validatePipelineYaml } from '../yaml/pipeline-yaml';
 import { fencedBlocks, readText, repoPath, root, samplePipelineFiles, samplesDir, templateFiles } from '../templates/repository-files';
-
-/**
- * A job or stage name built from an expression (`job: smoke_${{ … }}`) is what Azure Pipelines expects for
- * generated jobs, but the schema's name pattern cannot read expressions. The expression is replaced by a
- * placeholder identifier before the check, so the literal rest of the name is still checked and nothing
- * else is relaxed.
- */
-function withExpressionNamesPlaceholdered(text: string): string {
-  return text.replace(/^(\s*-?\s*(?:job|deployment|stage):\s*)(\S*\$\{\{.*\}\}\S*)\s*$/gm, (_line, head: string, name: string) => head + name.replace(/\$\{\{.*?\}\}/g, 'x'));
-}
-
-async function validateFiles(paths: string[]): Promise<YamlProblem[]> {
-  const problems: YamlProblem[] = [];
-  for (const path of paths) problems.push(...(await validatePipelineYaml(withExpressionNamesPlaceholdered(readText(path)), repoPath(path))));
-  return problems;
-}
 
 describe('templates, samples and template docs against the Azure Pipelines schema', function () {
   this.timeout(60_000);
 
-  it('the placeholder only touches names built from expressions', () => {
-    const text = 'jobs:\n- job: smoke_${{ replace(parameters.connection.name, \'-\', \'_\') }}\n  displayName: ${{ parameters.x }}\n- job: plain\n';
-    assert.equal(withExpressionNamesPlaceholdered(text), 'jobs:\n- job: smoke_x\n  displayName: ${{ parameters.x }}\n- job: plain\n');
-  });
-
   it('still fails a template with a real mistake (the check is not vacuous)', async () => {
     const broken = readText(join(root, 'templates', 'steps', 'smoke-test.yml')).replace('scriptLocation: scriptPath', 'scriptLocation: scriptPath\n    scriptLocaton: typo');
-    const problems = await validatePipelineYaml(withExpressionNamesPlaceholdered(broken), 'templates/steps/smoke-test.yml');
+    const problems = await validatePipelineYaml(broken, 'templates/steps/smoke-test.yml');
     assert.ok(problems.some((problem) => /scriptLocaton/.test(problem.message)), formatProblems(problems) || 'no problem reported');
+  });
+
+  it('checks the job whose id is built from an expression like any other (verify-connection.yml)', async () => {
+    const path = join(root, 'templates', 'jobs', 'verify-connection.yml');
+    const text = readText(path);
+    assert.match(text, /^- job: smoke_\$\{\{ .* \}\}$/m, 'the template still builds its job id from the connection name');
+    const misspelled = text.replace('  dependsOn: expectations', '  dependsOnn: expectations');
+    assert.ok((await validatePipelineYaml(misspelled, repoPath(path))).some((problem) => /Unexpected property dependsOnn/.test(problem.message)), 'a misspelled key in that job fails');
+    const badId = text.replace('- job: smoke_${{', '- job: smoke test_${{');
+    assert.ok((await validatePipelineYaml(badId, repoPath(path))).some((problem) => /does not match the pattern/.test(problem.message)), 'a space in the literal part of the id fails');
   });
 
   for (const path of [...templateFiles(), ...samplePipelineFiles()]) {
     it(`${repoPath(path)} passes`, async () => {
-      const problems = await validateFiles([path]);
+      const problems = await validatePipelineFiles([path]);
       assert.deepEqual(problems, [], formatProblems(problems));
     });
   }

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BOOTSTRAP_IDENTITY, DEFAULT_TENANT } from '../emulator/azure/default-world';
 import type { RunningEmulator } from '../emulator/emulator';
 import { control } from '../helpers/emulator';
 import { root, scriptsDir } from './repository-files';
@@ -132,6 +133,20 @@ export async function accessToken(emulator: RunningEmulator, connection: Federat
   const body = (await response.json()) as { access_token?: string; error_description?: string };
   if (!response.ok || !body.access_token) throw new Error(`token exchange for ${connection.clientId} failed (${response.status}): ${body.error_description}`);
   return body.access_token;
+}
+
+/**
+ * An ARM call as the default world's bootstrap identity, signed in through the test issuer: a change made
+ * out of band, the way someone holding the same rights would make it (so ARM's rules and RBAC apply).
+ */
+export async function armAsBootstrap(emulator: RunningEmulator, method: string, path: string, body?: unknown): Promise<Response> {
+  const bootstrap = { clientId: BOOTSTRAP_IDENTITY.clientId, tenantId: DEFAULT_TENANT.id, idToken: await testIssuerToken(emulator, BOOTSTRAP_IDENTITY.testIssuerSubject) };
+  const token = await accessToken(emulator, bootstrap);
+  return fetch(emulator.ctx.urls.origin + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 }
 
 /** The emulator's request log since `from`, as `service route status` lines. */

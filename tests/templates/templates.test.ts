@@ -1,7 +1,9 @@
 // Protects the template pack's structure, which Azure Pipelines only checks when a run is compiled (too
 // late for a user): every parameter is typed, internal templates refuse direct use and each caller
-// passes the value its guard expects, every `template:` reference resolves, the task inputs and output
-// variables the YAML uses are the task's, the scripts the steps run exist and parse, and the samples'
+// passes the value its guard expects, every `template:` reference resolves and receives parameters of the
+// types it declares, the task inputs (the verification run's included) and output variables the YAML uses
+// are the task's, with parameters of the inputs' types and the task's defaults, the scripts the steps run
+// exist, parse and pass shellcheck where it is installed, and the samples'
 // Bicep is the corrected file (audience, clientId output, issuer and subject parameters, whole braces).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +13,7 @@ import {
   eachMapping,
   effectiveKeys,
   isMapping,
+  listFiles,
   readText,
   readYaml,
   repoPath,
@@ -30,7 +33,7 @@ const GUARD_KEY = /^\$\{\{\s*'([^']+) is internal - extend templates\/bootstrap\
 const TASK = 'ManagedIdentityConnections@1';
 
 interface TaskJson {
-  inputs: { name: string; aliases?: string[]; type: string; options?: Record<string, string> }[];
+  inputs: { name: string; aliases?: string[]; type: string; defaultValue?: string; options?: Record<string, string> }[];
   outputVariables: { name: string }[];
 }
 const taskJson = JSON.parse(readText(join(root, 'task.json'))) as TaskJson;
@@ -95,6 +98,31 @@ function taskSteps(document: unknown): { name?: string; inputs: string[]; inputs
   return steps;
 }
 
+/** Like effectiveKeys, with the values: entries of `${{ if }}` / `${{ else }}` blocks count as the mapping's own. */
+function effectiveEntries(mapping: Record<string, YamlValue>): [string, YamlValue][] {
+  const entries: [string, YamlValue][] = [];
+  for (const [key, value] of Object.entries(mapping)) {
+    if (/^\$\{\{\s*(if|else|elseif)\b/.test(key) && isMapping(value)) entries.push(...effectiveEntries(value));
+    else entries.push([key, value]);
+  }
+  return entries;
+}
+
+/** The declared parameter a value is exactly (`${{ parameters.x }}`), or undefined for anything else. */
+function parameterReference(value: YamlValue, declared: Map<string, Parameter>): Parameter | undefined {
+  const match = typeof value === 'string' ? /^\$\{\{\s*parameters\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(value) : null;
+  if (!match) return undefined;
+  const parameter = declared.get(match[1]!);
+  assert.ok(parameter, `${String(value)} names no declared parameter`);
+  return parameter;
+}
+
+/** The parameter of `${{ convertToJson(parameters.x) }}`: an object passed to the task as JSON text. */
+function convertedParameter(value: YamlValue, declared: Map<string, Parameter>): Parameter | undefined {
+  const match = typeof value === 'string' ? /^\$\{\{\s*convertToJson\(\s*parameters\.([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\}\}$/.exec(value) : null;
+  return match ? declared.get(match[1]!) : undefined;
+}
+
 describe('template pack structure', () => {
   const templates = templateFiles();
 
@@ -152,6 +180,25 @@ describe('template pack structure', () => {
         }
       });
 
+      it('passes each template parameter on as a parameter of the same type (and no values the callee refuses)', () => {
+        const declared = new Map(parametersOf(document).map((parameter) => [String(parameter.name), parameter]));
+        for (const reference of templateReferences(document)) {
+          const target = resolve(dirname(path), reference.target);
+          const targetParameters = new Map(parametersOf(readYaml(target)).map((parameter) => [String(parameter.name), parameter]));
+          for (const [name, value] of effectiveEntries(reference.parameters)) {
+            const passed = parameterReference(value, declared);
+            const received = targetParameters.get(name);
+            if (!passed || !received) continue;
+            const where = `${repoPath(path)} passes parameter ${String(passed.name)} (${String(passed.type)}) as ${name} (${String(received.type)}) of ${repoPath(target)}`;
+            assert.equal(passed.type, received.type, where);
+            if (Array.isArray(received.values)) {
+              assert.ok(Array.isArray(passed.values), `${where}: restrict it with values`);
+              for (const option of passed.values as unknown[]) assert.ok((received.values as unknown[]).includes(option), `${where}: '${String(option)}' is refused there`);
+            }
+          }
+        }
+      });
+
       it('keeps guard and error messages free of ": " (YAML would split the key)', () => {
         for (const line of readText(path).split('\n')) {
           if (/\$\{\{\s*'.*'\s*\}\}:\s*error/.test(line)) assert.doesNotMatch(line.replace(/\}\}:\s*error\s*$/, ''), /: /, line);
@@ -175,6 +222,63 @@ describe('template pack structure', () => {
         }
       }
       assert.ok(steps >= 3, `found only ${steps} task steps`);
+    });
+
+    it('gives each input a parameter of the input\'s type: booleans for booleans, a pickList only its options', () => {
+      let checked = 0;
+      for (const path of templates) {
+        const declared = new Map(parametersOf(readYaml(path)).map((parameter) => [String(parameter.name), parameter]));
+        for (const step of taskSteps(readYaml(path))) {
+          for (const [name, value] of effectiveEntries(step.inputsMapping)) {
+            const input = taskJson.inputs.find((candidate) => candidate.name === name || candidate.aliases?.includes(name))!;
+            const parameter = parameterReference(value, declared);
+            if (parameter === undefined) {
+              if (input.type === 'boolean' && typeof value !== 'string') assert.equal(typeof value, 'boolean', `${repoPath(path)}: ${name} is a boolean input`);
+              continue;
+            }
+            checked++;
+            const where = `${repoPath(path)}: input ${name} gets parameter ${String(parameter.name)}`;
+            if (input.type === 'boolean') assert.equal(parameter.type, 'boolean', where);
+            else if (input.type === 'pickList') {
+              assert.equal(parameter.type, 'string', where);
+              assert.ok(Array.isArray(parameter.values), `${where}: restrict it to the input's options with values`);
+              for (const option of parameter.values as unknown[]) assert.ok(Object.keys(input.options ?? {}).includes(String(option)), `${where}: '${String(option)}' is not an option of ${name}`);
+            } else assert.ok(parameter.type === 'string' || parameter.type === 'number', `${where}: a ${String(parameter.type)} for a ${input.type} input`);
+          }
+        }
+      }
+      assert.ok(checked >= 9, `checked only ${checked} inputs`);
+    });
+
+    it('lifts the provision job\'s timeout only when the task waits for the verification run (queued and waited for)', () => {
+      const path = join(templatesDir, 'stages', 'provision.yml');
+      const conditions: string[] = [];
+      eachMapping(readYaml(path), (mapping) => {
+        for (const [key, value] of Object.entries(mapping)) if (isMapping(value) && 'timeoutInMinutes' in value) conditions.push(key);
+      });
+      assert.equal(conditions.length, 1, `one conditional timeoutInMinutes in ${repoPath(path)}: ${conditions.join(', ')}`);
+      // The step passes waitForVerificationRun only inside `if queueVerificationRun`, so the task waits only then.
+      const step = readText(join(templatesDir, 'steps', 'managed-identity-connections.yml'));
+      assert.match(step, /\$\{\{ if and\(eq\(parameters\.command, 'provision'\), parameters\.queueVerificationRun\) \}\}:\n(?:\s+\w+: .*\n)*?\s+waitForVerificationRun: \$\{\{ parameters\.waitForVerificationRun \}\}/);
+      assert.match(conditions[0]!, /^\$\{\{ if and\(parameters\.queueVerificationRun, parameters\.waitForVerificationRun\) \}\}$/);
+    });
+
+    it('defaults the step template\'s parameters to the task\'s defaults, so leaving one out means leaving the input out', () => {
+      const path = join(templatesDir, 'steps', 'managed-identity-connections.yml');
+      const declared = new Map(parametersOf(readYaml(path)).map((parameter) => [String(parameter.name), parameter]));
+      let compared = 0;
+      for (const [name, value] of effectiveEntries(taskSteps(readYaml(path))[0]!.inputsMapping)) {
+        const parameter = parameterReference(value, declared) ?? convertedParameter(value, declared);
+        if (parameter?.default === undefined) continue;
+        const input = taskJson.inputs.find((candidate) => candidate.name === name || candidate.aliases?.includes(name))!;
+        const taskDefault = input.defaultValue ?? '';
+        // Inputs the task reads as YAML or JSON (verificationRunParameters) compare as values, the rest as text.
+        const expected = typeof parameter.default === 'object' ? (JSON.parse(taskDefault) as unknown) : taskDefault;
+        const actual = typeof parameter.default === 'object' ? parameter.default : String(parameter.default);
+        assert.deepEqual(actual, expected, `parameter ${String(parameter.name)} defaults to ${JSON.stringify(parameter.default)}, input ${name} to ${JSON.stringify(taskDefault)}`);
+        compared++;
+      }
+      assert.ok(compared >= 8, `compared only ${compared} defaults`);
     });
 
     it('reads only output variables the task declares, from the step named `mic`', () => {
@@ -224,6 +328,14 @@ describe('template pack structure', () => {
         assert.match(text, /^#!\/usr\/bin\/env bash\n/, 'starts with the bash shebang');
         assert.match(text, /^set -euo pipefail$/m, 'runs with set -euo pipefail');
       }
+    });
+
+    it('pass shellcheck (skipped where it is not installed; CI does not install it)', function () {
+      if (spawnSync('shellcheck', ['--version'], { encoding: 'utf8' }).status !== 0) this.skip();
+      const scripts = listFiles(scriptsDir, ['.sh']);
+      assert.ok(scripts.length >= 2, scripts.join(', '));
+      const check = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...scripts], { encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stdout + check.stderr);
     });
 
     it('the smoke step passes the script exactly the variables it reads', () => {

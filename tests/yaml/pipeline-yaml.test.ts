@@ -1,13 +1,14 @@
 // Protects the offline YAML check that the template, sample and docs tests rely on: a pipeline using our task
 // must pass, and the mistakes a reader would make (an input that does not exist, a bad `command`, a misspelled
 // key, bad indentation, a missing connection) must each fail with a message that names the problem and its line.
-// If the check let these through, every later YAML test would pass vacuously.
+// If the check let these through, every later YAML test would pass vacuously. Job and step ids built from
+// `${{ }}` expressions pass, as the service compiles them; their literal characters are still checked.
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTaskJson } from '../manifests/repository';
-import { fencedPipelineBlocks, formatProblems, taskSchemaEntries, validatePipelineFiles, validatePipelineYaml, yamlFilesUnder, type YamlProblem } from './pipeline-yaml';
+import { admitTemplateExpressions, fencedPipelineBlocks, formatProblems, pipelineSchema, taskSchemaEntries, validatePipelineFiles, validatePipelineYaml, yamlFilesUnder, type YamlProblem } from './pipeline-yaml';
 
 const task = readTaskJson();
 
@@ -141,6 +142,72 @@ extends:
     environmentsFile: environments.yml
 `;
     assertPasses(await validatePipelineYaml(extending, 'extends.yml'));
+  });
+});
+
+describe('ids built from template expressions', function () {
+  this.timeout(60_000);
+
+  /** A jobs template whose one job has the id `id` and one step named `step`. */
+  const jobs = (id: string, step = 'show', extra = '') => `parameters:
+- name: connection
+  type: object
+jobs:
+- job: ${id}
+  displayName: Smoke test \${{ parameters.connection.name }}
+  steps:
+  - script: echo hello
+    name: ${step}
+${extra}`;
+
+  it('passes a job id made of literal characters and expressions, as the service compiles it', async () => {
+    for (const id of [
+      "smoke_${{ replace(replace(parameters.connection.name, '-', '_'), ' ', '_') }}",
+      '${{ parameters.connection.name }}',
+      '${{ parameters.connection.name }}_${{ parameters.connection.subscriptionId }}',
+      "smoke_${{ format('{0}', parameters.connection.name) }}",
+    ]) {
+      assertPasses(await validatePipelineYaml(jobs(id), 'built-id.yml'));
+    }
+  });
+
+  it('passes a step name and a task name built from an expression', async () => {
+    assertPasses(await validatePipelineYaml(jobs('smoke', 'show_${{ parameters.connection.name }}'), 'built-step.yml'));
+    const task = `steps:
+- task: ManagedIdentityConnections@1
+  name: mic_\${{ parameters.environment }}
+  inputs:
+    command: plan
+    bootstrapConnection: bootstrap-connection
+`;
+    assertPasses(await validatePipelineYaml(task, 'built-task-name.yml'));
+  });
+
+  it('still fails the literal part of a built id, a runtime macro in an id, and an unclosed expression', async () => {
+    assertFails(await validatePipelineYaml(jobs('smoke test_${{ parameters.connection.name }}')), /does not match the pattern of "\^\[-_A-Za-z0-9\]\*\$" \(\$\{\{ \}\} template expressions aside\)/, 5);
+    // $( ) is a runtime macro: the service needs the id when it compiles the run, before macros expand.
+    assertFails(await validatePipelineYaml(jobs('smoke_$(connectionName)')), /does not match the pattern/, 5);
+    assertFails(await validatePipelineYaml(jobs('smoke_${{ parameters.connection.name')), /does not match the pattern/, 5);
+    assertFails(await validatePipelineYaml(jobs('smoke', 'show.step_${{ parameters.connection.name }}')), /does not match the pattern/, 9);
+  });
+
+  it('still fails a misspelled key and a bad value in a job whose id is built', async () => {
+    const id = 'smoke_${{ parameters.connection.name }}';
+    assertFails(await validatePipelineYaml(jobs(id, 'show', '  timeoutInMinute: 10\n')), /Unexpected property timeoutInMinute/, 10);
+    assertFails(await validatePipelineYaml(jobs(id, 'show', '  workspace:\n    clean: everything\n')), /Value is not accepted\. Valid values: "outputs", "resources", "all"/, 11);
+  });
+
+  it('widens only id patterns, and only by whole expressions', () => {
+    const widened = new RegExp(admitTemplateExpressions('^[-_A-Za-z0-9]*$'));
+    for (const good of ['', 'plain', 'a_${{ x }}', '${{ x }}${{ y }}', "a${{ replace(x, '-', '_') }}b"]) assert.match(good, widened);
+    for (const bad of ['a b', 'a_${{ x }', 'a_${ x }', 'a_$(x)', "a_${{ x }} }}", 'a.${{ x }}']) assert.doesNotMatch(bad, widened);
+    assert.throws(() => admitTemplateExpressions('^none$'), /expected an id pattern/);
+  });
+
+  it('leaves resource aliases as Microsoft\'s schema has them', () => {
+    const definitions = (pipelineSchema() as { definitions: Record<string, { pattern?: string; properties?: Record<string, { $ref?: string }> }> }).definitions;
+    assert.equal(definitions.referenceName!.pattern, '^[-_A-Za-z0-9]*$');
+    assert.equal(definitions.repositoryResource!.properties!.repository!.$ref, '#/definitions/referenceName');
   });
 });
 

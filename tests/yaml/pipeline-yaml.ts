@@ -9,6 +9,12 @@
 // azure-pipelines-language-service then validates each file on its own (templates are not expanded, and
 // `${{ }}` expressions are not checked). It reports schema violations as warnings (severity 2) and only YAML
 // syntax as errors (severity 1); both are failures here, or a misspelled key would pass.
+//
+// The service expands template expressions when it compiles a run, before it checks what they produced, so
+// `job: smoke_${{ parameters.name }}` is a valid job id. Microsoft's schema gives ids a plain character
+// pattern, which such a name fails. We widen exactly those patterns (the ids of jobs, phases and steps) to
+// also admit `${{ … }}` segments; the literal characters around them are still checked, and nothing else in
+// the schema is relaxed.
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import * as languageService from 'azure-pipelines-language-service';
@@ -75,14 +81,68 @@ export function taskSchemaEntries(task: TaskJson): { name: JsonSchema; shape: Js
   return { name, shape };
 }
 
-/** The vendored pipeline schema with our task added. */
+/**
+ * One template expression, `${{ … }}`, as a regular expression: anything up to the first `}}`. (An
+ * expression with `}}` inside a quoted string would be cut short here; no id in our YAML needs one.)
+ */
+export const TEMPLATE_EXPRESSION = String.raw`\$\{\{(?:[^}]|\}(?!\}))*\}\}`;
+
+/**
+ * An id pattern of Microsoft's schema, `^[class]*$`, widened to also admit template expressions between
+ * the characters of the class: `^(?:[class]|${{ … }})*$`. Any other shape throws, so a schema update that
+ * changes a pattern is noticed instead of silently left strict or made lax.
+ */
+export function admitTemplateExpressions(pattern: string): string {
+  const id = /^\^(\[[^\]]+\])\*\$$/.exec(pattern);
+  if (!id) throw new Error(`pipeline schema: expected an id pattern ^[…]*$, got ${pattern}`);
+  return `^(?:${id[1]}|${TEMPLATE_EXPRESSION})*$`;
+}
+
+/** The ids the template engine may build: `job:` of a job, `phase:` of a legacy phase, `name:` of a step. */
+const BUILT_IDS: readonly { definition: string; property: string }[] = [
+  { definition: 'job', property: 'job' },
+  { definition: 'phase', property: 'phase' },
+  { definition: 'step', property: 'name' },
+  { definition: 'taskBase', property: 'name' },
+  { definition: 'task', property: 'name' },
+];
+
+/**
+ * Replaces each id property of BUILT_IDS (inline, or a `$ref` to a shared definition such as referenceName,
+ * which resource aliases also use and so is left as it is) with a copy whose pattern admits expressions.
+ */
+function admitTemplateExpressionsInIds(definitions: Record<string, JsonSchema>): void {
+  for (const { definition, property } of BUILT_IDS) {
+    const owner = definitions[definition] as { properties?: Record<string, JsonSchema>; anyOf?: { properties?: Record<string, JsonSchema> }[] } | undefined;
+    let widened = 0;
+    for (const variant of [owner, ...(owner?.anyOf ?? [])]) {
+      const id = variant?.properties?.[property];
+      if (!id) continue;
+      const { $ref, ...own } = id as JsonSchema & { $ref?: string };
+      const target = $ref ? (definitions[$ref.replace('#/definitions/', '')] ?? {}) : {};
+      const pattern = (own.pattern ?? target.pattern) as string | undefined;
+      if (typeof pattern !== 'string') throw new Error(`pipeline schema: ${definition}.${property} has no pattern to widen`);
+      variant!.properties![property] = {
+        ...target,
+        ...own,
+        pattern: admitTemplateExpressions(pattern),
+        patternErrorMessage: `String does not match the pattern of "${pattern}" (\${{ }} template expressions aside).`,
+      };
+      widened++;
+    }
+    if (widened === 0) throw new Error(`pipeline schema: no ${definition}.${property} to widen; has the schema changed?`);
+  }
+}
+
+/** The vendored pipeline schema with our task added and built ids admitted. */
 export function pipelineSchema(task: TaskJson = readTaskJson()): JsonSchema {
-  const schema = readJson<{ definitions: { task: { properties: { task: { anyOf: JsonSchema[] } }; anyOf: JsonSchema[] } } }>(
+  const schema = readJson<{ definitions: Record<string, JsonSchema> & { task: { properties: { task: { anyOf: JsonSchema[] } }; anyOf: JsonSchema[] } } }>(
     join(referenceSchemas, 'azure-pipelines-service-schema.json'),
   );
   const { name, shape } = taskSchemaEntries(task);
   schema.definitions.task.properties.task.anyOf.push(name);
   schema.definitions.task.anyOf.push(shape);
+  admitTemplateExpressionsInIds(schema.definitions);
   return schema as unknown as JsonSchema;
 }
 

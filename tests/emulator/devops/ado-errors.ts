@@ -2,7 +2,7 @@
 //   {"$id":"1","innerException":null,"message":…,"typeName":…,"typeKey":…,"errorCode":0,"eventId":3000}
 // Clients key on `message` (typed-rest-client copies it into Error.message) and sometimes on `typeKey`, so
 // both come from here. Type names are the .NET exception types the service is known to report; the few
-// we could not confirm are marked [U] in docs/emulator-devops.md.
+// we could not confirm are marked [U] in docs/emulator.md ("Unverified choices").
 import { randomUUID } from 'node:crypto';
 import { HttpError } from '../kernel/http';
 

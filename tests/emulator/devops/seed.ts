@@ -67,7 +67,7 @@ export interface DevOpsSeed {
   jobs: Array<{ pipeline: number; project: string; planId?: string; jobId?: string; templateParameters?: Record<string, string>; bootstrap?: boolean }>;
 }
 
-/** Fixed ids of the default world (docs/emulator-devops.md lists them). */
+/** Fixed ids of the default world (docs/emulator.md, "The default world", lists them). */
 export const DEFAULT_DEVOPS_IDS = {
   organizationId: '06b4c157-759b-4b4c-bb2a-303135a18867',
   platformProjectId: 'ee51e4ce-ef5f-4eae-9fe8-969f2e4a381b',

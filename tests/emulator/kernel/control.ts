@@ -22,11 +22,13 @@ export function registerControlRoutes(ctx: EmulatorContext, hooks: ControlHooks)
   const route = { service: 'control' as const };
   const r = ctx.controlRouter;
 
+  // Read from the router on each request, not written down here, so whatever route a module registers is
+  // listed (a fixed list here once missed every Azure DevOps call and the test issuer's).
   r.add('GET', '/', { ...route, name: 'control.index' }, () => ({
     status: 200,
     body: {
-      description: 'Control API of the Managed Identity Connections emulator (docs/emulator.md).',
-      endpoints: ['GET state', 'GET requests', 'GET tokens', 'GET faults', 'POST faults', 'DELETE faults', 'GET settings', 'POST settings', 'POST delays', 'POST reset', 'POST test-issuer/assertions'],
+      description: 'Control API of the Managed Identity Connections emulator (docs/emulator.md#the-control-api). Paths are relative to this URL; :name is a path parameter.',
+      endpoints: r.list().map(({ method, pattern }) => `${method} ${pattern === '/' ? '/' : pattern.slice(1)}`),
     },
   }));
 

@@ -157,6 +157,11 @@ export class Router {
     return undefined;
   }
 
+  /** Every route in registration order, without handlers: for listings such as the control API's index. */
+  list(): readonly Pick<Route, 'method' | 'pattern' | 'name' | 'service'>[] {
+    return this.routes.map(({ method, pattern, name, service }) => ({ method, pattern, name, service }));
+  }
+
   /** Whether any route would match the path with another method (for 405 vs 404). */
   hasPath(path: string, allowed: (service: Service) => boolean): Route | undefined {
     const segments = path === '/' ? [] : path.slice(1).split('/');

@@ -55,10 +55,31 @@ export class TokenCheckError extends Error {
   }
 }
 
+/**
+ * Tokens whose signature already verified, per key ring. A client sends the same bearer token with every
+ * call; RSA verification of each one was the emulator's largest CPU cost under load, and the emulator shares
+ * the machine with the task it serves. The signature of a given string never changes; `exp` and `nbf` are
+ * checked again on every use.
+ */
+const verifiedSignatures = new WeakMap<KeyRing, Map<string, JWTPayload>>();
+const MAX_REMEMBERED_TOKENS = 10_000;
+
+function checkTimes(payload: JWTPayload, now = Math.floor(Date.now() / 1000)): JWTPayload {
+  if (typeof payload.exp === 'number' && now >= payload.exp) throw new TokenCheckError('expired', '"exp" claim timestamp check failed');
+  if (typeof payload.nbf === 'number' && now < payload.nbf) throw new TokenCheckError('not-yet-valid', '"nbf" claim timestamp check failed');
+  return payload;
+}
+
 /** Verifies signature, `exp` and `nbf` (no clock tolerance: expiry is what the AADSTS700024 tests are about). */
 export async function verifyToken(token: string, keyRing: KeyRing): Promise<JWTPayload> {
+  const remembered = verifiedSignatures.get(keyRing)?.get(token);
+  if (remembered) return checkTimes(remembered);
   try {
     const { payload } = await jwtVerify(token, keyRing.publicKey, { algorithms: ['RS256'] });
+    let known = verifiedSignatures.get(keyRing);
+    if (!known) verifiedSignatures.set(keyRing, (known = new Map()));
+    if (known.size >= MAX_REMEMBERED_TOKENS) known.clear();
+    known.set(token, payload);
     return payload;
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new TokenCheckError('expired', error.message);

@@ -1,0 +1,193 @@
+// `npm run bench [-- --json] [-- --latency-ms N]`: how fast the bundled task provisions, against the emulator
+// with a fixed latency added to every request, compared with the fastest any client could be.
+//
+// Scenarios: 1, 10 and 50 environments (one connection and two role assignments each), and one identity
+// backing five connections. Each runs on a freshly reset emulator, then runs again to count the writes of
+// an idempotent rerun. Figures, not pass/fail: these machines are shared and noisy (docs/performance.md).
+//
+// The lower bound is max(dependent round trips × latency, ARM's write-throttle bound):
+//  - dependent round trips: the calls that must follow one another for one environment, in any client —
+//    the job's OIDC token, its exchange for an ARM token, the read of the identity, then PUT identity →
+//    POST connection (its answer carries the issuer and subject) → PUT federated credential →
+//    TestConnection. Role assignments and pipeline permissions can run beside that chain. Environments are
+//    independent, so the chain does not grow with their number; 7 round trips in all.
+//  - the write-throttle bound: ARM's bucket per subscription × principal holds `capacity` writes and refills
+//    at `refill` per second, so W writes in one subscription need at least (W − capacity) / refill seconds.
+//    Federated credential writes are serialized per identity: with k connections on one identity, k writes
+//    in a row, which lengthens the chain by k − 1.
+// wallMs is measured from the task's first request to its exit; start-up (process start to first request)
+// is reported apart as startupMs, with its own target.
+import { statSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
+import { bundledTask, runTask } from './lib/run-task';
+
+const DEV = '22222222-0000-4000-8000-000000000001';
+const PROD = '22222222-0000-4000-8000-000000000002';
+const SIGN_IN_ROUND_TRIPS = 2;
+const OBSERVE_ROUND_TRIPS = 1;
+const WRITE_CHAIN_ROUND_TRIPS = 4;
+
+interface Scenario {
+  readonly name: string;
+  readonly environments: number;
+  readonly connectionsPerEnvironment: number;
+}
+
+interface Measured {
+  readonly environments: number;
+  readonly connectionsPerEnvironment: number;
+  readonly wallMs: number;
+  readonly boundMs: number;
+  readonly ratio: number;
+  readonly reads: number;
+  readonly writes: number;
+  readonly startupMs: number;
+  readonly totalMs: number;
+  readonly rerunWrites: number;
+  readonly rerunWallMs: number;
+}
+
+function spec(scenario: Scenario): string {
+  const environments = Array.from({ length: scenario.environments }, (_, index) => {
+    const name = `env-${String(index + 1).padStart(3, '0')}`;
+    const connections = Array.from({ length: scenario.connectionsPerEnvironment }, (_, c) => {
+      const subscriptionId = c % 2 === 0 ? DEV : PROD;
+      return { name: `${name}-c${c + 1}`, subscriptionId, authorize: 'current' };
+    });
+    // Two role assignments each; a connection verifies only if the identity has a role in its subscription.
+    const targetsProd = connections.some((connection) => connection.subscriptionId === PROD);
+    return {
+      name,
+      connections,
+      roles: [
+        { role: 'Contributor', scope: `/subscriptions/${DEV}/resourceGroups/rg-app-dev` },
+        targetsProd ? { role: 'Reader', scope: `/subscriptions/${PROD}` } : { role: 'Reader', scope: `/subscriptions/${DEV}` },
+      ],
+    };
+  });
+  return JSON.stringify({ defaults: { subscriptionId: DEV, identityResourceGroup: 'rg-identities', location: 'westeurope' }, environments });
+}
+
+/** ARM writes by subscription: identities, credentials and the first role in DEV, the second role where it is. */
+function armWritesBySubscription(scenario: Scenario): Map<string, number> {
+  const writes = new Map<string, number>();
+  const add = (subscription: string, count: number) => writes.set(subscription, (writes.get(subscription) ?? 0) + count);
+  const secondRoleIn = scenario.connectionsPerEnvironment > 1 ? PROD : DEV;
+  add(DEV, scenario.environments * (1 + scenario.connectionsPerEnvironment + 1));
+  add(secondRoleIn, scenario.environments);
+  return writes;
+}
+
+function lowerBoundMs(scenario: Scenario, latencyMs: number, capacity: number, refillPerSecond: number): number {
+  const chain = SIGN_IN_ROUND_TRIPS + OBSERVE_ROUND_TRIPS + WRITE_CHAIN_ROUND_TRIPS + (scenario.connectionsPerEnvironment - 1);
+  let throttleMs = 0;
+  for (const writes of armWritesBySubscription(scenario).values()) throttleMs = Math.max(throttleMs, (Math.max(0, writes - capacity) / refillPerSecond) * 1000);
+  return Math.max(chain * latencyMs, throttleMs);
+}
+
+async function provision(emulator: RunningEmulator, specFile: string, concurrency: number) {
+  const info = emulator.info as unknown as { agentEnv: Record<string, string>; bootstrapConnection: { id: string } };
+  const before = emulator.ctx.requests.summary();
+  const logStart = emulator.ctx.requests.log.length;
+  const startedAt = Date.now();
+  const run = await runTask({
+    env: info.agentEnv,
+    inputs: { command: 'provision', bootstrapConnection: info.bootstrapConnection.id, environmentsFile: specFile, concurrency: String(concurrency) },
+  });
+  const endedAt = startedAt + run.durationMs;
+  if (run.result !== 'Succeeded') throw new Error(`the task did not succeed (${run.result}): ${run.resultMessage ?? run.stderr}`);
+  const first = emulator.ctx.requests.log[logStart];
+  const firstAt = first ? Date.parse(first.arrivedAt ?? first.at) : endedAt;
+  const after = emulator.ctx.requests.summary();
+  return { startupMs: firstAt - startedAt, wallMs: endedAt - firstAt, totalMs: run.durationMs, reads: after.reads - before.reads, writes: after.writes - before.writes };
+}
+
+async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs: number): Promise<Measured> {
+  await emulator.reset();
+  emulator.ctx.faults.set([{ id: 'latency', latencyMs }]);
+  const directory = mkdtempSync(join(tmpdir(), 'mic-bench-'));
+  const specFile = join(directory, 'environments.json');
+  writeFileSync(specFile, spec(scenario));
+  const concurrency = Math.min(64, Math.max(16, scenario.environments));
+  const first = await provision(emulator, specFile, concurrency);
+  const rerun = await provision(emulator, specFile, concurrency);
+  const { capacity, refillPerSecond } = emulator.ctx.settings.throttle.writes;
+  const boundMs = lowerBoundMs(scenario, latencyMs, capacity, refillPerSecond);
+  return {
+    environments: scenario.environments,
+    connectionsPerEnvironment: scenario.connectionsPerEnvironment,
+    wallMs: Math.round(first.wallMs),
+    boundMs: Math.round(boundMs),
+    ratio: Math.round((first.wallMs / boundMs) * 100) / 100,
+    reads: first.reads,
+    writes: first.writes,
+    startupMs: Math.round(first.startupMs),
+    totalMs: Math.round(first.totalMs),
+    rerunWrites: rerun.writes,
+    rerunWallMs: Math.round(rerun.wallMs),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const json = args.includes('--json');
+  const latencyIndex = args.indexOf('--latency-ms');
+  const latencyMs = latencyIndex >= 0 ? Number(args[latencyIndex + 1]) : 50;
+  if (!(latencyMs > 0)) throw new Error('--latency-ms needs a number > 0');
+  const scenarios: Scenario[] = [
+    { name: '1 environment', environments: 1, connectionsPerEnvironment: 1 },
+    { name: '10 environments', environments: 10, connectionsPerEnvironment: 1 },
+    { name: '50 environments', environments: 50, connectionsPerEnvironment: 1 },
+    { name: '1 identity, 5 connections', environments: 1, connectionsPerEnvironment: 5 },
+  ];
+  const emulator = await startEmulator();
+  const results: Measured[] = [];
+  try {
+    for (const scenario of scenarios) {
+      const result = await measure(emulator, scenario, latencyMs);
+      results.push(result);
+      if (!json) {
+        console.log(
+          `${scenario.name.padEnd(26)} wall ${String(result.wallMs).padStart(5)} ms  bound ${String(result.boundMs).padStart(5)} ms  ratio ${result.ratio.toFixed(2)}  ` +
+            `reads ${result.reads}  writes ${result.writes}  rerun writes ${result.rerunWrites}  start-up ${result.startupMs} ms`,
+        );
+      }
+    }
+  } finally {
+    await emulator.close();
+  }
+  const bundleBytes = statSync(bundledTask).size;
+  const summary = {
+    runs: results.map(({ environments, connectionsPerEnvironment, wallMs, boundMs, ratio, reads, writes, startupMs, totalMs, rerunWrites }) => ({
+      environments,
+      connectionsPerEnvironment,
+      wallMs,
+      boundMs,
+      ratio,
+      reads,
+      writes,
+      startupMs,
+      totalMs,
+      rerunWrites,
+    })),
+    rerunWrites: results.reduce((sum, result) => sum + result.rerunWrites, 0),
+    bundleBytes,
+    startupMs: median(results.map((result) => result.startupMs)),
+    latencyMs,
+  };
+  if (!json) console.log(`bundle ${(bundleBytes / 1024 / 1024).toFixed(2)} MB, median start-up ${summary.startupMs} ms, latency ${latencyMs} ms per request`);
+  console.log(JSON.stringify(summary));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : String(error));
+  process.exit(1);
+});
