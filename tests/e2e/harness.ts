@@ -75,7 +75,7 @@ export interface WorldState {
   readonly pipelinePermissions: readonly PipelinePermissionView[];
 }
 
-/** The JSON line's Azure DevOps fields (docs/emulator-devops.md, "JSON line and state"). */
+/** The JSON line's Azure DevOps fields (docs/emulator.md, "The JSON line"). */
 export interface DevOpsInfo {
   readonly agentEnv: Readonly<Record<string, string>>;
   readonly bootstrapConnection: { readonly id: string; readonly name: string; readonly clientId: string };
