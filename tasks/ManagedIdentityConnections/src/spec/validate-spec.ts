@@ -24,7 +24,7 @@ import {
 } from '../core/names';
 import { normalizeScope, parseScope, scopeDescription } from '../core/scopes';
 import { closestMatch } from './did-you-mean';
-import { formatPath, type FieldPath, type SpecDocument } from './spec-source';
+import { formatPath, type FieldPath, type SourcePosition, type SpecDocument } from './spec-source';
 
 export interface SpecValidationOptions {
   readonly allowPrivilegedRoles: boolean;
@@ -397,9 +397,23 @@ class SpecCheck {
     this.problems.push(problem(code, message, { field: formatPath(path), line: position?.line, column: position?.column }));
   }
 
+  /**
+   * Where an environment, connection or role was written, for findings the planner may raise later. Read
+   * lazily: a valid JSON spec gets its positions from a second (YAML) parse, which most runs never need.
+   */
   origin(path: FieldPath): SpecOrigin {
-    const position = this.document.position(path);
-    return { field: formatPath(path), ...optional('line', position?.line), ...optional('column', position?.column) };
+    const document = this.document;
+    let position: SourcePosition | undefined | null = null;
+    const locate = (): SourcePosition | undefined => (position === null ? (position = document.position(path)) : position);
+    return {
+      field: formatPath(path),
+      get line() {
+        return locate()?.line;
+      },
+      get column() {
+        return locate()?.column;
+      },
+    };
   }
 
   object(value: unknown, path: FieldPath, fields: readonly string[]): Record<string, unknown> | undefined {
