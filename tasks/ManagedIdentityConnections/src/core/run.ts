@@ -21,7 +21,7 @@ import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
 import { apply, type ApplyEvent } from './apply';
 import { describeAction, formatFindingBody, formatPlanText } from './format-plan';
-import { finalState, formatRunSummary, outputVariables, type RunMode } from './format-run';
+import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
 import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredState, type Plan } from './model';
 import { observe } from './observe';
 import { plan as makePlan, verificationPlan } from './plan';
@@ -188,17 +188,8 @@ async function readSpecText(config: TaskConfig, platform: Platform): Promise<str
   }
 }
 
-interface PublishInput {
-  readonly mode: RunMode;
-  readonly plan: Plan;
-  readonly applied?: ApplyResult;
-  readonly verified?: ApplyResult;
-  readonly verificationRun?: VerificationRunOutcome;
-  readonly errors: readonly TaskError[];
-}
-
 // Outputs and the summary are secondary: if publishing fails, say so and keep the run's real result.
-function publish(platform: Platform, input: PublishInput): void {
+function publish(platform: Platform, input: SummaryInput): void {
   try {
     for (const [name, value] of outputVariables(input.plan, finalState(input.plan, input.applied))) platform.setOutput(name, value);
     platform.uploadSummary(formatRunSummary(input));
