@@ -67,12 +67,27 @@ export interface PipelinePermissionView {
   readonly pipelines: readonly { readonly id: number; readonly authorized: boolean }[];
 }
 
+/** A pipeline run as the Pipelines runs API returns it, plus the ids of its simulated jobs. */
+export interface PipelineRunView {
+  readonly id: number;
+  readonly name: string;
+  readonly state: 'inProgress' | 'canceling' | 'completed';
+  readonly result?: 'succeeded' | 'failed' | 'canceled';
+  readonly url: string;
+  readonly _links: { readonly web: { readonly href: string } };
+  readonly pipeline: { readonly id: number; readonly name: string };
+  readonly templateParameters: Readonly<Record<string, string>>;
+  readonly resources: { readonly repositories: { readonly self: { readonly refName: string } } };
+  readonly jobIds: readonly string[];
+}
+
 export interface WorldState {
   readonly identities: readonly ArmIdentity[];
   readonly federatedIdentityCredentials: readonly ArmFederatedCredential[];
   readonly roleAssignments: readonly ArmRoleAssignment[];
   readonly serviceEndpoints: readonly ServiceEndpointView[];
   readonly pipelinePermissions: readonly PipelinePermissionView[];
+  readonly pipelineRuns: readonly PipelineRunView[];
 }
 
 /** The JSON line's Azure DevOps fields (docs/emulator.md, "The JSON line"). */
