@@ -2,30 +2,23 @@
 // the core its ports. Two ways in — a pipeline job (the task: pipelineAuthentication) and a workstation (the
 // CLI: cliAuthentication) — differ only in how they sign in; everything after that is the same code.
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
-import { AzureCliCredential, AzurePipelinesCredential } from '@azure/identity';
 import type { CliConfig, PipelineConfig, TaskConfig } from './config';
 import { isTaskError, TaskError } from './errors';
 import type { Ports } from './ports';
+import type { IdentityClient, RoleClient } from './ports/azure';
 import type { DevOpsClient } from './ports/devops';
 import type { Platform } from './ports/platform';
 import { Secret } from './secret';
-import { ArmIdentityClient, ArmRoleClient, type ArmSettings } from './adapters/arm-clients';
+import type { ArmSettings } from './adapters/arm-clients';
 import { AzureDevOpsClient } from './adapters/devops-client';
-import { maskingCredential, maskTokensPolicy } from './adapters/mask-tokens';
-import { oidcTokenCachePolicy } from './adapters/oidc-token-cache';
+import { maskingCredential } from './adapters/mask-tokens';
+import { builtOnFirstUse } from './adapters/on-first-use';
 import { ServiceCalls } from './adapters/service-calls';
 import { describeFailure, formatFailure } from './adapters/service-failure';
 
 /** Azure DevOps' first-party application id: the audience of Entra tokens for Azure DevOps. */
 export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
 export const USER_AGENT = 'ManagedIdentityConnections/1.0';
-
-/** The process's one pool of keep-alive connections for ARM and Entra (see ArmSettings.httpClient). */
-let sharedHttpClient: HttpClient | undefined;
-function httpClient(): HttpClient {
-  return (sharedHttpClient ??= createDefaultHttpClient());
-}
 
 export interface DevOpsToken {
   readonly token: Secret;
@@ -73,22 +66,19 @@ export function pipelineAuthentication(config: PipelineConfig, platform: Platfor
   if (!accessToken) throw new TaskError('MIC106', 'System.AccessToken is not available to the task; the bootstrap connection cannot sign in without it.');
   const setSecret = (value: string) => platform.setSecret(value);
   setSecret(accessToken.reveal());
-  const credential = sharedTokenCredential(
-    maskingCredential(
-      new AzurePipelinesCredential(config.bootstrap.tenantId, config.bootstrap.clientId, config.bootstrap.id, accessToken.reveal(), {
+  const signIn = builtOnFirstUse<TokenCredential>(
+    async () =>
+      (await import('./adapters/credentials')).pipelineCredential({
+        tenantId: config.bootstrap.tenantId,
+        clientId: config.bootstrap.clientId,
+        connectionId: config.bootstrap.id,
+        systemAccessToken: accessToken.reveal(),
         authorityHost: config.cloud.authorityHost,
-        httpClient: httpClient(),
-        // The authority comes from the bootstrap connection; MSAL's instance discovery would instead ask
-        // login.microsoftonline.com about it, which sovereign clouds and isolated agents cannot reach.
-        disableInstanceDiscovery: true,
-        additionalPolicies: [
-          { policy: maskTokensPolicy(setSecret), position: 'perCall' },
-          { policy: oidcTokenCachePolicy(), position: 'perCall' },
-        ],
+        setSecret,
       }),
-      setSecret,
-    ),
+    { getToken: true },
   );
+  const credential = sharedTokenCredential(maskingCredential(signIn, setSecret));
   return {
     arm: credential,
     devOpsToken: async () => {
@@ -127,7 +117,8 @@ export interface CliSignIn {
  */
 export function cliAuthentication(config: CliConfig, platform: Platform, signIn: CliSignIn): Authentication {
   const setSecret = (value: string) => platform.setSecret(value);
-  const inner = signIn.credential ?? new AzureCliCredential(config.tenantId === undefined ? {} : { tenantId: config.tenantId });
+  const inner =
+    signIn.credential ?? builtOnFirstUse<TokenCredential>(async () => (await import('./adapters/credentials')).azureCliCredential(config.tenantId), { getToken: true });
   const credential = sharedTokenCredential(maskingCredential(explainedSignInFailures(inner), setSecret));
   const pat = signIn.env[PAT_VARIABLE]?.trim();
   if (pat) setSecret(pat);
@@ -167,61 +158,39 @@ export async function withResolvedProject(config: CliConfig, devOps: DevOpsClien
 
 export async function createPorts(config: TaskConfig, platform: Platform, authentication: Authentication): Promise<Ports> {
   const calls = new ServiceCalls({ platform, deadlineMs: config.propagationTimeoutSeconds * 1000 });
-  const arm: ArmSettings = {
-    endpoint: config.cloud.armUrl,
-    resourceId: config.cloud.armResourceId,
-    credential: authentication.arm,
-    userAgent: USER_AGENT,
-    httpClient: httpClient(),
-  };
-  const devOps = new DevOpsClientOnFirstUse(async () => {
-    const { token, kind } = await authentication.devOpsToken();
-    return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT }, calls);
+  const arm: ArmSettings = { endpoint: config.cloud.armUrl, resourceId: config.cloud.armResourceId, credential: authentication.arm, userAgent: USER_AGENT };
+  // Each port is built on its first call (on-first-use.ts): no call before the spec is valid, and the Azure
+  // SDKs load only when the first Azure call needs them.
+  const armClients = () => import('./adapters/arm-clients');
+  const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
+    getIdentity: true,
+    createOrUpdateIdentity: true,
+    listFederatedCredentials: true,
+    putFederatedCredential: true,
   });
-  return { platform, identities: new ArmIdentityClient(arm, calls), roles: new ArmRoleClient(arm, calls), devOps };
-}
-
-/**
- * Builds the Azure DevOps client on its first call. With devOpsAuth: bootstrapIdentity its token is an Entra
- * token, and nothing may go over the network before the spec has been validated.
- */
-class DevOpsClientOnFirstUse implements DevOpsClient {
-  private client: Promise<DevOpsClient> | undefined;
-
-  constructor(private readonly create: () => Promise<DevOpsClient>) {}
-
-  private get real(): Promise<DevOpsClient> {
-    return (this.client ??= this.create());
-  }
-
-  async findConnections(...args: Parameters<DevOpsClient['findConnections']>) {
-    return (await this.real).findConnections(...args);
-  }
-  async createConnection(...args: Parameters<DevOpsClient['createConnection']>) {
-    return (await this.real).createConnection(...args);
-  }
-  async updateConnection(...args: Parameters<DevOpsClient['updateConnection']>) {
-    return (await this.real).updateConnection(...args);
-  }
-  async getPipelinePermissions(...args: Parameters<DevOpsClient['getPipelinePermissions']>) {
-    return (await this.real).getPipelinePermissions(...args);
-  }
-  async authorizePipelines(...args: Parameters<DevOpsClient['authorizePipelines']>) {
-    return (await this.real).authorizePipelines(...args);
-  }
-  async findProjects(...args: Parameters<DevOpsClient['findProjects']>) {
-    return (await this.real).findProjects(...args);
-  }
-  async shareConnection(...args: Parameters<DevOpsClient['shareConnection']>) {
-    return (await this.real).shareConnection(...args);
-  }
-  async testConnection(...args: Parameters<DevOpsClient['testConnection']>) {
-    return (await this.real).testConnection(...args);
-  }
-  async queueRun(...args: Parameters<DevOpsClient['queueRun']>) {
-    return (await this.real).queueRun(...args);
-  }
-  async getRun(...args: Parameters<DevOpsClient['getRun']>) {
-    return (await this.real).getRun(...args);
-  }
+  const roles = builtOnFirstUse<RoleClient>(async () => new (await armClients()).ArmRoleClient(arm, calls), {
+    findRoleDefinition: true,
+    listAssignmentsForPrincipal: true,
+    createAssignment: true,
+    getSubscription: true,
+  });
+  const devOps = builtOnFirstUse<DevOpsClient>(
+    async () => {
+      const { token, kind } = await authentication.devOpsToken();
+      return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT }, calls);
+    },
+    {
+      findConnections: true,
+      createConnection: true,
+      updateConnection: true,
+      getPipelinePermissions: true,
+      authorizePipelines: true,
+      findProjects: true,
+      shareConnection: true,
+      testConnection: true,
+      queueRun: true,
+      getRun: true,
+    },
+  );
+  return { platform, identities, roles, devOps };
 }

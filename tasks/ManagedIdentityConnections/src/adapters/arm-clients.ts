@@ -8,7 +8,7 @@ import { AuthorizationManagementClient, type RoleAssignment as SdkRoleAssignment
 import { ManagedServiceIdentityClient, type FederatedIdentityCredential, type Identity as SdkIdentity } from '@azure/arm-msi';
 import { ServiceClient } from '@azure/core-client';
 import type { TokenCredential } from '@azure/core-auth';
-import { bearerTokenAuthenticationPolicy, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
+import { bearerTokenAuthenticationPolicy, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { TaskError } from '../errors';
 import type {
   FederatedCredential,
@@ -22,16 +22,11 @@ import type {
   RoleDefinition,
   Subscription,
 } from '../ports/azure';
+import { sharedHttpClient } from './http-client';
 import type { ServiceCalls } from './service-calls';
 import { describeFailure, type ServiceFailure } from './service-failure';
 
 export interface ArmSettings {
-  /**
-   * One HTTP client (one keep-alive socket pool) for every ARM client and the credential: with several
-   * SDK clients each keeping its own pool, a burst of parallel environments opens (and TLS-handshakes)
-   * the same connections several times over.
-   */
-  readonly httpClient?: HttpClient;
   /** The bootstrap connection's ARM endpoint, e.g. https://management.azure.com/ */
   readonly endpoint: string;
   /** The audience ARM tokens need, e.g. https://management.core.windows.net/ */
@@ -54,7 +49,7 @@ export function armClientOptions(settings: ArmSettings) {
     credentialScopes: [armScope(settings.resourceId)],
     retryOptions: { maxRetries: 0 },
     userAgentOptions: { userAgentPrefix: settings.userAgent },
-    ...(settings.httpClient ? { httpClient: settings.httpClient } : {}),
+    httpClient: sharedHttpClient(),
   };
 }
 

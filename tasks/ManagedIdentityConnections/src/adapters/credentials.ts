@@ -1,0 +1,38 @@
+// The @azure/identity credentials, in a module of their own so that the composition root can load them
+// (with MSAL) only when the first Azure call signs in — see on-first-use.ts.
+import type { TokenCredential } from '@azure/core-auth';
+import { AzureCliCredential, AzurePipelinesCredential } from '@azure/identity';
+import { sharedHttpClient } from './http-client';
+import { maskTokensPolicy } from './mask-tokens';
+import { oidcTokenCachePolicy } from './oidc-token-cache';
+
+export interface PipelineCredentialSettings {
+  readonly tenantId: string;
+  readonly clientId: string;
+  /** The bootstrap connection's id. */
+  readonly connectionId: string;
+  readonly systemAccessToken: string;
+  readonly authorityHost: string;
+  readonly setSecret: (value: string) => void;
+}
+
+/** The bootstrap connection's workload identity, through the job's OIDC token. */
+export function pipelineCredential(settings: PipelineCredentialSettings): TokenCredential {
+  return new AzurePipelinesCredential(settings.tenantId, settings.clientId, settings.connectionId, settings.systemAccessToken, {
+    authorityHost: settings.authorityHost,
+    httpClient: sharedHttpClient(),
+    // The authority comes from the bootstrap connection; MSAL's instance discovery would instead ask
+    // login.microsoftonline.com about it, which sovereign clouds and isolated agents cannot reach.
+    disableInstanceDiscovery: true,
+    additionalPolicies: [
+      // Masks the OIDC and access tokens the credential receives, which never leave the library otherwise.
+      { policy: maskTokensPolicy(settings.setSecret), position: 'perCall' },
+      { policy: oidcTokenCachePolicy(), position: 'perCall' },
+    ],
+  });
+}
+
+/** The Azure CLI's signed-in account (`az login`), for the command-line tool. */
+export function azureCliCredential(tenantId: string | undefined): TokenCredential {
+  return new AzureCliCredential(tenantId === undefined ? {} : { tenantId });
+}
