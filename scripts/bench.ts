@@ -98,8 +98,9 @@ async function provision(emulator: RunningEmulator, specFile: string, concurrenc
   });
   const endedAt = startedAt + run.durationMs;
   if (run.result !== 'Succeeded') throw new Error(`the task did not succeed (${run.result}): ${run.resultMessage ?? run.stderr}`);
-  const first = emulator.ctx.requests.log[logStart];
-  const firstAt = first ? Date.parse(first.arrivedAt ?? first.at) : endedAt;
+  // The log is in order of answers; the first request is the one that arrived first.
+  const arrivals = emulator.ctx.requests.log.slice(logStart).map((entry) => Date.parse(entry.arrivedAt ?? entry.at));
+  const firstAt = arrivals.length > 0 ? Math.min(...arrivals) : endedAt;
   const after = emulator.ctx.requests.summary();
   return { startupMs: firstAt - startedAt, wallMs: endedAt - firstAt, totalMs: run.durationMs, reads: after.reads - before.reads, writes: after.writes - before.writes };
 }
