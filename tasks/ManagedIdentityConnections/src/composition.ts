@@ -161,11 +161,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   const arm: ArmSettings = { endpoint: config.cloud.armUrl, resourceId: config.cloud.armResourceId, credential: authentication.arm, userAgent: USER_AGENT };
   // Each port is built on its first call (on-first-use.ts): no call before the spec is valid, and the Azure
   // SDKs load only when the first Azure call needs them.
-  // setImmediate first: loading the ARM SDKs takes ~30 ms of synchronous work, and the Azure DevOps lookups
-  // started in the same tick should be on the wire before it, not after.
-  const armClients = async () => {
-    return import('./adapters/arm-clients');
-  };
+  const armClients = () => import('./adapters/arm-clients');
   const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
     getIdentity: true,
     createOrUpdateIdentity: true,
