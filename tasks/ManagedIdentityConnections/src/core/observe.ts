@@ -17,14 +17,16 @@ export async function observe(desired: DesiredState, ports: Pick<Ports, 'identit
   const limiter = new Limiter(options.concurrency);
   const { environments } = desired;
 
-  // Azure DevOps first: its requests go out at once, while the first ARM call spends a few tens of
-  // milliseconds building its SDK client and signing in before anything leaves.
-  const [connectionState, projects, identities, roleDefinitions, subscriptions] = await Promise.all([
+  // Order matters for speed, not for the result. Azure DevOps first: its requests go out at once, while the
+  // first ARM call spends a few tens of milliseconds building its SDK client and signing in. Then the few
+  // role-definition and subscription reads, before one identity read per environment can fill the limiter
+  // and hold them back by a round trip.
+  const [connectionState, projects, roleDefinitions, subscriptions, identities] = await Promise.all([
     observeConnections(environments, desired.settings.verificationRunPipelineId !== undefined, ports, limiter),
     observeProjects(environments, ports),
-    observeIdentities(environments, ports, limiter),
     observeRoleDefinitions(environments, ports, limiter),
     observeSubscriptions(environments, ports, limiter),
+    observeIdentities(environments, ports, limiter),
   ]);
   return { identities, roleDefinitions, subscriptions, projects, ...connectionState };
 }
