@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
+import { jsonLine } from '../tests/emulator/json-line';
 import { bundledTask, runTask } from './lib/run-task';
 
 const DEV = '22222222-0000-4000-8000-000000000001';
@@ -88,7 +89,7 @@ function lowerBoundMs(scenario: Scenario, latencyMs: number, capacity: number, r
 }
 
 async function provision(emulator: RunningEmulator, specFile: string, concurrency: number) {
-  const info = emulator.info as unknown as { agentEnv: Record<string, string>; bootstrapConnection: { id: string } };
+  const info = jsonLine(emulator);
   const before = emulator.ctx.requests.summary();
   const logStart = emulator.ctx.requests.log.length;
   const startedAt = Date.now();

@@ -3,16 +3,10 @@
 // summary, then runs it a second time to show that nothing changes.
 import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
+import { jsonLine } from '../tests/emulator/json-line';
 import { repoRoot, runTask, type TaskRun } from './lib/run-task';
 
 const environmentsFile = join(repoRoot, 'samples', 'environments.yml');
-
-interface DevOpsInfo {
-  agentEnv: Record<string, string>;
-  bootstrapConnection: { id: string; name: string };
-  collectionUri: string;
-  project: { name: string };
-}
 
 function counts(emulator: RunningEmulator): { reads: number; writes: number } {
   const { reads, writes } = emulator.ctx.requests.summary();
@@ -20,7 +14,7 @@ function counts(emulator: RunningEmulator): { reads: number; writes: number } {
 }
 
 async function provision(emulator: RunningEmulator, title: string): Promise<TaskRun> {
-  const info = emulator.info as unknown as DevOpsInfo;
+  const info = jsonLine(emulator);
   console.log(`\n━━ ${title} ━━`);
   const before = counts(emulator);
   const run = await runTask({
@@ -42,13 +36,13 @@ async function main(): Promise<void> {
   // Delays like Entra's, scaled down, so the log shows the task waiting out a new credential's propagation.
   const emulator = await startEmulator({ settings: { ficPropagationMs: 2500, principalReplicationMs: 1500 } });
   try {
-    const info = emulator.info as unknown as DevOpsInfo;
+    const info = jsonLine(emulator);
     console.log('Managed Identity Connections — the main job on the offline emulator');
     console.log(`  Azure DevOps   ${info.collectionUri} (project ${info.project.name})`);
-    console.log(`  Azure          ${String(emulator.info.armEndpoint)} (tenant ${String(emulator.info.tenantId)})`);
+    console.log(`  Azure          ${info.armEndpoint} (tenant ${info.tenantId})`);
     console.log(`  bootstrap      service connection ${info.bootstrapConnection.name} (${info.bootstrapConnection.id})`);
     console.log(`  environments   ${environmentsFile}`);
-    console.log(`  control API    ${emulator.info.controlUrl} (stopped when this script ends)`);
+    console.log(`  control API    ${info.controlUrl} (stopped when this script ends)`);
 
     await provision(emulator, 'First run: provision');
     if (process.exitCode) return;

@@ -9,6 +9,7 @@ import { runTask, type TaskRun } from '../../scripts/lib/run-task';
 import { DEFAULT_LOCATION, DEV_SUBSCRIPTION, IDENTITY_RESOURCE_GROUP } from '../emulator/azure/default-world';
 import { roleByName } from '../emulator/azure/role-definitions';
 import type { RunningEmulator } from '../emulator/emulator';
+import { jsonLine, type EmulatorJsonLine } from '../emulator/json-line';
 import type { RequestLogEntry } from '../emulator/kernel/context';
 import { control, startTestEmulator } from '../helpers/emulator';
 
@@ -88,18 +89,6 @@ export interface WorldState {
   readonly serviceEndpoints: readonly ServiceEndpointView[];
   readonly pipelinePermissions: readonly PipelinePermissionView[];
   readonly pipelineRuns: readonly PipelineRunView[];
-}
-
-/** The JSON line's Azure DevOps fields (docs/emulator.md, "The JSON line"). */
-export interface DevOpsInfo {
-  readonly agentEnv: Readonly<Record<string, string>>;
-  readonly bootstrapConnection: { readonly id: string; readonly name: string; readonly clientId: string };
-  readonly collectionUri: string;
-  readonly organization: { readonly name: string; readonly id: string };
-  readonly project: { readonly name: string; readonly id: string };
-  readonly systemAccessToken: string;
-  readonly tenantId: string;
-  readonly armEndpoint: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -187,8 +176,8 @@ export class E2eWorld {
   }
 
   /** Re-read after every reset: the job token and the agent's temp folder change with it. */
-  get info(): DevOpsInfo {
-    return this.emulator.info as unknown as DevOpsInfo;
+  get info(): EmulatorJsonLine {
+    return jsonLine(this.emulator);
   }
 
   async start(): Promise<void> {

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_TENANT, DEV_SUBSCRIPTION } from '../emulator/azure/default-world';
 import type { RunningEmulator } from '../emulator/emulator';
+import { jsonLine } from '../emulator/json-line';
 import { control, startTestEmulator } from '../helpers/emulator';
 import { runTask, type TaskRun } from '../../scripts/lib/run-task';
 import { armAsBootstrap, azAvailable, AzSession, devOpsConnectionToken, type FederatedConnection, type ProcessResult } from './az-harness';
@@ -30,11 +31,6 @@ const SPEC = {
 
 interface EnvironmentsOutput {
   dev: { identity: { name: string; resourceId: string; clientId: string; principalId: string; tenantId: string }; connections: { 'app-dev': { id: string } } };
-}
-
-interface DevOpsInfo {
-  agentEnv: Record<string, string>;
-  bootstrapConnection: { id: string };
 }
 
 // The cases share one provisioned world (one task run is the slow part) and run in order: the passing case
@@ -85,7 +81,7 @@ describe('the smoke test after the task provisioned the connection', function ()
     }
     // A new credential takes a moment to work, so the task's own verification has to wait for it.
     emulator = await startTestEmulator({ settings: { ficPropagationMs: 500 } });
-    const info = emulator.info as unknown as DevOpsInfo;
+    const info = jsonLine(emulator);
     provision = await runTask({
       env: info.agentEnv,
       inputs: { command: 'provision', bootstrapConnection: info.bootstrapConnection.id, environments: JSON.stringify(SPEC) },

@@ -114,7 +114,21 @@ export interface HttpFailure {
 }
 
 const transientStatuses = new Set([408, 429, 500, 502, 503, 504]);
-const networkCodes = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Node and undici codes of a connection that failed or dropped: worth another try whatever the call. */
+export const networkErrorCodes: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * Default classification: throttling, server errors and network failures are worth retrying, plus any service
@@ -123,7 +137,7 @@ const networkCodes = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'ENOTFO
 export function classifyHttpFailure(failure: HttpFailure, retryableCodes: readonly string[] = []): RetryDecision {
   const retryable =
     (failure.statusCode !== undefined && transientStatuses.has(failure.statusCode)) ||
-    (failure.code !== undefined && (networkCodes.has(failure.code) || retryableCodes.some((code) => code.toLowerCase() === failure.code!.toLowerCase())));
+    (failure.code !== undefined && (networkErrorCodes.has(failure.code) || retryableCodes.some((code) => code.toLowerCase() === failure.code!.toLowerCase())));
   if (!retryable) return { retry: false };
   return failure.retryAfterMs === undefined ? { retry: true } : { retry: true, delayMs: failure.retryAfterMs };
 }

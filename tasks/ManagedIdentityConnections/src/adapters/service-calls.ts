@@ -8,8 +8,8 @@
 // Anything else fails at once, translated by the call's own rules first, then the common ones.
 import { isTaskError, TaskError, type ErrorCode } from '../errors';
 import type { Platform } from '../ports/platform';
-import { retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
-import { briefFailure, describeFailure, formatFailure, isTransient, type ServiceFailure } from './service-failure';
+import { classifyHttpFailure, retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
+import { briefFailure, describeFailure, formatFailure, type ServiceFailure } from './service-failure';
 
 export interface CallSettings {
   readonly platform: Platform;
@@ -43,11 +43,7 @@ export class ServiceCalls {
     return retry(spec.operation, {
       policy: this.policy,
       clock: this.clock,
-      classify: (error) => {
-        const failure = describeFailure(error, this.clock.now());
-        const retryable = isTransient(failure) || (failure.code !== undefined && (spec.retryCodes ?? []).includes(failure.code));
-        return retryable ? { retry: true, ...(failure.retryAfterMs === undefined ? {} : { delayMs: failure.retryAfterMs }) } : { retry: false };
-      },
+      classify: (error) => classifyHttpFailure(describeFailure(error, this.clock.now()), spec.retryCodes),
       onRetry: (error, info) => {
         const failure = describeFailure(error, this.clock.now());
         this.settings.platform.info(`  ${spec.what}: ${briefFailure(failure)} — trying again in ${Math.round(info.delayMs / 100) / 10} s (attempt ${info.attempt + 1}).`);

@@ -6,7 +6,7 @@
 // typed-rest-client's plain Error (Azure DevOps: statusCode, the parsed body in `result`, `responseHeaders`).
 // Network failures arrive as Node errors with a `code` such as ECONNRESET, sometimes wrapped. Retry and
 // translation decide on this one shape instead of on each library's.
-import { parseRetryAfter, type HeaderSource } from '../retry';
+import { networkErrorCodes, parseRetryAfter, type HeaderSource } from '../retry';
 
 export type FailureSource = 'arm' | 'entra' | 'devops' | 'network' | 'unknown';
 
@@ -21,21 +21,6 @@ export interface ServiceFailure {
   /** ARM's x-ms-correlation-request-id or Azure DevOps' activity id, for support requests. */
   readonly correlationId?: string;
 }
-
-const networkCodes = new Set([
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 type Bag = Record<string, unknown>;
 
@@ -60,7 +45,7 @@ function header(headers: HeaderSource | undefined, name: string): string | undef
 /** The Node network code of an error or of one of its causes (RestError wraps socket errors). */
 function networkCode(error: unknown, depth = 0): string | undefined {
   if (!isBag(error) || depth > 4) return undefined;
-  if (typeof error.code === 'string' && networkCodes.has(error.code)) return error.code;
+  if (typeof error.code === 'string' && networkErrorCodes.has(error.code)) return error.code;
   if (/socket hang up/i.test(String(error.message ?? ''))) return 'ECONNRESET';
   return networkCode(error.cause, depth + 1) ?? networkCode(error.innerError, depth + 1);
 }
@@ -116,13 +101,6 @@ export function describeFailure(error: unknown, now = Date.now()): ServiceFailur
 
   if (network !== undefined) return { source: 'network', code: network, message };
   return { source: 'unknown', ...(typeof error.code === 'string' ? { code: error.code } : {}), message };
-}
-
-const transientStatuses = new Set([408, 429, 500, 502, 503, 504]);
-
-/** Worth another try whatever the call: throttling, server errors, dropped connections. */
-export function isTransient(failure: ServiceFailure): boolean {
-  return failure.source === 'network' || (failure.statusCode !== undefined && transientStatuses.has(failure.statusCode));
 }
 
 /** `HTTP 403 AuthorizationFailed: …  (correlation id …)` — for messages and debug lines. */
