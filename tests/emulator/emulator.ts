@@ -92,7 +92,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   };
 
   for (const module of modules) await module.register(ctx);
-  registerControlRoutes(ctx, { reset, modules });
+  const state = (): Record<string, unknown> => {
+    const fields: Record<string, unknown> = {};
+    for (const module of modules) Object.assign(fields, module.state(ctx));
+    return { ...fields, requests: ctx.requests.summary(), issuedTokens: ctx.tokens.list().map((entry) => entry.token) };
+  };
+  registerControlRoutes(ctx, { reset, state });
 
   const serviceServer = createServiceServer(ctx, certs);
   const controlServer = createControlServer(ctx);
@@ -131,11 +136,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       return info();
     },
     ctx,
-    state() {
-      const state: Record<string, unknown> = {};
-      for (const module of modules) Object.assign(state, module.state(ctx));
-      return { ...state, requests: ctx.requests.summary(), issuedTokens: ctx.tokens.list().map((entry) => entry.token) };
-    },
+    state,
     reset,
     async close() {
       const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

@@ -1,13 +1,14 @@
 // The control API every module shares: state, request counters, faults, settings and reset. Modules add
 // their own control routes (e.g. completing a pipeline run) to the same router.
-import type { EmulatorContext, EmulatorModule, EmulatorSettings } from './context';
+import type { EmulatorContext, EmulatorSettings } from './context';
 import type { FaultRule } from './faults';
 import { HttpError, jsonBody, queryParam, type EmuRequest } from './http';
 
 export interface ControlHooks {
   /** Clears every module, reseeds from the start seed, and resets counters, faults, tokens and settings. */
   reset(): Promise<void>;
-  modules: readonly EmulatorModule[];
+  /** Every module's state, the request counters and the issued tokens: what `GET state` answers. */
+  state(): Record<string, unknown>;
 }
 
 function badRequest(message: string): never {
@@ -32,13 +33,7 @@ export function registerControlRoutes(ctx: EmulatorContext, hooks: ControlHooks)
     },
   }));
 
-  r.add('GET', '/state', { ...route, name: 'control.state' }, () => {
-    const state: Record<string, unknown> = {};
-    for (const module of hooks.modules) Object.assign(state, module.state(ctx));
-    state.requests = ctx.requests.summary();
-    state.issuedTokens = ctx.tokens.list().map((entry) => entry.token);
-    return { status: 200, body: state };
-  });
+  r.add('GET', '/state', { ...route, name: 'control.state' }, () => ({ status: 200, body: hooks.state() }));
 
   r.add('GET', '/requests', { ...route, name: 'control.requests' }, (req) => {
     const since = Number(queryParam(req, 'since') ?? 0);
