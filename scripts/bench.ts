@@ -108,9 +108,9 @@ async function provision(emulator: RunningEmulator, specFile: string, concurrenc
 
 type Provisioned = Awaited<ReturnType<typeof provision>>;
 
-/** The run with the median wall time: one slow outlier on a shared machine should not decide the figure. */
-function medianRun(runs: Provisioned[]): Provisioned {
-  return [...runs].sort((a, b) => a.wallMs - b.wallMs)[Math.floor(runs.length / 2)]!;
+/** The item with the median value: one slow outlier on a shared machine should not decide the figure. */
+function medianBy<T>(items: readonly T[], value: (item: T) => number): T {
+  return [...items].sort((a, b) => value(a) - value(b))[Math.floor(items.length / 2)]!;
 }
 
 async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs: number, repeat: number): Promise<Measured> {
@@ -127,8 +127,8 @@ async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs:
     reruns.push(await provision(emulator, specFile, concurrency));
   }
   rmSync(directory, { recursive: true, force: true });
-  const first = medianRun(firsts);
-  const rerun = { ...medianRun(reruns), writes: Math.max(...reruns.map((run) => run.writes)) };
+  const first = medianBy(firsts, (run) => run.wallMs);
+  const rerun = { ...medianBy(reruns, (run) => run.wallMs), writes: Math.max(...reruns.map((run) => run.writes)) };
   const { capacity, refillPerSecond } = emulator.ctx.settings.throttle.writes;
   const boundMs = lowerBoundMs(scenario, latencyMs, capacity, refillPerSecond);
   return {
@@ -144,11 +144,6 @@ async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs:
     rerunWrites: rerun.writes,
     rerunWallMs: Math.round(rerun.wallMs),
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 async function main(): Promise<void> {
@@ -198,7 +193,7 @@ async function main(): Promise<void> {
     })),
     rerunWrites: results.reduce((sum, result) => sum + result.rerunWrites, 0),
     bundleBytes,
-    startupMs: median(results.map((result) => result.startupMs)),
+    startupMs: medianBy(results, (result) => result.startupMs).startupMs,
     latencyMs,
     repeat,
   };
