@@ -17,12 +17,12 @@
 //    in a row, which lengthens the chain by k − 1.
 // wallMs is measured from the task's first request to its exit; start-up (process start to first request)
 // is reported apart as startupMs, with its own target.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
 import { jsonLine } from '../tests/emulator/json-line';
-import { bundledTask, runTask } from './lib/run-task';
+import { bundledTaskBytes, runTask } from './lib/run-task';
 
 const DEV = '22222222-0000-4000-8000-000000000001';
 const PROD = '22222222-0000-4000-8000-000000000002';
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   } finally {
     await emulator.close();
   }
-  const bundleBytes = statSync(bundledTask).size;
+  const bundleBytes = bundledTaskBytes();
   const summary = {
     runs: results.map(({ environments, connectionsPerEnvironment, wallMs, boundMs, ratio, reads, writes, startupMs, totalMs, rerunWrites }) => ({
       environments,

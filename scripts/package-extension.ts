@@ -5,7 +5,7 @@
 // `warning:` lines and still exits 0, so a broken task would ship. This script streams tfx's output, fails on
 // any `warning:` or `error:` line, and deletes the .vsix it made in that case, so nobody uploads it by mistake.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -21,7 +21,7 @@ export interface PackageOptions {
 export interface PackageResult {
   vsixPath: string;
   vsixBytes: number;
-  /** Each bundled task entry file, with its size: the agent runs these with no node_modules. */
+  /** Each JavaScript file of a task folder (the entry and what it loads), with its size: the agent runs them with no node_modules. */
   bundles: { path: string; bytes: number }[];
 }
 
@@ -55,9 +55,11 @@ function checkTaskFolders(root: string): PackageResult['bundles'] {
     const task = JSON.parse(readFileSync(taskJsonPath, 'utf8')) as TaskJson;
     const targets = new Set(Object.values(task.execution ?? {}).map((handler) => handler.target).filter((t): t is string => !!t));
     for (const target of targets) {
-      const targetPath = join(root, folder, target);
-      if (!existsSync(targetPath)) throw new Error(`${folder}/${target} is missing: run \`npm run build\` first`);
-      bundles.push({ path: targetPath, bytes: statSync(targetPath).size });
+      if (!existsSync(join(root, folder, target))) throw new Error(`${folder}/${target} is missing: run \`npm run build\` first`);
+    }
+    for (const file of readdirSync(join(root, folder)).filter((name) => name.endsWith('.js')).sort()) {
+      const path = join(root, folder, file);
+      bundles.push({ path, bytes: statSync(path).size });
     }
   }
   return bundles;

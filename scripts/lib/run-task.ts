@@ -6,11 +6,19 @@
 // Asynchronous on purpose: the emulator often runs in the same process, and a synchronous spawn would stop
 // it from answering the task it is waiting for.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 export const bundledTask = join(repoRoot, 'dist', 'tasks', 'ManagedIdentityConnections', 'index.js');
+
+/** The bundle's bytes: index.js and the file it loads on the first Azure call (azure-sdk.js). */
+export function bundledTaskBytes(): number {
+  const folder = dirname(bundledTask);
+  return readdirSync(folder)
+    .filter((name) => name.endsWith('.js'))
+    .reduce((sum, name) => sum + statSync(join(folder, name)).size, 0);
+}
 
 export interface AgentCommand {
   /** e.g. `task.setvariable` */

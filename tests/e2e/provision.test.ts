@@ -142,6 +142,15 @@ describe('e2e: provision from an empty world', () => {
     assert.match(row, /verified/);
   });
 
+  it('signs in once: one OIDC token and one OpenID configuration, both asked for before the one token exchange', () => {
+    // The prefetched answers (sign-in-prefetch.ts) must be the ones MSAL uses: a second request for either
+    // would mean the prefetch's URL no longer matches what @azure/identity and MSAL ask for.
+    const routes = run.requests.map((entry) => entry.route);
+    const count = (route: string) => routes.filter((candidate) => candidate === route).length;
+    assert.deepEqual([count('devops.oidctoken'), count('entra.openid-configuration'), count('entra.token')], [1, 1, 1]);
+    assert.ok(routes.indexOf('devops.oidctoken') < routes.indexOf('entra.token') && routes.indexOf('entra.openid-configuration') < routes.indexOf('entra.token'));
+  });
+
   it('runs TestConnection after writing the credential, and the connection really signs in', async () => {
     const credentialWrite = run.requests.findIndex((entry) => entry.route === 'arm.fic.put');
     const tests = requestsTo(run.requests, 'devops.endpointproxy');

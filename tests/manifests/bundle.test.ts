@@ -1,6 +1,7 @@
-// Protects the bundle's promise: the agent copies only the task folder, with no node_modules, so index.js must
-// carry every dependency inside it. Run from a folder that no node_modules is above, it must load, reach
-// task-lib, and end with a `##vso[task.complete` result line, whatever that result is.
+// Protects the bundle's promise: the agent copies only the task folder, with no node_modules, so index.js and the
+// azure-sdk.js it loads on the first Azure call must carry every dependency inside them. Run from a folder that
+// no node_modules is above, index.js must load, reach task-lib, and end with a `##vso[task.complete` result
+// line, whatever that result is; azure-sdk.js must load and export what the composition root builds from it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { builtTaskFolder } from './repository';
 
-describe('the bundled task (dist/tasks/ManagedIdentityConnections/index.js)', function () {
+describe('the bundled task (dist/tasks/ManagedIdentityConnections/index.js, azure-sdk.js)', function () {
   this.timeout(60_000);
   let folder: string;
 
@@ -40,5 +41,16 @@ describe('the bundled task (dist/tasks/ManagedIdentityConnections/index.js)', fu
     const vsoCommands = run.stdout.split('\n').filter((line) => line.startsWith('##vso['));
     assert.ok(vsoCommands.length > 0, `no ##vso command in stdout:\n${output}`);
     assert.match(vsoCommands.at(-1)!, /^##vso\[task\.complete result=(Succeeded|SucceededWithIssues|Failed);/, output);
+  });
+
+  it('loads azure-sdk.js on its own, with no node_modules, and finds the credentials and ARM clients in it', () => {
+    const run = spawnSync(process.execPath, ['-e', 'console.log(Object.keys(require("./azure-sdk.js")).sort().join(","))'], {
+      cwd: folder,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), 'ArmIdentityClient,ArmRoleClient,azureCliCredential,pipelineCredential');
   });
 });

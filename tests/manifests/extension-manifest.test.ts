@@ -63,9 +63,9 @@ describe('vss-extension.json', () => {
 });
 
 describe(`the built task folder ${taskFolder}`, () => {
-  it('holds exactly task.json, index.js and icon.png', () => {
+  it('holds exactly task.json, index.js, the azure-sdk.js it loads, and icon.png', () => {
     assert.ok(existsSync(builtTaskFolder), `${taskFolder} is missing: run \`npm run build\``);
-    assert.deepEqual(readdirSync(builtTaskFolder).sort(), ['icon.png', 'index.js', 'task.json']);
+    assert.deepEqual(readdirSync(builtTaskFolder).sort(), ['azure-sdk.js', 'icon.png', 'index.js', 'task.json']);
   });
 
   it('carries the current task.json unchanged', () => {

@@ -23,7 +23,7 @@ describe('npm run package', function () {
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('makes a .vsix whose task folder holds task.json and one JavaScript file, index.js, without tfx warnings', () => {
+  it('makes a .vsix whose task folder holds task.json and the two bundled files, index.js and azure-sdk.js, without tfx warnings', () => {
     const out = join(scratch, 'out');
     const run = spawnSync(process.execPath, [join(repoRoot, 'build', 'scripts', 'package-extension.js'), '--out', out], { encoding: 'utf8' });
     assert.equal(run.status, 0, `package-extension failed:\n${run.stdout}\n${run.stderr}`);
@@ -33,13 +33,13 @@ describe('npm run package', function () {
     assert.equal(vsixFiles.length, 1, `expected one .vsix in ${out}, found ${vsixFiles.join(', ')}`);
     const vsix = readFileSync(join(out, vsixFiles[0]!));
     assert.match(run.stdout, /^vsix: .+\.vsix \(\d+\.\d KiB\)$/m);
-    assert.match(run.stdout, /^bundle: dist\/tasks\/ManagedIdentityConnections\/index\.js \(\d+\.\d KiB\)$/m);
+    for (const file of ['azure-sdk', 'index']) assert.match(run.stdout, new RegExp(`^bundle: dist/tasks/ManagedIdentityConnections/${file}\\.js \\(\\d+\\.\\d KiB\\)$`, 'm'));
 
     const entries = readZip(vsix);
     const taskFiles = entries.filter((entry) => entry.name.startsWith(taskFolderInVsix) && !entry.name.endsWith('/'));
-    assert.deepEqual(taskFiles.map((entry) => entry.name.slice(taskFolderInVsix.length)).sort(), ['icon.png', 'index.js', 'task.json']);
+    assert.deepEqual(taskFiles.map((entry) => entry.name.slice(taskFolderInVsix.length)).sort(), ['azure-sdk.js', 'icon.png', 'index.js', 'task.json']);
     const javascript = entries.filter((entry) => /\.(c|m)?js$/.test(entry.name));
-    assert.deepEqual(javascript.map((entry) => entry.name), [`${taskFolderInVsix}index.js`], 'the .vsix must carry exactly one JavaScript file');
+    assert.deepEqual(javascript.map((entry) => entry.name).sort(), [`${taskFolderInVsix}azure-sdk.js`, `${taskFolderInVsix}index.js`], 'the .vsix must carry exactly the two bundled files');
 
     const packedTask = JSON.parse(taskFiles.find((entry) => entry.name.endsWith('task.json'))!.read().toString('utf8')) as TaskJson;
     assert.deepEqual(packedTask, readJson<TaskJson>(join(repoRoot, 'task.json')));
@@ -47,9 +47,8 @@ describe('npm run package', function () {
     assert.ok(manifest, 'no extension.vsixmanifest in the .vsix');
     assert.match(manifest.read().toString('utf8'), /<Categories>Azure Pipelines<\/Categories>/);
 
-    const bundle = taskFiles.find((entry) => entry.name.endsWith('index.js'))!;
     // Recorded in the test output so that bundle growth shows up in every run.
-    console.log(`      .vsix ${kib(vsix.length)}; bundled index.js ${kib(bundle.size)}`);
+    console.log(`      .vsix ${kib(vsix.length)}; bundled ${javascript.map((entry) => `${entry.name.slice(taskFolderInVsix.length)} ${kib(entry.size)}`).join(', ')}`);
   });
 
   /** A copy of what the manifest packs, in a scratch root, with task.json changed by `edit`. */

@@ -1,10 +1,10 @@
-// The @azure/identity credentials, in a module of their own so that the composition root can load them
-// (with MSAL) only when the first Azure call signs in — see on-first-use.ts.
+// The @azure/identity credentials (with MSAL they are part of azure-sdk.ts, loaded on the first Azure call).
 import type { TokenCredential } from '@azure/core-auth';
 import { AzureCliCredential, AzurePipelinesCredential } from '@azure/identity';
 import { sharedHttpClient } from './http-client';
 import { maskTokensPolicy } from './mask-tokens';
-import { oidcTokenCachePolicy } from './oidc-token-cache';
+import { reusedSignInAnswersPolicy } from './reused-sign-in-answers';
+import type { PrefetchedAnswers } from './sign-in-prefetch';
 
 export interface PipelineCredentialSettings {
   readonly tenantId: string;
@@ -14,6 +14,8 @@ export interface PipelineCredentialSettings {
   readonly systemAccessToken: string;
   readonly authorityHost: string;
   readonly setSecret: (value: string) => void;
+  /** Answers sign-in-prefetch.ts sent for before the SDKs loaded; MSAL's identical requests get them. */
+  readonly prefetched?: PrefetchedAnswers;
 }
 
 /** The bootstrap connection's workload identity, through the job's OIDC token. */
@@ -27,7 +29,7 @@ export function pipelineCredential(settings: PipelineCredentialSettings): TokenC
     additionalPolicies: [
       // Masks the OIDC and access tokens the credential receives, which never leave the library otherwise.
       { policy: maskTokensPolicy(settings.setSecret), position: 'perCall' },
-      { policy: oidcTokenCachePolicy(), position: 'perCall' },
+      { policy: reusedSignInAnswersPolicy(settings.prefetched), position: 'perCall' },
     ],
   });
 }

@@ -14,7 +14,7 @@
 // In every command: an invalid spec or any error finding means no write at all; output variables (ids per
 // environment plus `environments` JSON) and a markdown summary are produced whenever the spec was valid.
 import type { TaskConfig } from '../config';
-import { TaskError, toTaskError, type Problem } from '../errors';
+import { isTaskError, TaskError, toTaskError, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import type { Platform } from '../ports/platform';
 import { systemClock } from '../retry';
@@ -227,7 +227,7 @@ function failed(message: string, errors: readonly TaskError[], warnings: readonl
 }
 
 function withEnvironment(error: Problem, environment: string): TaskError {
-  const typed = error instanceof TaskError ? error : TaskError.fromProblem(error);
+  const typed = isTaskError(error) ? error : TaskError.fromProblem(error);
   if (typed.environment !== undefined) return typed;
   return new TaskError(typed.code, typed.message, { ...typed, environment, cause: typed.cause });
 }
