@@ -17,11 +17,17 @@
 //    in a row, which lengthens the chain by k − 1.
 // wallMs is measured from the task's first request to its exit; start-up (process start to first request)
 // is reported apart as startupMs, with its own target.
+//
+// Beside each scenario, the https floor (lib/https-floor.ts): a bare Node https client making as many
+// requests, with as many in flight as the task's largest burst (two role assignments and a connection per
+// environment), against the same emulator and latency. The round-trip bound counts no CPU; the floor shows
+// what one Node process on this machine needs for that many requests with no work at all.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
 import { jsonLine } from '../tests/emulator/json-line';
+import { measureHttpsFloor, type HttpsFloor } from './lib/https-floor';
 import { bundledTaskBytes, runTask } from './lib/run-task';
 
 const DEV = '22222222-0000-4000-8000-000000000001';
@@ -48,6 +54,7 @@ interface Measured {
   readonly totalMs: number;
   readonly rerunWrites: number;
   readonly rerunWallMs: number;
+  readonly httpsFloor: Pick<HttpsFloor, 'requests' | 'concurrency' | 'wallMs' | 'cpuMs'>;
 }
 
 function spec(scenario: Scenario): string {
@@ -131,6 +138,8 @@ async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs:
   const rerun = { ...medianBy(reruns, (run) => run.wallMs), writes: Math.max(...reruns.map((run) => run.writes)) };
   const { capacity, refillPerSecond } = emulator.ctx.settings.throttle.writes;
   const boundMs = lowerBoundMs(scenario, latencyMs, capacity, refillPerSecond);
+  const info = jsonLine(emulator);
+  const floor = await measureHttpsFloor(`${info.armEndpoint.replace(/\/$/, '')}/subscriptions/${DEV}?api-version=2022-12-01`, first.reads + first.writes, scenario.environments * 3, info.caFile);
   return {
     environments: scenario.environments,
     connectionsPerEnvironment: scenario.connectionsPerEnvironment,
@@ -143,6 +152,7 @@ async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs:
     totalMs: Math.round(first.totalMs),
     rerunWrites: rerun.writes,
     rerunWallMs: Math.round(rerun.wallMs),
+    httpsFloor: { requests: floor.requests, concurrency: floor.concurrency, wallMs: floor.wallMs, cpuMs: floor.cpuMs },
   };
 }
 
@@ -170,7 +180,8 @@ async function main(): Promise<void> {
       if (!json) {
         console.log(
           `${scenario.name.padEnd(26)} wall ${String(result.wallMs).padStart(5)} ms  bound ${String(result.boundMs).padStart(5)} ms  ratio ${result.ratio.toFixed(2)}  ` +
-            `reads ${result.reads}  writes ${result.writes}  rerun writes ${result.rerunWrites}  start-up ${result.startupMs} ms`,
+            `reads ${result.reads}  writes ${result.writes}  rerun writes ${result.rerunWrites}  start-up ${result.startupMs} ms  ` +
+            `https floor ${result.httpsFloor.wallMs} ms (CPU ${result.httpsFloor.cpuMs} ms)`,
         );
       }
     }
@@ -179,7 +190,7 @@ async function main(): Promise<void> {
   }
   const bundleBytes = bundledTaskBytes();
   const summary = {
-    runs: results.map(({ environments, connectionsPerEnvironment, wallMs, boundMs, ratio, reads, writes, startupMs, totalMs, rerunWrites }) => ({
+    runs: results.map(({ environments, connectionsPerEnvironment, wallMs, boundMs, ratio, reads, writes, startupMs, totalMs, rerunWrites, httpsFloor }) => ({
       environments,
       connectionsPerEnvironment,
       wallMs,
@@ -190,6 +201,7 @@ async function main(): Promise<void> {
       startupMs,
       totalMs,
       rerunWrites,
+      httpsFloor,
     })),
     rerunWrites: results.reduce((sum, result) => sum + result.rerunWrites, 0),
     bundleBytes,
