@@ -29,6 +29,7 @@ import type {
   ServiceConnection,
 } from '../ports/devops';
 import type { Secret } from '../secret';
+import { MicroBatcher } from './micro-batch';
 import type { ServiceCalls } from './service-calls';
 import type { ServiceFailure } from './service-failure';
 
@@ -47,6 +48,13 @@ export interface DevOpsSettings {
 }
 
 const PIPELINE_PERMISSIONS_API_VERSION = '7.1-preview.1';
+/** How long a pipeline permission waits for others to share its request (it is off the critical path). */
+const PERMISSION_BATCH_WINDOW_MS = 10;
+
+interface PermissionUpdate {
+  readonly connectionId: string;
+  readonly authorization: PipelineAuthorization;
+}
 
 /**
  * TestConnection failures worth waiting out: the federated credential or the identity's role assignment is
@@ -271,15 +279,47 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
+  /**
+   * Connections created at about the same time (parallel environments) are authorized in one request: Azure
+   * DevOps' pipeline permissions take a list, and fifty environments would otherwise send fifty PATCHes within
+   * a few milliseconds. A lone update uses the single-resource route. The list is all or nothing, so when Azure
+   * DevOps refuses it (400 or 404: a pipeline or connection it does not know), each connection is asked again
+   * on its own — one environment's mistake fails only that environment.
+   */
   authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void> {
+    return this.permissionUpdates.add({ connectionId, authorization });
+  }
+
+  private readonly permissionUpdates = new MicroBatcher<PermissionUpdate>((updates) => this.sendPermissionUpdates(updates), PERMISSION_BATCH_WINDOW_MS);
+
+  private async sendPermissionUpdates(updates: readonly PermissionUpdate[]): Promise<PromiseSettledResult<void>[]> {
+    if (updates.length > 1) {
+      const what = `authorize pipelines for connections ${updates.map((update) => update.connectionId).join(', ')}`;
+      let refusedAsAList = false;
+      try {
+        await this.calls.run({
+          what,
+          operation: async () => {
+            await this.endpoints.rest.update(`${this.projectUrl}/_apis/pipelines/pipelinepermissions?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`, updates.map(permissionsBody));
+          },
+          translate: (failure) => {
+            refusedAsAList = failure.statusCode === 400 || failure.statusCode === 404;
+            return this.rightsError(failure, 'MIC405', what);
+          },
+        });
+        return updates.map(() => ({ status: 'fulfilled', value: undefined }));
+      } catch (error) {
+        if (!refusedAsAList) return updates.map(() => ({ status: 'rejected', reason: error }));
+      }
+    }
+    return Promise.allSettled(updates.map((update) => this.authorizeOne(update)));
+  }
+
+  private authorizeOne({ connectionId, authorization }: PermissionUpdate): Promise<void> {
     return this.calls.run({
       what: `authorize pipelines for ${connectionId}`,
       operation: async () => {
-        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId), {
-          resource: { type: 'endpoint', id: connectionId },
-          ...(authorization.allPipelines ? { allPipelines: { authorized: true } } : {}),
-          pipelines: authorization.pipelineIds.map((id) => ({ id, authorized: true })),
-        });
+        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId), permissionsBody({ connectionId, authorization }));
       },
       translate: (failure) => this.rightsError(failure, 'MIC405', `authorize pipelines for connection ${connectionId}`),
     });
@@ -405,4 +445,13 @@ export class AzureDevOpsClient implements DevOpsClient {
     if (failure.statusCode === 401) return new TaskError('MIC408', `Azure DevOps refused the task's token (${what}): ${failure.message}`);
     return new TaskError(code, `Azure DevOps refused to ${what}: ${failure.message}`);
   }
+}
+
+/** One connection's pipeline permissions as the pipelinePermissions routes take them. */
+function permissionsBody({ connectionId, authorization }: PermissionUpdate) {
+  return {
+    resource: { type: 'endpoint', id: connectionId },
+    ...(authorization.allPipelines ? { allPipelines: { authorized: true } } : {}),
+    pipelines: authorization.pipelineIds.map((id) => ({ id, authorized: true })),
+  };
 }
