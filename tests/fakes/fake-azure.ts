@@ -144,6 +144,13 @@ export class FakeAzure {
         return stored ? { ...stored.identity, tags: { ...stored.identity.tags } } : undefined;
       }),
 
+    listIdentities: (subscriptionId, resourceGroup) =>
+      this.log.record({ port: 'identities', method: 'listIdentities', args: [subscriptionId, resourceGroup], write: false, subject: resourceGroup }, () =>
+        [...this.identities.values()]
+          .filter((stored) => `${stored.ref.subscriptionId}/${stored.ref.resourceGroup}`.toLowerCase() === `${subscriptionId}/${resourceGroup}`.toLowerCase())
+          .map((stored) => ({ ...stored.identity, tags: { ...stored.identity.tags } })),
+      ),
+
     createOrUpdateIdentity: (ref: IdentityRef, properties: IdentityProperties) =>
       this.log.record({ port: 'identities', method: 'createOrUpdateIdentity', args: [ref, properties], write: true, subject: ref.name }, () => {
         if (!this.resourceGroups.has(`${ref.subscriptionId}/${ref.resourceGroup}`.toLowerCase())) {

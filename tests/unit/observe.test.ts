@@ -2,11 +2,13 @@
 // protects: reads only, never a write; Azure DevOps looked up once per run for all environments (the API takes
 // lists of names); each role definition and subscription resolved once however many environments name it;
 // credentials and role assignments read only for identities that exist; pipeline permissions read only where
-// the plan may need them; and absence recorded as absence.
+// the plan may need them; identities found with one list of their resource group when the spec wants enough of
+// them there (read one by one otherwise, or when the list is refused); and absence recorded as absence.
 import * as assert from 'node:assert/strict';
 import { roleKey } from '../../tasks/ManagedIdentityConnections/src/core/model';
 import { identityKey } from '../../tasks/ManagedIdentityConnections/src/core/names';
-import { observe } from '../../tasks/ManagedIdentityConnections/src/core/observe';
+import { LIST_IDENTITIES_FROM, observe } from '../../tasks/ManagedIdentityConnections/src/core/observe';
+import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { createFakeWorld } from '../fakes/fake-world';
 import { connection, desired, devSubscription, environment, role } from './builders/plan-builders';
 
@@ -32,7 +34,8 @@ describe('observe', () => {
     assert.equal(count('findProjects'), 1);
     assert.equal(count('findRoleDefinition'), 2);
     assert.equal(count('getSubscription'), 1);
-    assert.equal(count('getIdentity'), 3);
+    assert.equal(count('listIdentities'), 1, 'three identities in one resource group: one list');
+    assert.equal(count('getIdentity'), 0);
     assert.equal(count('listFederatedCredentials'), 1, 'only the identity that exists has credentials to read');
     assert.equal(count('listAssignmentsForPrincipal'), 1);
     assert.equal(count('getPipelinePermissions'), 1, 'only for existing connections the spec authorizes');
@@ -58,5 +61,35 @@ describe('observe', () => {
     assert.equal(world.connections.get('app-e1')!.id, seeded.id);
     assert.ok(world.roleDefinitions.has(roleKey(devSubscription, 'contributor')));
     assert.deepEqual([...world.projects.keys()], ['apps']);
+  });
+
+  it(`reads identities one by one when fewer than ${LIST_IDENTITIES_FROM} share a resource group`, async () => {
+    const fake = createFakeWorld();
+    const two = desired([environment('e1'), environment('e2'), environment('e3', { identityName: 'id-elsewhere' })].map((item, index) =>
+      index === 2 ? { ...item, identity: { ...item.identity, ref: { ...item.identity.ref, resourceGroup: 'rg-other' } } } : item,
+    ));
+    fake.azure.seedIdentity(two.environments[0]!.identity.ref, { location: 'westeurope' });
+    const world = await observe(two, fake.ports, { concurrency: 4 });
+    const count = (method: string) => fake.log.methods().filter((item) => item === method).length;
+    assert.deepEqual([count('getIdentity'), count('listIdentities')], [3, 0]);
+    assert.deepEqual([...world.identities.keys()], [identityKey(two.environments[0]!.identity.ref)]);
+  });
+
+  it('finds listed identities whatever the case of their names, with their credentials and assignments', async () => {
+    const fake = createFakeWorld();
+    const ref = state.environments[1]!.identity.ref;
+    fake.azure.seedIdentity({ ...ref, name: ref.name.toUpperCase() }, { location: 'westeurope' });
+    const world = await observe(state, fake.ports, { concurrency: 4 });
+    assert.deepEqual([...world.identities.keys()], [identityKey(ref)]);
+    assert.equal(fake.log.methods().filter((item) => item === 'listFederatedCredentials').length, 1);
+  });
+
+  it('reads identities one by one when their resource group cannot be listed', async () => {
+    const fake = createFakeWorld();
+    fake.azure.seedIdentity(state.environments[2]!.identity.ref, { location: 'westeurope' });
+    fake.log.failOn('listIdentities', () => new TaskError('MIC604', 'AuthorizationFailed: no read on the resource group.'));
+    const world = await observe(state, fake.ports, { concurrency: 4 });
+    assert.equal(fake.log.methods().filter((item) => item === 'getIdentity').length, 3);
+    assert.deepEqual([...world.identities.keys()], [identityKey(state.environments[2]!.identity.ref)]);
   });
 });

@@ -127,6 +127,18 @@ export class ArmIdentityClient implements IdentityClient {
     });
   }
 
+  listIdentities(subscriptionId: string, resourceGroup: string): Promise<Identity[]> {
+    return this.calls.run({
+      what: `list the identities in resource group ${resourceGroup}`,
+      operation: async () =>
+        (await notFoundAsUndefined(async () => {
+          const identities: Identity[] = [];
+          for await (const identity of this.clients.get(subscriptionId).userAssignedIdentities.listByResourceGroup(resourceGroup)) identities.push(toIdentity(identity));
+          return identities;
+        }, ['ResourceGroupNotFound'])) ?? [],
+    });
+  }
+
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]> {
     return this.calls.run({
       what: `list federated credentials of ${ref.name}`,

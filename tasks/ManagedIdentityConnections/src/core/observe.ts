@@ -3,7 +3,7 @@
 // crawls nor trips ARM's per-principal read throttling. Azure DevOps lookups are batched across environments
 // (one findConnections and one findProjects for the whole run) because that API takes lists of names.
 import { Limiter } from './concurrency';
-import { roleKey, type DesiredEnvironment, type DesiredState, type ObservedIdentity, type ObservedWorld } from './model';
+import { roleKey, type DesiredEnvironment, type DesiredState, type Identity, type IdentityRef, type ObservedIdentity, type ObservedWorld } from './model';
 import { identityKey } from './names';
 import { parseScope, subscriptionScope } from './scopes';
 import type { Ports } from '../ports';
@@ -31,12 +31,20 @@ export async function observe(desired: DesiredState, ports: Pick<Ports, 'identit
   return { identities, roleDefinitions, subscriptions, projects, ...connectionState };
 }
 
+/**
+ * From this many identities in one resource group on, they are found with one list of the group instead of a
+ * read each: fifty environments make one request instead of fifty, which matters for ARM's read throttling.
+ * Fewer are read one by one — two reads cost no more than a list, and a crowded group's list takes pages.
+ */
+export const LIST_IDENTITIES_FROM = 3;
+
 async function observeIdentities(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities' | 'roles'>, limiter: Limiter): Promise<Map<string, ObservedIdentity>> {
+  const findIdentity = identityFinder(environments, ports, limiter);
   const found = new Map<string, ObservedIdentity>();
   await Promise.all(
     environments.map(async (environment) => {
       const ref = environment.identity.ref;
-      const identity = await limiter.run(() => ports.identities.getIdentity(ref));
+      const identity = await findIdentity(ref);
       if (!identity) return;
       const roleSubscriptions = unique(environment.roles.map((role) => parseScope(role.scope)?.subscriptionId.toLowerCase()));
       const [federatedCredentials, assignmentLists] = await Promise.all([
@@ -50,6 +58,30 @@ async function observeIdentities(environments: readonly DesiredEnvironment[], po
     }),
   );
   return found;
+}
+
+/** Finds an identity in its resource group's list when the spec wants enough of them there, else reads it. */
+function identityFinder(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities'>, limiter: Limiter): (ref: IdentityRef) => Promise<Identity | undefined> {
+  const groupOf = (ref: IdentityRef) => `${ref.subscriptionId}/${ref.resourceGroup}`.toLowerCase();
+  const wanted = new Map<string, IdentityRef[]>();
+  for (const { identity } of environments) wanted.set(groupOf(identity.ref), [...(wanted.get(groupOf(identity.ref)) ?? []), identity.ref]);
+  const lists = new Map<string, Promise<Map<string, Identity> | undefined>>();
+  for (const [group, refs] of wanted) {
+    if (refs.length < LIST_IDENTITIES_FROM) continue;
+    const { subscriptionId, resourceGroup } = refs[0]!;
+    lists.set(
+      group,
+      limiter.run(() => ports.identities.listIdentities(subscriptionId, resourceGroup)).then(
+        (identities) => new Map(identities.map((identity) => [identity.name.toLowerCase(), identity])),
+        // A caller may read its identities but not list their group; the reads one by one will tell.
+        () => undefined,
+      ),
+    );
+  }
+  return async (ref) => {
+    const listed = await lists.get(groupOf(ref));
+    return listed ? listed.get(ref.name.toLowerCase()) : limiter.run(() => ports.identities.getIdentity(ref));
+  };
 }
 
 async function observeRoleDefinitions(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'roles'>, limiter: Limiter): Promise<Map<string, RoleDefinition>> {

@@ -38,6 +38,8 @@ export interface FederatedCredential {
 export interface IdentityClient {
   /** undefined when the identity does not exist (404). */
   getIdentity(ref: IdentityRef): Promise<Identity | undefined>;
+  /** Every identity in the resource group (all pages); empty when the group does not exist. */
+  listIdentities(subscriptionId: string, resourceGroup: string): Promise<Identity[]>;
   createOrUpdateIdentity(ref: IdentityRef, properties: IdentityProperties): Promise<Identity>;
   /** Every federated credential on the identity (all pages). */
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]>;
