@@ -190,6 +190,8 @@ export class AzureDevOpsClient implements DevOpsClient {
   private readonly core: CoreApi;
   private readonly pipelines: PipelinesApi;
   private readonly projectUrl: string;
+  /** Pipeline permissions asked for together, sent together (authorizePipelines). */
+  private readonly permissionUpdates = new MicroBatcher<PermissionUpdate>((updates) => this.sendPermissionUpdates(updates), PERMISSION_BATCH_WINDOW_MS);
 
   constructor(
     private readonly settings: DevOpsSettings,
@@ -289,8 +291,6 @@ export class AzureDevOpsClient implements DevOpsClient {
   authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void> {
     return this.permissionUpdates.add({ connectionId, authorization });
   }
-
-  private readonly permissionUpdates = new MicroBatcher<PermissionUpdate>((updates) => this.sendPermissionUpdates(updates), PERMISSION_BATCH_WINDOW_MS);
 
   private async sendPermissionUpdates(updates: readonly PermissionUpdate[]): Promise<PromiseSettledResult<void>[]> {
     if (updates.length > 1) {
