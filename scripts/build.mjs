@@ -13,7 +13,7 @@
 // Nothing is printed on success: `npm run -s emulator` must keep stdout to the emulator's one JSON line.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,25 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const taskName = 'ManagedIdentityConnections';
 const taskOut = join(root, 'dist', 'tasks', taskName);
 const require = createRequire(import.meta.url);
+
+/**
+ * tsc never deletes what it emitted for a source that is gone: a renamed test would keep running (and passing,
+ * against the stale copy of the module it imported). Remove every emitted .js whose .ts no longer exists.
+ */
+function removeOrphanedOutput(folder = join(root, 'build')) {
+  if (!existsSync(folder)) return;
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) {
+      removeOrphanedOutput(path);
+      continue;
+    }
+    const emitted = /\.js(\.map)?$/.exec(entry.name);
+    if (!emitted) continue;
+    const source = join(root, path.slice(join(root, 'build').length + 1).replace(/\.js(\.map)?$/, '.ts'));
+    if (!existsSync(source)) rmSync(path);
+  }
+}
 
 function typeCheckAndEmit() {
   const tsc = require.resolve('typescript/bin/tsc');
@@ -90,5 +109,8 @@ async function bundleTask() {
 }
 
 const only = process.argv[2];
-if (only !== '--bundle-only') typeCheckAndEmit();
+if (only !== '--bundle-only') {
+  removeOrphanedOutput();
+  typeCheckAndEmit();
+}
 if (only !== '--tsc-only') await bundleTask();
