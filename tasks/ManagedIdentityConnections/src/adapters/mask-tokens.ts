@@ -10,23 +10,26 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 
 const TOKEN_FIELDS = ['access_token', 'id_token', 'refresh_token', 'oidcToken', 'token', 'accessToken'];
 
+/** Masks every token field of a JSON answer body; anything else is left alone. */
+export function maskTokensInBody(text: string | null | undefined, setSecret: (value: string) => void): void {
+  if (!text || !/token/i.test(text)) return;
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    for (const field of TOKEN_FIELDS) {
+      const value = body[field];
+      if (typeof value === 'string' && value.length > 0) setSecret(value);
+    }
+  } catch {
+    // Not JSON: nothing we know how to read a token from.
+  }
+}
+
 export function maskTokensPolicy(setSecret: (value: string) => void): PipelinePolicy {
   return {
     name: 'maskTokensInResponses',
     async sendRequest(request, next) {
       const response = await next(request);
-      const text = response.bodyAsText;
-      if (text && /token/i.test(text)) {
-        try {
-          const body = JSON.parse(text) as Record<string, unknown>;
-          for (const field of TOKEN_FIELDS) {
-            const value = body[field];
-            if (typeof value === 'string' && value.length > 0) setSecret(value);
-          }
-        } catch {
-          // Not JSON: nothing we know how to read a token from.
-        }
-      }
+      maskTokensInBody(response.bodyAsText, setSecret);
       return response;
     },
   };

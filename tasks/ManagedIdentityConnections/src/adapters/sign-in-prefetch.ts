@@ -11,6 +11,7 @@
 // (reused-sign-in-answers.ts). A request MSAL or the library shapes differently simply misses and is sent
 // again — one extra request, never a wrong answer.
 import { request as httpsRequest } from 'node:https';
+import { maskTokensInBody } from './mask-tokens';
 
 export interface Answer {
   readonly status: number;
@@ -125,7 +126,7 @@ function send(prefetch: PrefetchRequest, setSecret: (value: string) => void): { 
         response.on('error', () => give(undefined));
         response.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
-          maskTokens(body, setSecret);
+          maskTokensInBody(body, setSecret);
           const headers: Record<string, string> = {};
           for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
           give({ status: response.statusCode ?? 0, headers, body });
@@ -141,13 +142,4 @@ function send(prefetch: PrefetchRequest, setSecret: (value: string) => void): { 
     outgoing.end();
   });
   return { answer, onTheWire };
-}
-
-function maskTokens(body: string, setSecret: (value: string) => void): void {
-  try {
-    const token = (JSON.parse(body) as { oidcToken?: unknown }).oidcToken;
-    if (typeof token === 'string' && token.length > 0) setSecret(token);
-  } catch {
-    // Not JSON: no token in it.
-  }
 }
