@@ -60,17 +60,15 @@ function keep(kind: Reusable, answer: Answer | undefined): Kept | undefined {
 
 export function reusedSignInAnswersPolicy(prefetched: PrefetchedAnswers = new Map(), now: () => number = Date.now): PipelinePolicy {
   const answers = new Map<string, Promise<Kept | undefined>>();
-  for (const [key, answer] of prefetched) {
-    const [method = '', url = ''] = key.split(' ', 2);
-    const kind = reusable(method, url);
-    if (kind) answers.set(key, answer.then((value) => keep(kind, value)));
-  }
   return {
     name: 'reuseSignInAnswers',
     async sendRequest(request: PipelineRequest, next) {
       const kind = reusable(request.method, request.url);
       if (kind === undefined) return next(request);
       const key = answerKey(request.method, request.url);
+      // The first ask of a prefetched request takes the prefetch's answer as its own.
+      const prefetch = answers.has(key) ? undefined : prefetched.get(key);
+      if (prefetch) answers.set(key, prefetch.then((answer) => keep(kind, answer)));
       const kept = await answers.get(key);
       if (kept && kept.expiresAt - EXPIRY_MARGIN_MS > now()) {
         return { request, status: kept.status, headers: createHttpHeaders({ ...kept.headers }), bodyAsText: kept.body } satisfies PipelineResponse;
