@@ -64,7 +64,10 @@ async function observeIdentities(environments: readonly DesiredEnvironment[], po
 function identityFinder(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities'>, limiter: Limiter): (ref: IdentityRef) => Promise<Identity | undefined> {
   const groupOf = (ref: IdentityRef) => `${ref.subscriptionId}/${ref.resourceGroup}`.toLowerCase();
   const wanted = new Map<string, IdentityRef[]>();
-  for (const { identity } of environments) wanted.set(groupOf(identity.ref), [...(wanted.get(groupOf(identity.ref)) ?? []), identity.ref]);
+  for (const { identity } of environments) {
+    const group = groupOf(identity.ref);
+    wanted.set(group, [...(wanted.get(group) ?? []), identity.ref]);
+  }
   const lists = new Map<string, Promise<Map<string, Identity> | undefined>>();
   for (const [group, refs] of wanted) {
     if (refs.length < LIST_IDENTITIES_FROM) continue;
