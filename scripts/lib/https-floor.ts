@@ -7,6 +7,7 @@
 // As a child: `node https-floor.js <url> <count> <concurrency>` prints {"wallMs","cpuMs","connections"}.
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
+import type { Socket } from 'node:net';
 
 export interface HttpsFloor {
   readonly requests: number;
@@ -36,7 +37,8 @@ export function measureHttpsFloor(url: string, requests: number, concurrency: nu
 
 function runFloor(url: string, count: number, concurrency: number): void {
   const agent = new Agent({ keepAlive: true });
-  let connections = 0;
+  const connections = new WeakSet<Socket>();
+  let connectionCount = 0;
   const started = performance.now();
   const cpu = process.cpuUsage();
   let sent = 0;
@@ -51,15 +53,15 @@ function runFloor(url: string, count: number, concurrency: number): void {
         // On the next turn: by then the agent has put this connection back in its pool for reuse.
         if (answered < count) return void setImmediate(next);
         const used = process.cpuUsage(cpu);
-        process.stdout.write(JSON.stringify({ wallMs: Math.round(performance.now() - started), cpuMs: Math.round((used.user + used.system) / 1000), connections }));
+        process.stdout.write(JSON.stringify({ wallMs: Math.round(performance.now() - started), cpuMs: Math.round((used.user + used.system) / 1000), connections: connectionCount }));
         agent.destroy();
       });
     });
     outgoing.on('socket', (socket) => {
-      if (!(socket as { floorCounted?: boolean }).floorCounted) {
-        (socket as { floorCounted?: boolean }).floorCounted = true;
-        connections += 1;
-      }
+      // Fired for a reused connection too: count each one once.
+      if (connections.has(socket)) return;
+      connections.add(socket);
+      connectionCount += 1;
     });
     outgoing.on('error', (error) => {
       process.stderr.write(`https floor: ${error.message}\n`);
