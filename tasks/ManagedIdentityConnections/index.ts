@@ -22,10 +22,12 @@ async function main(): Promise<void> {
     const config = parseTaskConfig(inputs, facts);
     const ports = await createPorts(config, platform, pipelineAuthentication(config, platform));
     const result = await run(config, ports);
+    platform.flush();
     for (const error of result.errors) tl.error(formatTaskError(error));
     tl.setResult(taskResults[result.status], result.message);
   } catch (caught) {
     const error = toTaskError(caught);
+    platform.flush();
     tl.error(formatTaskError(error));
     tl.setResult(tl.TaskResult.Failed, `${error.code}: ${error.message}`);
   }

@@ -22,7 +22,7 @@ import type {
   RoleDefinition,
   Subscription,
 } from '../ports/azure';
-import { sharedHttpClient } from './http-client';
+import { sharedArmHttpClient } from './http-client';
 import type { ServiceCalls } from './service-calls';
 import { describeFailure, type ServiceFailure } from './service-failure';
 
@@ -49,7 +49,7 @@ export function armClientOptions(settings: ArmSettings) {
     credentialScopes: [armScope(settings.resourceId)],
     retryOptions: { maxRetries: 0 },
     userAgentOptions: { userAgentPrefix: settings.userAgent },
-    httpClient: sharedHttpClient(),
+    httpClient: sharedArmHttpClient(settings.endpoint),
   };
 }
 
@@ -270,7 +270,8 @@ export class ArmRoleClient implements RoleClient {
             description: request.description,
           }),
         ),
-      // Even with principalType set, a brand-new identity can be briefly unknown to Authorization.
+      // Even with principalType set, a brand-new identity can be briefly unknown to Authorization. Backed off,
+      // not polled: every attempt is an ARM write and takes a token from the subscription's write bucket.
       retryCodes: ['PrincipalNotFound'],
       translate: (failure) => this.assignmentConflict(request, failure),
     });

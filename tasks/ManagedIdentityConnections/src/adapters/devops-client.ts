@@ -380,7 +380,7 @@ export class AzureDevOpsClient implements DevOpsClient {
           if (options.waitForRoles && ROLE_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
           return outcome;
         },
-        retryCodes: ['PropagationPending'],
+        pollCodes: ['PropagationPending'],
       });
     } catch (error) {
       // Still replicating at the deadline: report the last answer as the test result, not as a call failure.

@@ -6,6 +6,12 @@
 // for this call only (PrincipalNotFound on a role assignment right after the identity was created; the 409
 // Entra answers to concurrent federated credential writes), with backoff, until propagationTimeoutSeconds.
 // Anything else fails at once, translated by the call's own rules first, then the common ones.
+//
+// Waiting for replication is polling, not backing off: a credential or a principal becomes visible at one
+// moment, and every second between that moment and the next attempt is a second the user waits for nothing.
+// So the codes a call names as `pollCodes` are tried again at a short, fixed interval (jittered), however many
+// attempts it takes; the interval stretches only when so many calls poll at once that together they would ask
+// more than `maxPollsPerSecond` of the service.
 import { isTaskError, TaskError, type ErrorCode } from '../errors';
 import type { Platform } from '../ports/platform';
 import { classifyHttpFailure, retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
@@ -18,14 +24,20 @@ export interface CallSettings {
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly clock?: RetryClock;
+  /** The interval between polls while a write replicates (default 1 s). */
+  readonly pollIntervalMs?: number;
+  /** What all polling calls together may ask per second (default 20); more pollers stretch the interval. */
+  readonly maxPollsPerSecond?: number;
 }
 
 export interface CallSpec<T> {
   /** What the call does, for messages: `create identity id-dev`. */
   readonly what: string;
   readonly operation: (attempt: number) => Promise<T>;
-  /** Service error codes that are transient for this call (e.g. PrincipalNotFound). */
+  /** Service error codes that are transient for this call (e.g. 429s' codes, concurrent writes): backoff. */
   readonly retryCodes?: readonly string[];
+  /** Service error codes that mean "an earlier write is still replicating" (e.g. PrincipalNotFound): polled. */
+  readonly pollCodes?: readonly string[];
   /** Call-specific translation of a final failure; undefined falls through to the common rules. */
   readonly translate?: (failure: ServiceFailure) => TaskError | undefined;
 }
@@ -33,29 +45,51 @@ export interface CallSpec<T> {
 export class ServiceCalls {
   private readonly policy: RetryPolicy;
   private readonly clock: RetryClock;
+  /** Calls waiting to poll again right now: together they share maxPollsPerSecond. */
+  private polling = 0;
 
   constructor(private readonly settings: CallSettings) {
     this.policy = { initialDelayMs: settings.initialDelayMs ?? 1000, maxDelayMs: settings.maxDelayMs ?? 30_000, deadlineMs: settings.deadlineMs };
     this.clock = settings.clock ?? systemClock;
   }
 
-  run<T>(spec: CallSpec<T>): Promise<T> {
-    return retry(spec.operation, {
-      policy: this.policy,
-      clock: this.clock,
-      classify: (error) => classifyHttpFailure(describeFailure(error, this.clock.now()), spec.retryCodes),
-      onRetry: (error, info) => {
-        const failure = describeFailure(error, this.clock.now());
-        this.settings.platform.info(`  ${spec.what}: ${briefFailure(failure)} — trying again in ${Math.round(info.delayMs / 100) / 10} s (attempt ${info.attempt + 1}).`);
-      },
-      giveUp: (error, info) => {
-        // Already translated (an operation's own check, or a credential that explains its failure).
-        if (isTaskError(error)) return error;
-        const failure = describeFailure(error, this.clock.now());
-        const waited = info.reason === 'deadline' ? ` after ${info.attempt} attempts in ${Math.round(info.elapsedMs / 1000)} s` : '';
-        return spec.translate?.(failure) ?? translateCommon(spec.what, failure, waited, error);
-      },
-    });
+  async run<T>(spec: CallSpec<T>): Promise<T> {
+    let pollingNow = false;
+    const setPolling = (value: boolean) => {
+      if (value !== pollingNow) this.polling += value ? 1 : -1;
+      pollingNow = value;
+    };
+    try {
+      return await retry(spec.operation, {
+        policy: this.policy,
+        clock: this.clock,
+        classify: (error) => {
+          const failure = describeFailure(error, this.clock.now());
+          const polled = failure.code !== undefined && spec.pollCodes?.some((code) => code.toLowerCase() === failure.code!.toLowerCase()) === true;
+          setPolling(polled);
+          return polled ? { retry: true, delayMs: this.pollDelayMs() } : classifyHttpFailure(failure, spec.retryCodes);
+        },
+        onRetry: (error, info) => {
+          const failure = describeFailure(error, this.clock.now());
+          this.settings.platform.info(`  ${spec.what}: ${briefFailure(failure)} — trying again in ${Math.round(info.delayMs / 100) / 10} s (attempt ${info.attempt + 1}).`);
+        },
+        giveUp: (error, info) => {
+          // Already translated (an operation's own check, or a credential that explains its failure).
+          if (isTaskError(error)) return error;
+          const failure = describeFailure(error, this.clock.now());
+          const waited = info.reason === 'deadline' ? ` after ${info.attempt} attempts in ${Math.round(info.elapsedMs / 1000)} s` : '';
+          return spec.translate?.(failure) ?? translateCommon(spec.what, failure, waited, error);
+        },
+      });
+    } finally {
+      setPolling(false);
+    }
+  }
+
+  /** The poll interval, ±25 % so that calls that started together drift apart, stretched when many poll at once. */
+  private pollDelayMs(): number {
+    const intervalMs = Math.max(this.settings.pollIntervalMs ?? 1000, (1000 * this.polling) / (this.settings.maxPollsPerSecond ?? 20));
+    return Math.round(intervalMs * (0.75 + this.clock.random() / 2));
   }
 
   /** Like run(), but a dropped or failed POST first checks whether it took effect before posting again. */
