@@ -133,6 +133,11 @@ describe('e2e: provision from an empty world', () => {
     });
   });
 
+  it('writes the environments output once: no debug line repeating it', () => {
+    const occurrences = run.stdout.split(`"resourceId":"${identity.id}"`).length - 1;
+    assert.equal(occurrences, 1, run.stdout);
+  });
+
   it('uploads a summary with a row for the connection: its changes and its verification', () => {
     assert.equal(run.summaries.length, 1);
     const row = run.summaries[0]!.split('\n').find((line) => line.startsWith('| dev |') && line.includes('| app-dev |'));

@@ -103,6 +103,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const controlServer = createControlServer(ctx);
   const proxyServer = createProxyServer(ctx, serviceServer);
   const servers: Server[] = [serviceServer, controlServer, proxyServer];
+  serviceServer.on('secureConnection', () => ctx.requests.tlsConnections++);
   // Tunnelled (CONNECT) and keep-alive sockets outlive `server.close()`; track them all to end them on close.
   const sockets = new Set<Socket>();
   for (const server of servers) {

@@ -56,6 +56,8 @@ const MAX_LOG_ENTRIES = 20_000;
 export class RequestStats {
   reads = 0;
   writes = 0;
+  /** TLS connections the service server accepted: each is a handshake a client paid for. */
+  tlsConnections = 0;
   readonly byService: Partial<Record<Service, { reads: number; writes: number }>> = {};
   readonly log: RequestLogEntry[] = [];
 
@@ -73,12 +75,13 @@ export class RequestStats {
   reset(): void {
     this.reads = 0;
     this.writes = 0;
+    this.tlsConnections = 0;
     for (const key of Object.keys(this.byService)) delete this.byService[key as Service];
     this.log.length = 0;
   }
 
-  summary(): { reads: number; writes: number; byService: RequestStats['byService'] } {
-    return { reads: this.reads, writes: this.writes, byService: structuredClone(this.byService) };
+  summary(): { reads: number; writes: number; tlsConnections: number; byService: RequestStats['byService'] } {
+    return { reads: this.reads, writes: this.writes, tlsConnections: this.tlsConnections, byService: structuredClone(this.byService) };
   }
 }
 
