@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled]`:
+// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F]`:
 // how fast the bundled task provisions against the emulator, compared with the fastest any client could be, and
 // what it costs (CPU, connections, output). Figures, not pass/fail: these machines are shared and noisy
 // (docs/performance.md has the method and the figures).
@@ -21,6 +21,7 @@
 //    connections on one identity the credential writes are serialized (k − 1 more PUTs).
 //  - the write-throttle bound: W writes in one subscription need at least (W − capacity) / refill seconds.
 // wallMs runs from the task's first request to its exit; start-up (process start to first request) is apart.
+// --task-file runs another build of the task (an A/B of an optimisation: build both, bench each).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,12 +133,15 @@ function lowerBoundMs(scenario: Scenario, rules: readonly FaultRule[], capacity:
  */
 const USAGE_PROBE = `process.on('exit', () => { const u = process.resourceUsage(); require('node:fs').writeFileSync(process.env.MIC_BENCH_USAGE_FILE, JSON.stringify({ cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS })); });\n`;
 
+let taskFile: string | undefined;
+
 async function provision(emulator: RunningEmulator, specFile: string, concurrency: number, directory: string) {
   const info = jsonLine(emulator);
   emulator.ctx.requests.reset();
   const usageFile = join(directory, 'usage.json');
   const startedAt = Date.now();
   const run = await runTask({
+    ...(taskFile === undefined ? {} : { taskFile }),
     env: info.agentEnv,
     extraEnv: { NODE_OPTIONS: `--require ${join(directory, 'usage-probe.cjs')}`, MIC_BENCH_USAGE_FILE: usageFile },
     inputs: { command: 'provision', bootstrapConnection: info.bootstrapConnection.id, environmentsFile: specFile, concurrency: String(concurrency) },
@@ -295,6 +299,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(repeat) && repeat >= 1)) throw new Error('--repeat needs a whole number ≥ 1');
   const groups = (option(args, '--scenarios') ?? GROUPS.join(',')).split(',').map((group) => group.trim());
   for (const group of groups) if (!(GROUPS as readonly string[]).includes(group)) throw new Error(`--scenarios takes a comma-separated list of ${GROUPS.join(', ')}; got ${group}`);
+  taskFile = option(args, '--task-file');
   const loadBefore = loadavg()[0]!;
   const emulator = await startEmulator();
   const measured: Measured[] = [];

@@ -147,12 +147,13 @@ describe('e2e: provision from an empty world', () => {
     assert.match(row, /verified/);
   });
 
-  it('signs in once: one OIDC token and one OpenID configuration, both asked for before the one token exchange', () => {
-    // The prefetched answers (sign-in-prefetch.ts) must be the ones MSAL uses: a second request for either
-    // would mean the prefetch's URL no longer matches what @azure/identity and MSAL ask for.
+  it('signs in once for every call: one OpenID configuration and one token exchange', () => {
+    // MSAL asks AzurePipelinesCredential for the client assertion twice per sign-in, so the job's OIDC token is
+    // requested twice; re-serving the first answer saved too little to keep (docs/performance.md, the A/B).
     const routes = run.requests.map((entry) => entry.route);
     const count = (route: string) => routes.filter((candidate) => candidate === route).length;
-    assert.deepEqual([count('devops.oidctoken'), count('entra.openid-configuration'), count('entra.token')], [1, 1, 1]);
+    assert.deepEqual([count('entra.openid-configuration'), count('entra.token')], [1, 1]);
+    assert.ok(count('devops.oidctoken') <= 2, `${count('devops.oidctoken')} OIDC token requests`);
     assert.ok(routes.indexOf('devops.oidctoken') < routes.indexOf('entra.token') && routes.indexOf('entra.openid-configuration') < routes.indexOf('entra.token'));
   });
 

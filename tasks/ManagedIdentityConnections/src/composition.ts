@@ -13,7 +13,6 @@ import type { ArmSettings } from './adapters/arm-clients';
 import { AzureDevOpsClient } from './adapters/devops-client';
 import { maskingCredential } from './adapters/mask-tokens';
 import { builtOnFirstUse } from './adapters/on-first-use';
-import { prefetchSignIn, type SignInPrefetch } from './adapters/sign-in-prefetch';
 import { ServiceCalls } from './adapters/service-calls';
 import { describeFailure, formatFailure } from './adapters/service-failure';
 
@@ -30,11 +29,6 @@ export interface DevOpsToken {
 export interface Authentication {
   /** Signs in to ARM: as the bootstrap identity in a pipeline, as the Azure CLI's account on a workstation. */
   readonly arm: TokenCredential;
-  /**
-   * Starts the sign-in's first requests and resolves once they are on the wire. Called before the Azure SDKs
-   * load, so that the load (which blocks the thread) runs while they travel instead of before they leave.
-   */
-  warmUp(): Promise<void>;
   /** The token for Azure DevOps calls, already masked. */
   devOpsToken(): Promise<DevOpsToken>;
 }
@@ -70,29 +64,16 @@ export function sharedTokenCredential(inner: TokenCredential): TokenCredential {
 const azureSdk = () => import('./adapters/azure-sdk');
 
 /** In a pipeline job: the bootstrap connection's workload identity through the job's OIDC token. */
-export function pipelineAuthentication(config: PipelineConfig, platform: Platform, env: Readonly<Record<string, string | undefined>> = process.env): Authentication {
+export function pipelineAuthentication(config: PipelineConfig, platform: Platform): Authentication {
   const accessToken = config.pipeline.accessToken;
   if (!accessToken) throw new TaskError('MIC106', 'System.AccessToken is not available to the task; the bootstrap connection cannot sign in without it.');
   const setSecret = (value: string) => platform.setSecret(value);
   setSecret(accessToken.reveal());
   const bootstrap = { tenantId: config.bootstrap.tenantId, connectionId: config.bootstrap.id, systemAccessToken: accessToken.reveal(), authorityHost: config.cloud.authorityHost, setSecret };
-  let prefetch: SignInPrefetch | undefined;
-  const warmUp = async (): Promise<SignInPrefetch> => {
-    prefetch ??= prefetchSignIn({ ...bootstrap, oidcRequestUri: config.pipeline.oidcRequestUri, env });
-    await prefetch.onTheWire;
-    return prefetch;
-  };
-  const signIn = builtOnFirstUse<TokenCredential>(
-    async () => {
-      const { answers } = await warmUp();
-      return (await azureSdk()).pipelineCredential({ ...bootstrap, clientId: config.bootstrap.clientId, prefetched: answers });
-    },
-    { getToken: true },
-  );
+  const signIn = builtOnFirstUse<TokenCredential>(async () => (await azureSdk()).pipelineCredential({ ...bootstrap, clientId: config.bootstrap.clientId }), { getToken: true });
   const credential = sharedTokenCredential(maskingCredential(signIn, setSecret));
   return {
     arm: credential,
-    warmUp: async () => void (await warmUp()),
     devOpsToken: async () => {
       if (config.devOpsAuth === 'systemAccessToken') return { token: accessToken, kind: 'bearer' };
       return { token: new Secret(await entraTokenForDevOps(credential, 'The bootstrap identity')), kind: 'bearer' };
@@ -136,8 +117,6 @@ export function cliAuthentication(config: CliConfig, platform: Platform, signIn:
   if (pat) setSecret(pat);
   return {
     arm: credential,
-    // The Azure CLI signs in in a process of its own; nothing to send ahead.
-    warmUp: () => Promise.resolve(),
     devOpsToken: async () =>
       pat ? { token: new Secret(pat), kind: 'pat' } : { token: new Secret(await entraTokenForDevOps(credential, 'The Azure CLI account', `Set ${PAT_VARIABLE} to a personal access token, or: ${cliSignInRemediation}`)), kind: 'bearer' },
   };
@@ -175,18 +154,14 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   const arm: ArmSettings = { endpoint: config.cloud.armUrl, resourceId: config.cloud.armResourceId, credential: authentication.arm, userAgent: USER_AGENT };
   // Each port is built on its first call (on-first-use.ts): no call before the spec is valid, and the Azure
   // SDKs load only when the first Azure call needs them.
-  const armClients = async () => {
-    await authentication.warmUp();
-    return azureSdk();
-  };
-  const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
+  const identities = builtOnFirstUse<IdentityClient>(async () => new (await azureSdk()).ArmIdentityClient(arm, calls), {
     getIdentity: true,
     listIdentities: true,
     createOrUpdateIdentity: true,
     listFederatedCredentials: true,
     putFederatedCredential: true,
   });
-  const roles = builtOnFirstUse<RoleClient>(async () => new (await armClients()).ArmRoleClient(arm, calls), {
+  const roles = builtOnFirstUse<RoleClient>(async () => new (await azureSdk()).ArmRoleClient(arm, calls), {
     findRoleDefinition: true,
     listAssignmentsForPrincipal: true,
     createAssignment: true,

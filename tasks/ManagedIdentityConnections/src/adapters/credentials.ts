@@ -3,8 +3,6 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AzureCliCredential, AzurePipelinesCredential } from '@azure/identity';
 import { sharedHttpClient } from './http-client';
 import { maskTokensPolicy } from './mask-tokens';
-import { reusedSignInAnswersPolicy } from './reused-sign-in-answers';
-import type { PrefetchedAnswers } from './sign-in-prefetch';
 
 export interface PipelineCredentialSettings {
   readonly tenantId: string;
@@ -14,8 +12,6 @@ export interface PipelineCredentialSettings {
   readonly systemAccessToken: string;
   readonly authorityHost: string;
   readonly setSecret: (value: string) => void;
-  /** Answers sign-in-prefetch.ts sent for before the SDKs loaded; MSAL's identical requests get them. */
-  readonly prefetched?: PrefetchedAnswers;
 }
 
 /** The bootstrap connection's workload identity, through the job's OIDC token. */
@@ -29,7 +25,6 @@ export function pipelineCredential(settings: PipelineCredentialSettings): TokenC
     additionalPolicies: [
       // Masks the OIDC and access tokens the credential receives, which never leave the library otherwise.
       { policy: maskTokensPolicy(settings.setSecret), position: 'perCall' },
-      { policy: reusedSignInAnswersPolicy(settings.prefetched), position: 'perCall' },
     ],
   });
 }
