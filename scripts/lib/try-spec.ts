@@ -3,7 +3,8 @@
 // (spec-world.ts) or takes a hand-written one (--from-seed), starts the emulator in this process, and runs
 // the bundled task exactly as the agent would (run-task.ts): plan → provision → verify → provision again,
 // which must write nothing. Then it says what the real run needs that the spec takes for granted.
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TextSink } from '../../tasks/ManagedIdentityConnections/src/adapters/console-platform';
 import { formatTaskError } from '../../tasks/ManagedIdentityConnections/src/core/format-run';
@@ -16,7 +17,7 @@ import type { CertificateAuthority } from '../../tests/emulator/kernel/certs';
 import type { SeedDocument } from '../../tests/emulator/kernel/context';
 import type { DevOpsSeed } from '../../tests/emulator/devops/seed';
 import { isLatencyProfileName, latencyProfileNames, latencyRules, type LatencyProfileName } from './latency-profiles';
-import { runTask, type TaskRun } from './run-task';
+import { bundledTask, repoRoot, runTask, type TaskRun } from './run-task';
 import { deriveSpecWorld, type RealRunNeeds, type SpecWorld } from './spec-world';
 
 export interface TryOptions {
@@ -32,6 +33,8 @@ export interface TryOptions {
   /** A hand-written seed (docs/emulator.md) instead of the world derived from the spec. */
   readonly fromSeed?: string;
   readonly allowPrivilegedRoles: boolean;
+  /** The bundled task to run; dist/'s by default. */
+  readonly taskFile?: string;
 }
 
 export interface TryIo {
@@ -118,7 +121,7 @@ export function parseTryArguments(argv: readonly string[], cwd: string): TryOpti
 }
 
 function usageError(code: 'MIC101' | 'MIC102', message: string, field: string): never {
-  throw new TaskError(code, message, { field, remediation: 'See npm run try -- --help (or docs/emulator.md, "Try your spec").' });
+  throw new TaskError(code, message, { field, remediation: 'See npm run try -- --help (or the README, "Try it on your spec").' });
 }
 
 /** The command: arguments in, exit code out (the CLI's `try` and scripts/try.ts). */
@@ -146,6 +149,7 @@ export async function trySpec(options: TryOptions, io: TryIo): Promise<TryOutcom
   const print = (line = '') => io.stdout.write(`${line}\n`);
   const spec = await checkSpecFile(options.specFile, options.cwd, { allowPrivilegedRoles: options.allowPrivilegedRoles, only: [] });
   if (!spec.ok) return refused(spec.error, io);
+  if (!existsSync(options.taskFile ?? bundledTask)) return refused(new TaskError('MIC132', `There is no bundled task at ${relative(repoRoot, options.taskFile ?? bundledTask)}.`), io);
 
   let seed: SeedDocument;
   let world: SpecWorld | undefined;
@@ -213,6 +217,7 @@ async function rehearse(options: TryOptions, io: TryIo, emulator: RunningEmulato
     print(`\n━━ ${step === 'rerun' ? 'provision again: the unchanged spec must write nothing' : command} ━━`);
     const logStart = emulator.ctx.requests.log.length;
     const run = await runTask({
+      ...(options.taskFile ? { taskFile: options.taskFile } : {}),
       env: info.agentEnv,
       inputs: { command, bootstrapConnection: info.bootstrapConnection.id, environmentsFile, allowPrivilegedRoles: String(options.allowPrivilegedRoles) },
       onLine: (line) => print(`  │ ${line}`),

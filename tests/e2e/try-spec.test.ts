@@ -182,6 +182,12 @@ environments:
     assert.ok(provision.run.durationMs >= 1500, `provision took ${provision.run.durationMs} ms`);
   });
 
+  it('says so when there is no bundled task to run (npm run cli compiles without bundling)', async () => {
+    const { outcome, stderr } = await rehearse(join(repoRoot, 'samples', 'environments.yml'), { taskFile: join(scratch, 'no-such-index.js') });
+    assert.deepEqual([outcome.exitCode, outcome.emulatorStarted], [1, false]);
+    assert.match(stderr, /^error: MIC132: There is no bundled task at /);
+  });
+
   it('answers a bad option with its code and exit code 2, and --help with the usage', async () => {
     const stderr = new Captured();
     const stdout = new Captured();

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DesiredEnvironment } from '../core/model';
-import { TaskError } from '../errors';
+import { TaskError, type Problem } from '../errors';
 import { loadSpecText, type LoadSpecOptions } from './load-spec';
 
 export type SpecFileResult = { readonly ok: true; readonly environments: readonly DesiredEnvironment[] } | { readonly ok: false; readonly error: TaskError };
@@ -21,5 +21,10 @@ export async function checkSpecFile(path: string, cwd: string, options: LoadSpec
   }
   const loaded = loadSpecText(text, options);
   if (loaded.ok) return loaded;
-  return { ok: false, error: TaskError.aggregate(loaded.problems, `The environments spec has ${loaded.problems.length} problems; nothing was read or changed.`) };
+  return { ok: false, error: specProblemsError(loaded.problems) };
+}
+
+/** The problems of a refused spec as one error (a single problem keeps its own code). */
+export function specProblemsError(problems: readonly Problem[]): TaskError {
+  return TaskError.aggregate(problems, `The environments spec has ${problems.length} problems; nothing was read or changed.`);
 }
