@@ -18,11 +18,11 @@
 // of the condition, so the run meets the same refusal the real one would; `needs.refusedRoles` says why.
 import type { DesiredEnvironment } from '../../tasks/ManagedIdentityConnections/src/core/model';
 import { authorizationWritesAllowed, wellKnownPrivilegedRole } from '../../tasks/ManagedIdentityConnections/src/core/guardrails';
-import { BOOTSTRAP_IDENTITY, DEFAULT_LOCATION, DEFAULT_TENANT, delegationCondition } from '../../tests/emulator/azure/default-world';
+import { BOOTSTRAP_IDENTITY, DEFAULT_LOCATION, DEFAULT_TENANT, defaultAzureSeed, delegationCondition } from '../../tests/emulator/azure/default-world';
 import { identityResourceId, keyOf, normalizeScope, parseScope, resourceGroupResourceId } from '../../tests/emulator/azure/ids';
 import { roleByGuid, roleByName, type RoleDefinition } from '../../tests/emulator/azure/role-definitions';
 import type { AzureSeed } from '../../tests/emulator/azure/seed';
-import { DEFAULT_DEVOPS_IDS, type DevOpsSeed } from '../../tests/emulator/devops/seed';
+import { defaultDevOpsSeed, type DevOpsSeed } from '../../tests/emulator/devops/seed';
 
 export interface SpecWorldOptions {
   /** The organization issues ID tokens in the Azure DevOps (legacy) format instead of Entra's. */
@@ -71,8 +71,8 @@ export interface SpecWorld {
   readonly needs: RealRunNeeds;
 }
 
-/** The project of the pipeline running the task, as in the default world. */
-export const PIPELINE_PROJECT = 'Platform';
+/** The project of the pipeline running the task: the default world's. */
+export const PIPELINE_PROJECT = defaultDevOpsSeed().projects[0]!.name;
 export const BOOTSTRAP_RESOURCE_GROUP = BOOTSTRAP_IDENTITY.resourceGroup;
 const MANAGED_IDENTITY_CONTRIBUTOR = 'Managed Identity Contributor';
 const RBAC_ADMINISTRATOR = 'Role Based Access Control Administrator';
@@ -206,62 +206,28 @@ export function deriveSpecWorld(environments: readonly DesiredEnvironment[], opt
     ...projects.slice(1).map((name): RequiredRight => ({ side: 'Azure DevOps', who: 'the build service identity', what: 'membership (to see it and share connections with it)', where: `project ${name}` })),
   );
 
+  // The default world's Azure DevOps part and bootstrap identity, moved into the spec's world: one
+  // definition of what a pipeline running the task has, here and in tests/emulator.
+  const base = defaultDevOpsSeed();
+  const bootstrapConnection = base.serviceConnections.find((connection) => connection.bootstrap)!;
+  const bootstrapPipeline = base.pipelines.find((pipeline) => pipeline.id === base.jobs.find((job) => job.bootstrap)!.pipeline)!;
   const devops: DevOpsSeed = {
-    organization: { name: 'contoso', id: DEFAULT_DEVOPS_IDS.organizationId, issuerType: options.legacyIssuer ? 'AzureDevOps' : 'EntraID' },
-    projects: projects.map((name, index) => ({ name, id: index === 0 ? DEFAULT_DEVOPS_IDS.platformProjectId : numberedGuid('eeeeeeee', index) })),
-    identities: [
-      {
-        key: 'buildService',
-        kind: 'build-service',
-        id: DEFAULT_DEVOPS_IDS.buildServiceId,
-        displayName: `${PIPELINE_PROJECT} Build Service (contoso)`,
-        uniqueName: `${DEFAULT_DEVOPS_IDS.platformProjectId}@Build/${DEFAULT_DEVOPS_IDS.organizationId}`,
-        projects,
-        serviceConnectionRoles: { [PIPELINE_PROJECT]: 'Creator' },
-      },
-      { key: 'bootstrapIdentity', kind: 'managed-identity', id: DEFAULT_DEVOPS_IDS.bootstrapIdentityMemberId, armResourceId: bootstrapResourceId, projects: [PIPELINE_PROJECT], serviceConnectionRoles: { [PIPELINE_PROJECT]: 'Creator' } },
-      { key: 'owner', kind: 'user', id: DEFAULT_DEVOPS_IDS.ownerId, displayName: 'Contoso Owner', uniqueName: 'owner@contoso.example', collectionAdministrator: true, projects },
-    ],
-    pipelines: [
-      { id: pipelineId, project: PIPELINE_PROJECT, name: 'bootstrap', yamlPath: 'pipelines/bootstrap.yml', parameters: [{ name: 'mode', type: 'string', default: 'provision' }], connectionReferences: [{ connection: 'bootstrap' }] },
-      ...[...listedPipelines.keys()].map((id) => ({ id, project: PIPELINE_PROJECT, name: `pipeline-${id}` })),
-    ],
-    pipelineResources: [{ project: PIPELINE_PROJECT, type: 'queue', id: '1', name: 'Azure Pipelines' }],
-    serviceConnections: [
-      {
-        id: DEFAULT_DEVOPS_IDS.bootstrapConnectionId,
-        bootstrap: true,
-        project: PIPELINE_PROJECT,
-        createdBy: 'owner',
-        name: 'bootstrap',
-        type: 'AzureRM',
-        url: 'https://management.azure.com/',
-        description: 'The identity the ManagedIdentityConnections task runs as, with the least rights of docs/permissions.md.',
-        authorization: { scheme: 'WorkloadIdentityFederation', parameters: {} },
-        data: { environment: 'AzureCloud', scopeLevel: 'Subscription', creationMode: 'Manual' },
-        identityResourceId: bootstrapResourceId,
-        federatedCredentialName: 'azure-devops-contoso-bootstrap',
-        authorizedPipelines: [pipelineId],
-      },
-    ],
-    jobs: [{ pipeline: pipelineId, project: PIPELINE_PROJECT, planId: DEFAULT_DEVOPS_IDS.bootstrapPlanId, jobId: DEFAULT_DEVOPS_IDS.bootstrapJobId, bootstrap: true }],
+    ...base,
+    organization: { ...base.organization, issuerType: options.legacyIssuer ? 'AzureDevOps' : 'EntraID' },
+    projects: projects.map((name, index) => (index === 0 ? base.projects[0]! : { name, id: numberedGuid('eeeeeeee', index) })),
+    // The build service (Creator in the pipeline's project) and the collection administrator see every project.
+    identities: base.identities.map((identity) => (identity.kind === 'managed-identity' ? { ...identity, armResourceId: bootstrapResourceId } : { ...identity, projects })),
+    pipelines: [{ ...bootstrapPipeline, id: pipelineId }, ...[...listedPipelines.keys()].map((id) => ({ id, project: PIPELINE_PROJECT, name: `pipeline-${id}` }))],
+    serviceConnections: [{ ...bootstrapConnection, identityResourceId: bootstrapResourceId, authorizedPipelines: [pipelineId] }],
+    jobs: base.jobs.filter((job) => job.bootstrap).map((job) => ({ ...job, pipeline: pipelineId })),
   };
 
+  const bootstrapIdentity = defaultAzureSeed().identities!.find((identity) => identity.principalId === BOOTSTRAP_IDENTITY.principalId)!;
   const azure: AzureSeed = {
     tenant: { ...DEFAULT_TENANT },
     subscriptions: subscriptions.values().map((id) => ({ id, displayName: `subscription-${id.slice(0, 8)}` })),
     resourceGroups: groups.values(),
-    identities: [
-      {
-        subscriptionId: bootstrapSubscription,
-        resourceGroup: BOOTSTRAP_RESOURCE_GROUP,
-        name: BOOTSTRAP_IDENTITY.name,
-        location,
-        clientId: BOOTSTRAP_IDENTITY.clientId,
-        principalId: BOOTSTRAP_IDENTITY.principalId,
-        federatedIdentityCredentials: [{ name: 'emulator-test-issuer', issuer: '{{testIssuer}}', subject: BOOTSTRAP_IDENTITY.testIssuerSubject }],
-      },
-    ],
+    identities: [{ ...bootstrapIdentity, subscriptionId: bootstrapSubscription, location }],
     roleAssignments: assignments,
   };
 
