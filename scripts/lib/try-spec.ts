@@ -228,6 +228,7 @@ async function rehearse(options: TryOptions, io: TryIo, emulator: RunningEmulato
     if (run.result !== 'Succeeded' && run.result !== 'SucceededWithIssues') {
       if (run.stderr.trim()) io.stderr.write(run.stderr);
       explainFailure(world?.needs, print);
+      if (world) printNeeds(world.needs, print);
       return { exitCode: exitCodes.failed, emulatorStarted: true, steps, ...(world ? { world } : {}) };
     }
     if (step === 'rerun' && writes.length > 0) {

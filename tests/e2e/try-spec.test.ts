@@ -148,6 +148,26 @@ environments:
     assert.ok(!outcome.steps.some((step) => step.step === 'verify'), 'stops at the failing step');
   });
 
+  it('fails a connection to a subscription the least-rights bootstrap cannot read with MIC307, and names the right', async () => {
+    const { outcome, stdout } = await rehearse(
+      write(
+        'unreadable.yml',
+        `
+defaults: { subscriptionId: ${SUB}, identityResourceGroup: rg-identities, location: westeurope }
+environments:
+  - name: dev
+    connections: [{ name: app-dev }, { name: app-hub, subscriptionId: 33333333-3333-4333-8333-333333333333 }]
+    roles: [{ role: Reader, scope: /subscriptions/${SUB} }]
+`,
+      ),
+    );
+    assert.equal(outcome.exitCode, 1);
+    assert.deepEqual(outcome.steps.map((step) => [step.step, step.run.result]), [['plan', 'Failed']]);
+    assert.ok(outcome.steps[0]!.run.errors.some((error) => error.startsWith('MIC307')), outcome.steps[0]!.run.errors.join('\n'));
+    assert.match(stdout, /connection app-hub: subscription 33333333-3333-4333-8333-333333333333 holds neither an identity resource group nor a role scope of the spec.*grant it a role there/);
+    assert.match(stdout, /What the real run needs/);
+  });
+
   it('--legacy-issuer, --latency-profile and --keep: the connections get the Azure DevOps issuer, the profile\'s rules are in force, and the kept emulator answers at the JSON line printed', async () => {
     let state: WorldState | undefined;
     const stdout = new Captured();
