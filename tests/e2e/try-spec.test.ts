@@ -202,6 +202,15 @@ environments:
     assert.ok(provision.run.durationMs >= 1500, `provision took ${provision.run.durationMs} ms`);
   });
 
+  it('refuses a --from-seed file that is no seed, or a world without a bootstrap connection, with MIC130', async () => {
+    const broken = await rehearse(join(repoRoot, 'samples', 'environments.yml'), { fromSeed: write('broken-seed.json', '{ "azure": ') });
+    assert.deepEqual([broken.outcome.exitCode, broken.outcome.emulatorStarted], [1, false]);
+    assert.match(broken.stderr, /^error: MIC130 \(--from-seed\): The seed broken-seed\.json cannot be read: .*not valid JSON/);
+    const azureOnly = await rehearse(join(repoRoot, 'samples', 'environments.yml'), { fromSeed: write('azure-only-seed.json', JSON.stringify({ azure: defaultSeed().azure })) });
+    assert.deepEqual([azureOnly.outcome.exitCode, azureOnly.outcome.steps.length], [1, 0]);
+    assert.match(azureOnly.stderr, /^error: MIC130 \(--from-seed\): The world has no bootstrap connection and job/);
+  });
+
   it('says so when there is no bundled task to run (npm run cli compiles without bundling)', async () => {
     const { outcome, stderr } = await rehearse(join(repoRoot, 'samples', 'environments.yml'), { taskFile: join(scratch, 'no-such-index.js') });
     assert.deepEqual([outcome.exitCode, outcome.emulatorStarted], [1, false]);
