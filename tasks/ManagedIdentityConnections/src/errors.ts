@@ -40,6 +40,10 @@ export const errorCatalog = {
   MIC122: { title: 'Duplicate entry', remediation: 'Remove the repeated entry.', raisedBy: 'core' },
   MIC123: { title: 'Invalid value', remediation: 'Use a value that matches the rule the message gives.', raisedBy: 'core' },
   MIC124: { title: 'Two connections map to the same output variable', remediation: 'Rename one connection so that their names differ in more than punctuation.', raisedBy: 'core' },
+  // npm run try (the CLI's try): a rehearsal of the spec on the offline emulator
+  MIC130: { title: 'No emulator world for the rehearsal', remediation: 'The --from-seed file must be a seed document (docs/emulator.md, "The seed") with a bootstrap connection and job; a world derived from a spec is refused only by an emulator bug: report it.', raisedBy: 'core' },
+  MIC131: { title: 'The rehearsal\'s rerun wrote', remediation: 'The second provision of an unchanged spec must write nothing; this is a bug in the task: report it with the rehearsal\'s output.', raisedBy: 'core' },
+  MIC132: { title: 'The bundled task is missing', remediation: 'The rehearsal runs the task as shipped, from dist/: run npm run build (npm run try does) and try again.', raisedBy: 'core' },
   // Identities and federated credentials
   MIC201: { title: 'Too many connections for one identity', remediation: 'An identity holds at most 20 federated credentials, one per connection: split the environment.', raisedBy: 'core' },
   MIC202: { title: 'Federated credential limit reached', remediation: 'The identity already has federated credentials this task does not manage; remove unused ones or use another identity.', raisedBy: 'core' },

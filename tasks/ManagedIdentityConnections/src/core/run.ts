@@ -19,6 +19,7 @@ import type { Ports } from '../ports';
 import type { Platform } from '../ports/platform';
 import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
+import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
 import { describeAction, formatFindingBody, formatPlanText } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
@@ -75,7 +76,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const text = await readSpecText(config, platform);
   const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
   if (!loaded.ok) {
-    const error = TaskError.aggregate(loaded.problems, `The environments spec has ${loaded.problems.length} problems; nothing was read or changed.`);
+    const error = specProblemsError(loaded.problems);
     return failed(`${error.code}: the environments spec is not valid.`, [error], []);
   }
   const desired: DesiredState = {
