@@ -6,8 +6,8 @@
 // Asynchronous on purpose: the emulator often runs in the same process, and a synchronous spawn would stop
 // it from answering the task it is waiting for.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 export const bundledTask = join(repoRoot, 'dist', 'tasks', 'ManagedIdentityConnections', 'index.js');
@@ -49,16 +49,51 @@ export interface TaskRun {
   readonly log: readonly string[];
 }
 
+/** What the agent reads from task.json to build a step's inputs. */
+interface TaskJsonInput {
+  readonly name: string;
+  readonly type: string;
+  readonly aliases?: readonly string[];
+  readonly defaultValue?: string;
+}
+
+/**
+ * The inputs a step of this task receives from the agent, by task.json name — the agent's translation
+ * (azure-pipelines-agent src/Agent.Worker/TaskRunner.cs, docs/architecture.md):
+ * - a YAML step may name an input by an alias (`azureSubscription`); the task sees its name;
+ * - every input of task.json is passed, with its defaultValue (or empty) when the step does not set it;
+ * - values are trimmed;
+ * - every filePath input, an empty one included, is rooted at Build.SourcesDirectory (or
+ *   System.DefaultWorkingDirectory), so an unset environmentsFile arrives as the sources directory.
+ * Inputs task.json does not declare are passed through as given, as the agent does.
+ */
+export function agentInputs(inputs: Readonly<Record<string, string>>, env: Readonly<Record<string, string>>, taskJsonFile = join(repoRoot, 'task.json')): Record<string, string> {
+  const declared = (JSON.parse(readFileSync(taskJsonFile, 'utf8')) as { inputs: TaskJsonInput[] }).inputs;
+  const given = new Map(Object.entries(inputs).map(([name, value]) => [name.toLowerCase(), { name, value }]));
+  const result: Record<string, string> = {};
+  const root = env.BUILD_SOURCESDIRECTORY || env.SYSTEM_DEFAULTWORKINGDIRECTORY || '';
+  for (const input of declared) {
+    const keys = [input.name, ...(input.aliases ?? [])].map((key) => key.toLowerCase());
+    const found = keys.map((key) => given.get(key)).find((entry) => entry !== undefined);
+    for (const key of keys) given.delete(key);
+    const value = (found?.value ?? input.defaultValue ?? '').trim();
+    result[input.name] = input.type === 'filePath' && root ? resolve(root, value) : value;
+  }
+  for (const { name, value } of given.values()) result[name] = value;
+  return result;
+}
+
 export interface RunTaskOptions {
   /** The agent's environment for the job (the emulator's `agentEnv`). Nothing else is inherited. */
   readonly env: Readonly<Record<string, string>>;
-  /** Task inputs by their task.json names. */
+  /** Task inputs by their task.json names or aliases, as a YAML step gives them (see agentInputs). */
   readonly inputs: Readonly<Record<string, string>>;
   readonly taskFile?: string;
   /** Called with each rendered log line as it arrives (e.g. to print progress). */
   readonly onLine?: (line: string) => void;
   /** Extra variables for test instrumentation (e.g. NODE_OPTIONS). */
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** Default: System.DefaultWorkingDirectory of env, as the agent does, when that folder exists. */
   readonly cwd?: string;
 }
 
@@ -110,10 +145,13 @@ export function renderLine(line: string): string | undefined {
 
 export function runTask(options: RunTaskOptions): Promise<TaskRun> {
   const env: Record<string, string> = { ...options.env, ...(options.extraEnv ?? {}) };
-  for (const [name, value] of Object.entries(options.inputs)) env[inputVariable(name)] = value;
+  for (const [name, value] of Object.entries(agentInputs(options.inputs, options.env))) env[inputVariable(name)] = value;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.taskFile ?? bundledTask], { env, cwd: options.cwd ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The agent starts a Node task in System.DefaultWorkingDirectory (NodeHandler.cs).
+    const workingDirectory = options.env.SYSTEM_DEFAULTWORKINGDIRECTORY;
+    const cwd = options.cwd ?? (workingDirectory && existsSync(workingDirectory) ? workingDirectory : repoRoot);
+    const child = spawn(process.execPath, [options.taskFile ?? bundledTask], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';

@@ -193,3 +193,32 @@ describe('parseTaskConfig', () => {
     for (const text of [JSON.stringify(config), `${config.pipeline.accessToken}`, inspect(config, { depth: 10 })]) assert.ok(!text.includes(token), text);
   });
 });
+
+describe('parseTaskConfig: the environments spec source as the agent passes it', () => {
+  const sources = '/agent/_work/1/s';
+  const agentFacts = facts({ [factNames.sourcesDirectory]: sources, [factNames.defaultWorkingDirectory]: sources });
+
+  it('treats environmentsFile equal to the sources directory (the agent\'s empty filePath) as not set', () => {
+    for (const rooted of [sources, `${sources}/`]) {
+      const config = parseTaskConfig(inputs({ environmentsFile: rooted }), agentFacts);
+      assert.equal(config.environments.kind, 'inline', rooted);
+    }
+    assert.deepEqual(problems(refusal(inputs({ environments: '', environmentsFile: sources }), agentFacts)), [{ code: 'MIC103', field: 'environments' }]);
+  });
+
+  it('still refuses a real file path next to an inline spec without specSource (MIC103)', () => {
+    assert.deepEqual(problems(refusal(inputs({ environmentsFile: `${sources}/envs.yml` }), agentFacts)), [{ code: 'MIC103', field: 'environments' }]);
+  });
+
+  it('reads the input specSource names and ignores the other one', () => {
+    const both = { environments: 'environments: []', environmentsFile: `${sources}/envs.yml` };
+    assert.equal(parseTaskConfig(inputs({ ...both, specSource: 'inline' }), agentFacts).environments.kind, 'inline');
+    assert.deepEqual(parseTaskConfig(inputs({ ...both, specSource: 'file' }), agentFacts).environments, { kind: 'file', path: `${sources}/envs.yml` });
+  });
+
+  it('refuses a specSource whose input is empty, and an unknown specSource', () => {
+    assert.deepEqual(problems(refusal(inputs({ specSource: 'file', environmentsFile: sources }), agentFacts)), [{ code: 'MIC103', field: 'environmentsFile' }]);
+    assert.deepEqual(problems(refusal(inputs({ specSource: 'inline', environments: '', environmentsFile: 'e.yml' }), agentFacts)), [{ code: 'MIC103', field: 'environments' }]);
+    assert.deepEqual(problems(refusal(inputs({ specSource: 'url' }), agentFacts)), [{ code: 'MIC102', field: 'specSource' }]);
+  });
+});

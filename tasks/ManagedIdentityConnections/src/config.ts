@@ -30,6 +30,7 @@ export const inputNames = {
   verificationRunParameters: 'verificationRunParameters',
   waitForVerificationRun: 'waitForVerificationRun',
   verificationRunTimeoutMinutes: 'verificationRunTimeoutMinutes',
+  specSource: 'specSource',
 } as const;
 
 /**
@@ -56,6 +57,9 @@ export const factNames = {
   oidcRequestUri: 'System.OidcRequestUri',
   sourceBranch: 'Build.SourceBranch',
   accessToken: 'System.AccessToken',
+  // Where the agent roots filePath inputs (docs/architecture.md, "The agent's input translation").
+  sourcesDirectory: 'Build.SourcesDirectory',
+  defaultWorkingDirectory: 'System.DefaultWorkingDirectory',
 } as const;
 
 export type RawValues = Readonly<Record<string, string | undefined>>;
@@ -184,7 +188,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   if (bootstrapId !== undefined && !guidRule.pattern.test(bootstrapId)) {
     read.report('MIC102', inputNames.bootstrapConnection, `bootstrapConnection must be the id of an Azure Resource Manager service connection (a GUID); got ${JSON.stringify(bootstrapId)}.`);
   }
-  const environments = readEnvironmentsSource(read, inputs);
+  const environments = readEnvironmentsSource(read, inputs, facts);
   const only = readOnly(read, inputs, inputNames.only);
   const devOpsAuth = read.choice(inputs, inputNames.devOpsAuth, devOpsAuths, 'systemAccessToken');
   const allowPrivilegedRoles = read.boolean(inputs, inputNames.allowPrivilegedRoles, false);
@@ -291,17 +295,53 @@ function checkVerificationRunPipeline(read: RawReader, pipeline: PipelineContext
   }
 }
 
-function readEnvironmentsSource(read: RawReader, inputs: RawValues): EnvironmentsSource | undefined {
+/** specSource values: which of the pair the editor shows and the task reads. */
+export const specSources = ['inline', 'file'] as const;
+export type SpecSource = (typeof specSources)[number];
+
+/**
+ * The environments spec: inline text or a file. specSource (the editor's pick list) names the one to read and
+ * the other is ignored, since the classic editor keeps a hidden input's old value; without specSource the
+ * pair rules apply: exactly one of them set.
+ */
+function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawValues): EnvironmentsSource | undefined {
   const text = read.optional(inputs, inputNames.environments);
-  const path = read.optional(inputs, inputNames.environmentsFile);
+  const path = suppliedFilePath(read.optional(inputs, inputNames.environmentsFile), facts);
+  const chosen = read.optional(inputs, inputNames.specSource) === undefined ? undefined : read.choice(inputs, inputNames.specSource, specSources, 'inline');
+  if (chosen === 'inline') {
+    if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
+    read.report('MIC103', inputNames.environments, 'specSource is inline but environments is empty; give the environments spec inline, or set specSource to file.');
+    return undefined;
+  }
+  if (chosen === 'file') {
+    if (path !== undefined) return { kind: 'file', path };
+    read.report('MIC103', inputNames.environmentsFile, 'specSource is file but environmentsFile is empty; give the path of the environments file, or set specSource to inline.');
+    return undefined;
+  }
   if (text !== undefined && path !== undefined) {
-    read.report('MIC103', inputNames.environments, 'Both environments and environmentsFile are set; set one of them.');
+    read.report('MIC103', inputNames.environments, 'Both environments and environmentsFile are set; set one of them (or choose one with specSource).');
     return undefined;
   }
   if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
   if (path !== undefined) return { kind: 'file', path };
   read.report('MIC103', inputNames.environments, 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.');
   return undefined;
+}
+
+/**
+ * The agent roots every filePath input, an empty one included, at the sources directory (or the default
+ * working directory), so "not set" arrives as that directory. Like task-lib's filePathSupplied, a value equal
+ * to either counts as not supplied.
+ */
+export function suppliedFilePath(value: string | undefined, facts: RawValues): string | undefined {
+  if (value === undefined) return undefined;
+  const roots = [facts[factNames.sourcesDirectory], facts[factNames.defaultWorkingDirectory]].filter((root): root is string => Boolean(root?.trim()));
+  return roots.some((root) => samePath(root, value)) ? undefined : value;
+}
+
+function samePath(a: string, b: string): boolean {
+  const normal = (path: string) => path.trim().replace(/\\/g, '/').replace(/\/+$/, '') || '/';
+  return normal(a) === normal(b);
 }
 
 function readVerificationRun(read: RawReader, inputs: RawValues): VerificationRunSettings {

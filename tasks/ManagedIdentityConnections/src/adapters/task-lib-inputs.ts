@@ -31,6 +31,8 @@ export function readTaskInputs(): { inputs: RawValues; facts: RawValues } {
     [factNames.jobId]: tl.getVariable('System.JobId'),
     [factNames.oidcRequestUri]: tl.getVariable('System.OidcRequestUri'),
     [factNames.sourceBranch]: tl.getVariable('Build.SourceBranch'),
+    [factNames.sourcesDirectory]: tl.getVariable('Build.SourcesDirectory'),
+    [factNames.defaultWorkingDirectory]: tl.getVariable('System.DefaultWorkingDirectory'),
     // The job token comes from the system connection, as in Microsoft's tasks, and only through
     // getEndpointAuthorization: task-lib debug-prints the value of whatever getEndpointAuthorizationParameter
     // or getVariable return, before the task could mask it. The agent always passes this connection.
