@@ -7,7 +7,7 @@
 // it from answering the task it is waiting for.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 export const bundledTask = join(repoRoot, 'dist', 'tasks', 'ManagedIdentityConnections', 'index.js');
@@ -33,6 +33,8 @@ export interface TaskRun {
   readonly stderr: string;
   /** From spawn to exit. */
   readonly durationMs: number;
+  /** From spawn to the task.complete line (the result the agent reports), when there was one. */
+  readonly completedAtMs?: number;
   readonly commands: readonly AgentCommand[];
   /** `task.complete`: Succeeded, SucceededWithIssues or Failed. */
   readonly result?: string;
@@ -43,6 +45,8 @@ export interface TaskRun {
   readonly secrets: readonly string[];
   /** Contents of the markdown files the task uploaded as summaries. */
   readonly summaries: readonly string[];
+  /** The summary tabs' titles, in the order uploaded (the attachment name; uploadsummary: the file name). */
+  readonly summaryTitles: readonly string[];
   readonly errors: readonly string[];
   readonly warnings: readonly string[];
   /** stdout as a person reading the agent's log would see it (see renderLine). */
@@ -130,6 +134,7 @@ export function renderLine(line: string): string | undefined {
     case 'task.setsecret':
     case 'task.debug':
     case 'task.uploadsummary':
+    case 'task.addattachment':
       return undefined;
     case 'task.issue':
     case 'task.logissue':
@@ -155,8 +160,10 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     let stdout = '';
     let stderr = '';
     let pending = '';
+    let completedAtMs: number | undefined;
     const log: string[] = [];
     const emit = (line: string) => {
+      if (completedAtMs === undefined && parseAgentCommand(line)?.name === 'task.complete') completedAtMs = performance.now() - started;
       const rendered = renderLine(line);
       if (rendered === undefined) return;
       log.push(rendered);
@@ -173,7 +180,7 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     child.on('error', reject);
     child.on('close', (exitCode) => {
       if (pending) emit(pending);
-      resolve(summarize(stdout, stderr, exitCode, performance.now() - started, log));
+      resolve({ ...summarize(stdout, stderr, exitCode, performance.now() - started, log), ...(completedAtMs === undefined ? {} : { completedAtMs }) });
     });
   });
 }
@@ -183,6 +190,7 @@ function summarize(stdout: string, stderr: string, exitCode: number | null, dura
   const outputs: Record<string, string> = {};
   const secrets: string[] = [];
   const summaries: string[] = [];
+  const summaryTitles: string[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];
   let result: string | undefined;
@@ -190,7 +198,13 @@ function summarize(stdout: string, stderr: string, exitCode: number | null, dura
   for (const command of commands) {
     if (command.name === 'task.setvariable' && command.properties.isOutput === 'true') outputs[command.properties.variable ?? ''] = command.value;
     else if (command.name === 'task.setsecret') secrets.push(command.value);
-    else if (command.name === 'task.uploadsummary') summaries.push(readFileSync(command.value, 'utf8'));
+    else if (command.name === 'task.uploadsummary') {
+      summaries.push(readFileSync(command.value, 'utf8'));
+      summaryTitles.push(basename(command.value));
+    } else if (command.name === 'task.addattachment' && command.properties.type === 'Distributedtask.Core.Summary') {
+      summaries.push(readFileSync(command.value, 'utf8'));
+      summaryTitles.push(command.properties.name ?? basename(command.value));
+    }
     else if (command.name === 'task.issue' || command.name === 'task.logissue') (command.properties.type === 'warning' ? warnings : errors).push(command.value);
     else if (command.name === 'task.complete') {
       result = command.properties.result;
@@ -208,6 +222,7 @@ function summarize(stdout: string, stderr: string, exitCode: number | null, dura
     outputs,
     secrets,
     summaries,
+    summaryTitles,
     errors,
     warnings,
     log,

@@ -60,6 +60,13 @@ export const factNames = {
   // Where the agent roots filePath inputs (docs/architecture.md, "The agent's input translation").
   sourcesDirectory: 'Build.SourcesDirectory',
   defaultWorkingDirectory: 'System.DefaultWorkingDirectory',
+  // The agent's proxy and certificate settings (the variables task-lib's getHttpProxyConfiguration and
+  // getHttpCertConfiguration read; docs/architecture.md, "The agent's network settings").
+  proxyUrl: 'Agent.ProxyUrl',
+  proxyUsername: 'Agent.ProxyUsername',
+  proxyPassword: 'Agent.ProxyPassword',
+  proxyBypassList: 'Agent.ProxyBypassList',
+  caInfo: 'Agent.CAInfo',
 } as const;
 
 export type RawValues = Readonly<Record<string, string | undefined>>;
@@ -125,11 +132,29 @@ interface ConfigBase {
   readonly pipeline: PipelineContext;
 }
 
+/** The proxy the agent is configured with (its `--proxyurl` options), for every request of the task. */
+export interface AgentProxy {
+  /** http(s)://host:port, without credentials. */
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: Secret;
+  /** Regular expressions (case-insensitive) matched against a request's URL: those go direct. */
+  readonly bypass: readonly string[];
+}
+
+/** How the agent reaches the network: its proxy and an extra certificate authority to trust. */
+export interface AgentNetwork {
+  readonly proxy?: AgentProxy;
+  /** A PEM file of certificate authorities to trust besides Node's own (the agent's `--sslcacert`). */
+  readonly caFile?: string;
+}
+
 /** The task in a pipeline job: signs in as the bootstrap connection's workload identity. */
 export interface PipelineConfig extends ConfigBase {
   readonly source: 'pipeline';
   readonly devOpsAuth: DevOpsAuth;
   readonly bootstrap: BootstrapConnection;
+  readonly network: AgentNetwork;
 }
 
 /** The CLI on a workstation: signs in with the Azure CLI's account (and a PAT for Azure DevOps, if given). */
@@ -198,6 +223,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const bootstrap = readBootstrap(read, facts, bootstrapId ?? '');
   const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
+  const network = readNetwork(read, facts);
   if (command === 'provision' && verificationRun.queue) checkVerificationRunPipeline(read, pipeline);
 
   if (read.problems.length > 0) {
@@ -216,6 +242,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
     bootstrap,
     cloud,
     pipeline,
+    network,
   } satisfies PipelineConfig);
 }
 
@@ -434,6 +461,57 @@ function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth 
     ...Object.fromEntries(Object.entries(optionalFacts).filter(([, value]) => value !== undefined)),
     ...(token === undefined ? {} : { accessToken: new Secret(token) }),
   };
+}
+
+/** The agent's proxy and certificate variables; MIC605 when they cannot be used as they are. */
+function readNetwork(read: RawReader, facts: RawValues): AgentNetwork {
+  const caFile = read.optional(facts, factNames.caInfo);
+  const url = read.optional(facts, factNames.proxyUrl);
+  if (url === undefined) return caFile === undefined ? {} : { caFile };
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !['http:', 'https:'].includes(parsed.protocol) || parsed.username || parsed.password) {
+    read.report('MIC605', factNames.proxyUrl, `The agent's proxy URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))} is not an http(s)://host:port address without credentials.`);
+  }
+  const bypass = readBypassList(read, read.optional(facts, factNames.proxyBypassList));
+  const username = read.optional(facts, factNames.proxyUsername);
+  const password = read.optional(facts, factNames.proxyPassword);
+  const proxy: AgentProxy = {
+    url,
+    bypass,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password: new Secret(password) }),
+  };
+  return { proxy, ...(caFile === undefined ? {} : { caFile }) };
+}
+
+/** Agent.ProxyBypassList: a JSON array of regular expressions (the agent writes its .proxybypass lines so). */
+function readBypassList(read: RawReader, text: string | undefined): string[] {
+  if (text === undefined) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    read.report('MIC605', factNames.proxyBypassList, `The agent's proxy bypass list must be a JSON array of regular expressions; got ${JSON.stringify(text)}.`);
+    return [];
+  }
+  const patterns: string[] = [];
+  for (const pattern of value as string[]) {
+    try {
+      new RegExp(pattern, 'i');
+      patterns.push(pattern);
+    } catch (error) {
+      read.report('MIC605', factNames.proxyBypassList, `The agent's proxy bypass entry ${JSON.stringify(pattern)} is not a regular expression (${error instanceof Error ? error.message : String(error)}).`);
+    }
+  }
+  return patterns;
 }
 
 function optionalNumber<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {

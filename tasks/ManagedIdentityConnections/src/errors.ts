@@ -21,7 +21,7 @@ export const errorCatalog = {
   MIC100: { title: 'Invalid inputs or environments spec', remediation: 'Fix every problem listed; nothing was changed.', raisedBy: 'core' },
   MIC101: { title: 'Required input missing', remediation: 'Set the input (or, for the CLI, the option) named in the message.', raisedBy: 'core' },
   MIC102: { title: 'Input value not allowed', remediation: 'Use one of the values the message lists.', raisedBy: 'core' },
-  MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither.', raisedBy: 'core' },
+  MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither; or choose one with specSource and fill that one.', raisedBy: 'core' },
   MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (relative to the working directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
   MIC105: { title: 'Unknown environment in only', remediation: 'List only environment names that the spec declares.', raisedBy: 'core' },
   MIC106: { title: 'Agent or service connection value missing or malformed', remediation: 'Run the task inside an Azure Pipelines job with an Azure Resource Manager (workload identity federation) bootstrap connection.', raisedBy: 'core' },
@@ -89,6 +89,8 @@ export const errorCatalog = {
   MIC602: { title: 'Network error', remediation: 'Check the agent\'s connectivity and proxy settings to Azure and Azure DevOps.', raisedBy: 'adapters' },
   MIC603: { title: 'Bootstrap connection cannot sign in', remediation: 'Check the bootstrap service connection: its federated credential, and that this pipeline may use it.', raisedBy: 'adapters' },
   MIC604: { title: 'Unexpected answer from a service', remediation: 'Read the status and correlation id in the message; run again with system.debug: true for details.', raisedBy: 'adapters' },
+  MIC605: { title: 'The agent\'s proxy or certificate settings cannot be used', remediation: 'Fix the agent\'s proxy configuration (config.sh --proxyurl, .proxy, .proxybypass) or its --sslcacert file, named in the message.', raisedBy: 'core' },
+  MIC606: { title: 'Cancelled', remediation: 'The task was stopped (the job was cancelled or timed out) or had already ended; calls still in flight were abandoned. Run again.', raisedBy: 'adapters' },
   // Internal
   MIC901: { title: 'Internal error', remediation: 'This is a bug: report it with the log (system.debug: true).', raisedBy: 'core' },
   MIC902: { title: 'An adapter broke its contract', remediation: 'This is a bug in an adapter: report it with the log (system.debug: true).', raisedBy: 'core' },

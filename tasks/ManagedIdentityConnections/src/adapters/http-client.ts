@@ -1,9 +1,57 @@
 // The process's one pool of keep-alive connections for ARM and Entra ID. With one pool per SDK client, a
 // burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
+//
+// Every request through it also gets the run's cancellation (nothing outlives the task's result), a timeout
+// (no request hangs past defaultRequestTimeoutMs), and the agent's proxy and certificate authority
+// (agent-network.ts), honouring the bypass list per URL.
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import type { AgentNetwork } from '../config';
+import { AgentConnections } from './agent-network';
+import { defaultRequestTimeoutMs } from './service-calls';
 
 let shared: HttpClient | undefined;
+/** One client per settings object, so the ARM clients and the credential of a run share their connections. */
+const clients = new WeakMap<HttpSettings, HttpClient>();
+const defaults: HttpSettings = {};
 
-export function sharedHttpClient(): HttpClient {
-  return (shared ??= createDefaultHttpClient());
+export interface HttpSettings {
+  readonly signal?: AbortSignal;
+  readonly network?: AgentNetwork;
+}
+
+export function sharedHttpClient(settings: HttpSettings = defaults): HttpClient {
+  let client = clients.get(settings);
+  if (!client) {
+    client = settingsClient(settings);
+    clients.set(settings, client);
+  }
+  return client;
+}
+
+function settingsClient(settings: HttpSettings): HttpClient {
+  const inner = (shared ??= createDefaultHttpClient());
+  const connections = new AgentConnections(settings.network ?? {}, (proxy, options) => new HttpsProxyAgent(proxy, options));
+  return {
+    sendRequest(request) {
+      if (settings.signal) request.abortSignal = eitherSignal(request.abortSignal, settings.signal);
+      if (!request.timeout) request.timeout = defaultRequestTimeoutMs;
+      // The agent's settings win over HTTPS_PROXY, which the SDK's proxy policy may have applied already.
+      const agent = connections.agentFor(request.url);
+      if (agent) request.agent = agent;
+      return inner.sendRequest(request);
+    },
+  };
+}
+
+/** Aborts when either does; the request's own signal may be an SDK AbortSignalLike. */
+function eitherSignal(own: { readonly aborted: boolean; addEventListener(type: 'abort', listener: () => void): void } | undefined, run: AbortSignal): AbortSignal {
+  if (!own) return run;
+  if (own instanceof AbortSignal) return AbortSignal.any([own, run]);
+  const controller = new AbortController();
+  const abort = () => controller.abort(run.aborted ? run.reason : undefined);
+  if (own.aborted || run.aborted) abort();
+  own.addEventListener('abort', abort);
+  run.addEventListener('abort', abort, { once: true });
+  return controller.signal;
 }

@@ -6,6 +6,10 @@
 // for this call only (PrincipalNotFound on a role assignment right after the identity was created; the 409
 // Entra answers to concurrent federated credential writes), with backoff, until propagationTimeoutSeconds.
 // Anything else fails at once, translated by the call's own rules first, then the common ones.
+//
+// Every attempt is bounded (requestTimeoutMs, never past the call's deadline): a request that gets no answer
+// counts as a dropped connection (ETIMEDOUT) and is tried again. The run's signal cancels everything: no new
+// attempt, no wait, and the attempt in flight is abandoned — its operation gets the signal to pass on.
 import { isTaskError, TaskError, type ErrorCode } from '../errors';
 import type { Platform } from '../ports/platform';
 import { classifyHttpFailure, retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
@@ -18,12 +22,22 @@ export interface CallSettings {
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly clock?: RetryClock;
+  /** Ends every call at once (the task has its result, or the agent cancelled it). */
+  readonly signal?: AbortSignal;
+  /** The longest one attempt may take (default defaultRequestTimeoutMs). */
+  readonly requestTimeoutMs?: number;
 }
+
+/** One attempt without an answer after this long is given up and retried (docs/architecture.md). */
+export const defaultRequestTimeoutMs = 60_000;
+/** However little of the deadline is left, an attempt gets at least this long. */
+const minimumRequestTimeoutMs = 1_000;
 
 export interface CallSpec<T> {
   /** What the call does, for messages: `create identity id-dev`. */
   readonly what: string;
-  readonly operation: (attempt: number) => Promise<T>;
+  /** signal: aborted when this attempt times out or the run is cancelled; pass it to the client. */
+  readonly operation: (attempt: number, signal: AbortSignal) => Promise<T>;
   /** Service error codes that are transient for this call (e.g. PrincipalNotFound). */
   readonly retryCodes?: readonly string[];
   /** Call-specific translation of a final failure; undefined falls through to the common rules. */
@@ -40,9 +54,11 @@ export class ServiceCalls {
   }
 
   run<T>(spec: CallSpec<T>): Promise<T> {
-    return retry(spec.operation, {
+    const started = this.clock.now();
+    return retry((attempt) => this.attempt(spec, attempt, started), {
       policy: this.policy,
       clock: this.clock,
+      ...(this.settings.signal ? { signal: this.settings.signal } : {}),
       classify: (error) => classifyHttpFailure(describeFailure(error, this.clock.now()), spec.retryCodes),
       onRetry: (error, info) => {
         const failure = describeFailure(error, this.clock.now());
@@ -58,23 +74,52 @@ export class ServiceCalls {
     });
   }
 
+  /** One attempt, ended by its timeout or the run's signal, whichever comes first. */
+  private async attempt<T>(spec: CallSpec<T>, attempt: number, started: number): Promise<T> {
+    const remainingMs = this.policy.deadlineMs - (this.clock.now() - started);
+    const timeoutMs = Math.max(minimumRequestTimeoutMs, Math.min(this.settings.requestTimeoutMs ?? defaultRequestTimeoutMs, remainingMs));
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(requestTimedOut(spec.what, timeoutMs)), timeoutMs);
+    const signal = this.settings.signal ? AbortSignal.any([this.settings.signal, timeout.signal]) : timeout.signal;
+    try {
+      return await untilAborted(spec.operation(attempt, signal), signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Like run(), but a dropped or failed POST first checks whether it took effect before posting again. */
   async runCreate<T>(spec: CallSpec<T> & { readonly findExisting: () => Promise<T | undefined> }): Promise<T> {
     let lastFailed = false;
     return this.run({
       ...spec,
-      operation: async (attempt) => {
+      operation: async (attempt, signal) => {
         if (attempt > 1 && lastFailed) {
           const existing = await spec.findExisting();
           if (existing !== undefined) return existing;
         }
         lastFailed = true;
-        const created = await spec.operation(attempt);
+        const created = await spec.operation(attempt, signal);
         lastFailed = false;
         return created;
       },
     });
   }
+}
+
+/** A request without an answer: read like a dropped connection (retried, MIC602 in the end). */
+function requestTimedOut(what: string, timeoutMs: number): Error {
+  return Object.assign(new Error(`${what}: no answer within ${Math.round(timeoutMs / 100) / 10} s`), { code: 'ETIMEDOUT' });
+}
+
+/** The operation's result, or the signal's reason as soon as it aborts (the operation may still be running). */
+function untilAborted<T>(operation: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    operation.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 const entraCodes: readonly (readonly [RegExp, ErrorCode])[] = [

@@ -39,6 +39,12 @@ export interface SignInPrefetchSettings {
   readonly setSecret: (value: string) => void;
   /** The process environment, to see whether requests must go through a proxy. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The agent has a proxy (Agent.ProxyUrl): the credential's pipeline sends everything through it. */
+  readonly agentProxy?: boolean;
+  /** Certificate authorities to trust, when the agent adds one (agent-network.ts). */
+  readonly ca?: readonly string[];
+  /** The run's cancellation. */
+  readonly signal?: AbortSignal;
 }
 
 /** The api-version AzurePipelinesCredential asks the oidctoken endpoint for. */
@@ -79,7 +85,7 @@ interface PrefetchRequest {
 export function prefetchSignIn(settings: SignInPrefetchSettings): SignInPrefetch {
   // Behind a proxy these would go straight out while the SDKs go through it (their proxy policy reads the same
   // variables); rather than implement a proxy client for a few milliseconds, let MSAL send them.
-  if (PROXY_VARIABLES.some((name) => settings.env[name])) return { answers: new Map(), onTheWire: Promise.resolve() };
+  if (settings.agentProxy || PROXY_VARIABLES.some((name) => settings.env[name])) return { answers: new Map(), onTheWire: Promise.resolve() };
   const requests: PrefetchRequest[] = [];
   if (settings.oidcRequestUri) {
     requests.push({
@@ -95,7 +101,7 @@ export function prefetchSignIn(settings: SignInPrefetchSettings): SignInPrefetch
   const answers = new Map<string, Promise<Answer | undefined>>();
   const sent: Promise<void>[] = [];
   for (const prefetch of requests) {
-    const { answer, onTheWire } = send(prefetch, settings.setSecret);
+    const { answer, onTheWire } = send(prefetch, settings);
     answers.set(answerKey(prefetch.method, prefetch.url), answer);
     sent.push(onTheWire);
   }
@@ -110,7 +116,7 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-function send(prefetch: PrefetchRequest, setSecret: (value: string) => void): { answer: Promise<Answer | undefined>; onTheWire: Promise<void> } {
+function send(prefetch: PrefetchRequest, { setSecret, ca, signal }: SignInPrefetchSettings): { answer: Promise<Answer | undefined>; onTheWire: Promise<void> } {
   let wired: () => void = () => undefined;
   const onTheWire = new Promise<void>((resolve) => (wired = resolve));
   const answer = new Promise<Answer | undefined>((resolve) => {
@@ -120,7 +126,8 @@ function send(prefetch: PrefetchRequest, setSecret: (value: string) => void): { 
     };
     let outgoing;
     try {
-      outgoing = httpsRequest(prefetch.url, { method: prefetch.method, headers: prefetch.headers, timeout: ANSWER_TIMEOUT_MS }, (response) => {
+      const options = { method: prefetch.method, headers: prefetch.headers, timeout: ANSWER_TIMEOUT_MS, ...(ca ? { ca: [...ca] } : {}), ...(signal ? { signal } : {}) };
+      outgoing = httpsRequest(prefetch.url, options, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', () => give(undefined));
