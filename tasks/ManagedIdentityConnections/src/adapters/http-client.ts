@@ -5,6 +5,7 @@
 // (no request hangs past defaultRequestTimeoutMs), and the agent's proxy and certificate authority
 // (agent-network.ts), honouring the bypass list per URL.
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
+import type { ClientRequest } from 'node:http';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { AgentNetwork } from '../config';
 import { AgentConnections } from './agent-network';
@@ -31,7 +32,7 @@ export function sharedHttpClient(settings: HttpSettings = defaults): HttpClient 
 
 function settingsClient(settings: HttpSettings): HttpClient {
   const inner = (shared ??= createDefaultHttpClient());
-  const connections = new AgentConnections(settings.network ?? {}, (proxy, options) => new HttpsProxyAgent(proxy, options));
+  const connections = new AgentConnections(settings.network ?? {}, (proxy, options) => new TrustingProxyAgent(proxy, options));
   return {
     sendRequest(request) {
       if (settings.signal) request.abortSignal = eitherSignal(request.abortSignal, settings.signal);
@@ -42,6 +43,25 @@ function settingsClient(settings: HttpSettings): HttpClient {
       return inner.sendRequest(request);
     },
   };
+}
+
+/**
+ * https-proxy-agent uses its own options for the connection to the proxy only; the TLS connection to the
+ * server through the tunnel gets the request's options, where core-rest-pipeline puts no `ca`. This passes
+ * the trusted authorities there too.
+ */
+class TrustingProxyAgent extends HttpsProxyAgent<string> {
+  private readonly trusted: string[] | undefined;
+
+  constructor(proxy: URL, options: { keepAlive: boolean; ca?: string[] }) {
+    super(proxy, options);
+    this.trusted = options.ca;
+  }
+
+  override connect(request: ClientRequest, options: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+    // Only a TLS endpoint reads `ca`; the ARM, Entra and Azure DevOps endpoints all are (config.ts).
+    return super.connect(request, this.trusted && options.secureEndpoint ? { ...options, ca: this.trusted } : options);
+  }
 }
 
 /** Aborts when either does; the request's own signal may be an SDK AbortSignalLike. */
