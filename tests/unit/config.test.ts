@@ -222,3 +222,43 @@ describe('parseTaskConfig: the environments spec source as the agent passes it',
     assert.deepEqual(problems(refusal(inputs({ specSource: 'url' }), agentFacts)), [{ code: 'MIC102', field: 'specSource' }]);
   });
 });
+
+describe('parseTaskConfig: the agent\'s proxy and certificate settings', () => {
+  it('reads the proxy, its credentials (as a secret) and its bypass list, and the CA file', () => {
+    const config = parseTaskConfig(
+      inputs(),
+      facts({
+        [factNames.proxyUrl]: 'http://proxy.contoso.com:8080',
+        [factNames.proxyUsername]: 'agent',
+        [factNames.proxyPassword]: 'p@ss',
+        [factNames.proxyBypassList]: '["\\\\.contoso\\\\.com$", "^https://localhost"]',
+        [factNames.caInfo]: '/agent/ca.pem',
+      }),
+    );
+    const proxy = config.network.proxy!;
+    assert.equal(proxy.url, 'http://proxy.contoso.com:8080');
+    assert.equal(proxy.username, 'agent');
+    assert.equal(proxy.password?.reveal(), 'p@ss');
+    assert.equal(inspect(config).includes('p@ss'), false);
+    assert.deepEqual(proxy.bypass, ['\\.contoso\\.com$', '^https://localhost']);
+    assert.equal(config.network.caFile, '/agent/ca.pem');
+  });
+
+  it('has no proxy when the agent has none', () => {
+    assert.deepEqual(parseTaskConfig(inputs(), facts()).network, {});
+  });
+
+  const unusable: [string, RawValues, string][] = [
+    ['a proxy URL that is not a URL', { [factNames.proxyUrl]: 'proxy:8080' }, factNames.proxyUrl],
+    ['a proxy URL with credentials in it', { [factNames.proxyUrl]: 'http://u:p@proxy:8080' }, factNames.proxyUrl],
+    ['a bypass list that is not JSON', { [factNames.proxyUrl]: 'http://proxy:8080', [factNames.proxyBypassList]: 'localhost' }, factNames.proxyBypassList],
+    ['a bypass entry that is not a regular expression', { [factNames.proxyUrl]: 'http://proxy:8080', [factNames.proxyBypassList]: '["(a"]' }, factNames.proxyBypassList],
+  ];
+  for (const [label, overrides, field] of unusable) {
+    it(`refuses ${label} with MIC605`, () => {
+      const error = refusal(inputs(), facts(overrides));
+      assert.deepEqual(problems(error), [{ code: 'MIC605', field }]);
+      assert.equal(error.message.includes('u:p@'), false);
+    });
+  }
+});
