@@ -243,8 +243,36 @@ describe('e2e: no logging command from spec values or inputs', () => {
   }
 });
 
-describe('e2e: the summary tab', () => {
+describe('e2e: the summary tab and the log', () => {
   const world = e2eWorld();
+
+  it('groups the log per environment: its plan, then its results, each line inside its own group', async () => {
+    const prod = { ...devEnvironment, name: 'prod', connections: [{ name: 'app-prod' }] };
+    const run = await world.run({ environments: specText([devEnvironment, prod]) });
+    assert.equal(run.result, 'Succeeded', transcript(run));
+    const groups: { title: string; lines: string[] }[] = [];
+    let open: { title: string; lines: string[] } | undefined;
+    for (const line of run.stdout.split('\n')) {
+      if (line.startsWith('##[group]')) {
+        assert.equal(open, undefined, 'groups do not nest');
+        open = { title: line.slice('##[group]'.length), lines: [] };
+      } else if (line === '##[endgroup]') {
+        assert.ok(open, 'endgroup closes a group');
+        groups.push(open);
+        open = undefined;
+      } else if (open) open.lines.push(line);
+      else assert.ok(!/^\[(dev|prod)\] /.test(line), `progress line outside its group: ${line}`);
+    }
+    assert.equal(open, undefined);
+    // The plan's part per environment in spec order, then each environment's results as it finishes.
+    assert.deepEqual(groups.slice(0, 2).map((group) => group.title.split(':')[0]), ['Environment dev', 'Environment prod']);
+    assert.deepEqual(groups.slice(2).map((group) => group.title).sort(), ['Environment dev: results', 'Environment prod: results']);
+    for (const group of groups) {
+      const name = /^Environment (\w+)/.exec(group.title)![1]!;
+      for (const line of group.lines.filter((text) => /^\[\w+\] /.test(text))) assert.ok(line.startsWith(`[${name}] `), `${line} in the group of ${name}`);
+    }
+    assert.ok(groups.some((group) => group.title === 'Environment dev: results' && group.lines.some((line) => line.startsWith('[dev] done: verify service connection app-dev'))));
+  });
 
   it('is titled "Managed identity connections"', async () => {
     const run = await world.run({ command: 'plan', environments: specText([devEnvironment]) });
