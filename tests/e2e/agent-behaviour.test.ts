@@ -15,6 +15,9 @@ import { join } from 'node:path';
 import { devEnvironment, DEV, e2eWorld, specText, transcript, type MicRun } from './harness';
 
 const recorder = join(__dirname, 'instrumentation', 'record-sockets.js');
+/** task.json's restrictions.settableVariables: the agent drops a setvariable for any other name. */
+const taskJson = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'task.json'), 'utf8')) as { restrictions: { settableVariables: { allowed: string[] } } };
+const settable = taskJson.restrictions.settableVariables.allowed.map((pattern) => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i'));
 
 /** An HTTP CONNECT proxy that tunnels anywhere and records each tunnel's target and Proxy-Authorization. */
 class RecordingProxy {
@@ -193,8 +196,6 @@ describe('e2e: no logging command from spec values or inputs', () => {
     'w ##[command]rm -rf',
   ];
   const allowedCommands = new Set(['task.setsecret', 'task.debug', 'task.issue', 'task.logissue', 'task.setvariable', 'task.addattachment', 'task.complete']);
-  const taskJson = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'task.json'), 'utf8')) as { restrictions: { settableVariables: { allowed: string[] } } };
-  const settable = taskJson.restrictions.settableVariables.allowed.map((pattern) => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i'));
 
   /** Every line the agent would read (it splits at CR too) that it would execute or format, and is not ours. */
   function executable(stdout: string): string[] {
@@ -272,6 +273,9 @@ describe('e2e: the summary tab and the log', () => {
       for (const line of group.lines.filter((text) => /^\[\w+\] /.test(text))) assert.ok(line.startsWith(`[${name}] `), `${line} in the group of ${name}`);
     }
     assert.ok(groups.some((group) => group.title === 'Environment dev: results' && group.lines.some((line) => line.startsWith('[dev] done: verify service connection app-dev'))));
+    // AND every output variable it set is one task.json's restrictions let it set
+    assert.ok(Object.keys(run.outputs).length >= 8);
+    for (const name of Object.keys(run.outputs)) assert.ok(settable.some((pattern) => pattern.test(name)), `output ${name} is not in restrictions.settableVariables`);
   });
 
   it('is titled "Managed identity connections"', async () => {
