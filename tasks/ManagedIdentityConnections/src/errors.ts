@@ -22,7 +22,7 @@ export const errorCatalog = {
   MIC101: { title: 'Required input missing', remediation: 'Set the input (or, for the CLI, the option) named in the message.', raisedBy: 'core' },
   MIC102: { title: 'Input value not allowed', remediation: 'Use one of the values the message lists.', raisedBy: 'core' },
   MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither; or choose one with specSource and fill that one.', raisedBy: 'core' },
-  MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (relative to the working directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
+  MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (in a pipeline the agent roots a relative one at the sources directory; the CLI reads it from the current directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
   MIC105: { title: 'Unknown environment in only', remediation: 'List only environment names that the spec declares.', raisedBy: 'core' },
   MIC106: { title: 'Agent or service connection value missing or malformed', remediation: 'Run the task inside an Azure Pipelines job with an Azure Resource Manager (workload identity federation) bootstrap connection.', raisedBy: 'core' },
   MIC110: { title: 'Environments spec is not valid YAML or JSON', remediation: 'Fix the syntax at the line and column given.', raisedBy: 'core' },
