@@ -6,7 +6,7 @@
 // any `warning:` or `error:` line, and deletes the .vsix it made in that case, so nobody uploads it by mistake.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface PackageOptions {
@@ -34,9 +34,34 @@ interface TaskJson {
   execution?: Record<string, { target?: string }>;
 }
 
+interface ExtensionManifest {
+  contributions?: TaskContribution[];
+  icons?: { default?: string };
+  files?: { path?: string }[];
+}
+
+/**
+ * Refuses a manifest whose extension icon tfx would silently leave out. tfx packs the icon as the
+ * Icons.Default asset (the Marketplace tile, `<Icon>` in the .vsix manifest) only when no `files` entry
+ * packs the same file first; one inside a shipped folder (the task's own icon.png in dist/) is kept as a
+ * plain file and the extension ships with no icon, without a warning.
+ */
+function checkExtensionIcon(root: string, manifest: ExtensionManifest): void {
+  const icon = manifest.icons?.default;
+  if (!icon) throw new Error('vss-extension.json has no icons.default: the Marketplace and the organization show no extension icon');
+  if (!existsSync(join(root, icon))) throw new Error(`vss-extension.json's icons.default ${icon} does not exist`);
+  const shipped = (manifest.files ?? []).map((file) => file.path).filter((path): path is string => typeof path === 'string');
+  const inside = shipped.find((folder) => {
+    const fromFolder = relative(join(root, folder), join(root, icon));
+    return fromFolder === '' || (!fromFolder.startsWith('..') && !isAbsolute(fromFolder));
+  });
+  if (inside) throw new Error(`vss-extension.json's icons.default ${icon} lies in the shipped folder ${inside}: tfx would pack it as a plain file and the .vsix would have no icon; point icons.default at a file outside "files"`);
+}
+
 /** Reads the task folders the manifest contributes and refuses a missing or stale build before tfx runs. */
 function checkTaskFolders(root: string): PackageResult['bundles'] {
-  const manifest = JSON.parse(readFileSync(join(root, 'vss-extension.json'), 'utf8')) as { contributions?: TaskContribution[] };
+  const manifest = JSON.parse(readFileSync(join(root, 'vss-extension.json'), 'utf8')) as ExtensionManifest;
+  checkExtensionIcon(root, manifest);
   const taskFolders = (manifest.contributions ?? [])
     .filter((contribution) => contribution.type === 'ms.vss-distributed-task.task')
     .map((contribution) => contribution.properties?.name)

@@ -6,8 +6,8 @@
 // Asynchronous on purpose: the emulator often runs in the same process, and a synchronous spawn would stop
 // it from answering the task it is waiting for.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 export const bundledTask = join(repoRoot, 'dist', 'tasks', 'ManagedIdentityConnections', 'index.js');
@@ -33,6 +33,8 @@ export interface TaskRun {
   readonly stderr: string;
   /** From spawn to exit. */
   readonly durationMs: number;
+  /** From spawn to the task.complete line (the result the agent reports), when there was one. */
+  readonly completedAtMs?: number;
   readonly commands: readonly AgentCommand[];
   /** `task.complete`: Succeeded, SucceededWithIssues or Failed. */
   readonly result?: string;
@@ -43,22 +45,59 @@ export interface TaskRun {
   readonly secrets: readonly string[];
   /** Contents of the markdown files the task uploaded as summaries. */
   readonly summaries: readonly string[];
+  /** The summary tabs' titles, in the order uploaded (the attachment name; uploadsummary: the file name). */
+  readonly summaryTitles: readonly string[];
   readonly errors: readonly string[];
   readonly warnings: readonly string[];
   /** stdout as a person reading the agent's log would see it (see renderLine). */
   readonly log: readonly string[];
 }
 
+/** What the agent reads from task.json to build a step's inputs. */
+interface TaskJsonInput {
+  readonly name: string;
+  readonly type: string;
+  readonly aliases?: readonly string[];
+  readonly defaultValue?: string;
+}
+
+/**
+ * The inputs a step of this task receives from the agent, by task.json name — the agent's translation
+ * (azure-pipelines-agent src/Agent.Worker/TaskRunner.cs, docs/architecture.md):
+ * - a YAML step may name an input by an alias (`azureSubscription`); the task sees its name;
+ * - every input of task.json is passed, with its defaultValue (or empty) when the step does not set it;
+ * - values are trimmed;
+ * - every filePath input, an empty one included, is rooted at Build.SourcesDirectory (or
+ *   System.DefaultWorkingDirectory), so an unset environmentsFile arrives as the sources directory.
+ * Inputs task.json does not declare are passed through as given, as the agent does.
+ */
+export function agentInputs(inputs: Readonly<Record<string, string>>, env: Readonly<Record<string, string>>, taskJsonFile = join(repoRoot, 'task.json')): Record<string, string> {
+  const declared = (JSON.parse(readFileSync(taskJsonFile, 'utf8')) as { inputs: TaskJsonInput[] }).inputs;
+  const given = new Map(Object.entries(inputs).map(([name, value]) => [name.toLowerCase(), { name, value }]));
+  const result: Record<string, string> = {};
+  const root = env.BUILD_SOURCESDIRECTORY || env.SYSTEM_DEFAULTWORKINGDIRECTORY || '';
+  for (const input of declared) {
+    const keys = [input.name, ...(input.aliases ?? [])].map((key) => key.toLowerCase());
+    const found = keys.map((key) => given.get(key)).find((entry) => entry !== undefined);
+    for (const key of keys) given.delete(key);
+    const value = (found?.value ?? input.defaultValue ?? '').trim();
+    result[input.name] = input.type === 'filePath' && root ? resolve(root, value) : value;
+  }
+  for (const { name, value } of given.values()) result[name] = value;
+  return result;
+}
+
 export interface RunTaskOptions {
   /** The agent's environment for the job (the emulator's `agentEnv`). Nothing else is inherited. */
   readonly env: Readonly<Record<string, string>>;
-  /** Task inputs by their task.json names. */
+  /** Task inputs by their task.json names or aliases, as a YAML step gives them (see agentInputs). */
   readonly inputs: Readonly<Record<string, string>>;
   readonly taskFile?: string;
   /** Called with each rendered log line as it arrives (e.g. to print progress). */
   readonly onLine?: (line: string) => void;
   /** Extra variables for test instrumentation (e.g. NODE_OPTIONS). */
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** Default: System.DefaultWorkingDirectory of env, as the agent does, when that folder exists. */
   readonly cwd?: string;
 }
 
@@ -95,6 +134,7 @@ export function renderLine(line: string): string | undefined {
     case 'task.setsecret':
     case 'task.debug':
     case 'task.uploadsummary':
+    case 'task.addattachment':
       return undefined;
     case 'task.issue':
     case 'task.logissue':
@@ -110,15 +150,20 @@ export function renderLine(line: string): string | undefined {
 
 export function runTask(options: RunTaskOptions): Promise<TaskRun> {
   const env: Record<string, string> = { ...options.env, ...(options.extraEnv ?? {}) };
-  for (const [name, value] of Object.entries(options.inputs)) env[inputVariable(name)] = value;
+  for (const [name, value] of Object.entries(agentInputs(options.inputs, options.env))) env[inputVariable(name)] = value;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.taskFile ?? bundledTask], { env, cwd: options.cwd ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The agent starts a Node task in System.DefaultWorkingDirectory (NodeHandler.cs).
+    const workingDirectory = options.env.SYSTEM_DEFAULTWORKINGDIRECTORY;
+    const cwd = options.cwd ?? (workingDirectory && existsSync(workingDirectory) ? workingDirectory : repoRoot);
+    const child = spawn(process.execPath, [options.taskFile ?? bundledTask], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';
+    let completedAtMs: number | undefined;
     const log: string[] = [];
     const emit = (line: string) => {
+      if (completedAtMs === undefined && parseAgentCommand(line)?.name === 'task.complete') completedAtMs = performance.now() - started;
       const rendered = renderLine(line);
       if (rendered === undefined) return;
       log.push(rendered);
@@ -135,7 +180,7 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     child.on('error', reject);
     child.on('close', (exitCode) => {
       if (pending) emit(pending);
-      resolve(summarize(stdout, stderr, exitCode, performance.now() - started, log));
+      resolve({ ...summarize(stdout, stderr, exitCode, performance.now() - started, log), ...(completedAtMs === undefined ? {} : { completedAtMs }) });
     });
   });
 }
@@ -145,6 +190,7 @@ function summarize(stdout: string, stderr: string, exitCode: number | null, dura
   const outputs: Record<string, string> = {};
   const secrets: string[] = [];
   const summaries: string[] = [];
+  const summaryTitles: string[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];
   let result: string | undefined;
@@ -152,7 +198,13 @@ function summarize(stdout: string, stderr: string, exitCode: number | null, dura
   for (const command of commands) {
     if (command.name === 'task.setvariable' && command.properties.isOutput === 'true') outputs[command.properties.variable ?? ''] = command.value;
     else if (command.name === 'task.setsecret') secrets.push(command.value);
-    else if (command.name === 'task.uploadsummary') summaries.push(readFileSync(command.value, 'utf8'));
+    else if (command.name === 'task.uploadsummary') {
+      summaries.push(readFileSync(command.value, 'utf8'));
+      summaryTitles.push(basename(command.value));
+    } else if (command.name === 'task.addattachment' && command.properties.type === 'Distributedtask.Core.Summary') {
+      summaries.push(readFileSync(command.value, 'utf8'));
+      summaryTitles.push(command.properties.name ?? basename(command.value));
+    }
     else if (command.name === 'task.issue' || command.name === 'task.logissue') (command.properties.type === 'warning' ? warnings : errors).push(command.value);
     else if (command.name === 'task.complete') {
       result = command.properties.result;
@@ -170,6 +222,7 @@ function summarize(stdout: string, stderr: string, exitCode: number | null, dura
     outputs,
     secrets,
     summaries,
+    summaryTitles,
     errors,
     warnings,
     log,

@@ -12,6 +12,7 @@ import { formatTaskError } from './src/core/format-run';
 import { run } from './src/core/run';
 import { TaskError, toTaskError } from './src/errors';
 import { closestMatch } from './src/spec/did-you-mean';
+import { checkSpecFile } from './src/spec/spec-file';
 
 /** Public: scripts branch on these (docs/cli.md). */
 export const exitCodes = { succeeded: 0, failed: 1, usage: 2 } as const;
@@ -60,6 +61,7 @@ Commands:
   plan        read everything and print what would change; writes nothing
   provision   apply the plan, then verify every connection with its TestConnection
   verify      change nothing; fail on drift or on a connection that does not sign in
+  try FILE    run the spec on the offline emulator, no sign-in (try --help; docs/cli.md)
 
 Options:
   --environments-file FILE          the environments spec (YAML or JSON)             (required)
@@ -143,6 +145,9 @@ function commandLineError(caught: unknown): TaskError {
 
 export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<number> {
   const { stdout, stderr } = environment;
+  // `try` runs the spec on the offline emulator: a repository tool (scripts/lib/try-spec.ts), loaded only here
+  // so that plan, provision and verify never load the emulator.
+  if (argv[0] === 'try') return (await import('../../scripts/lib/try-spec')).runTryCommand(argv.slice(1), environment);
   if (argv.length === 0) {
     stderr.write(helpText);
     return exitCodes.usage;
@@ -160,6 +165,14 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     // Nothing has signed in yet, so there is no secret to redact.
     stderr.write(`error: ${formatTaskError(toTaskError(caught))}\n`);
     return exitCodes.usage;
+  }
+  // The spec before any sign-in: a typo in it is a spec error (MIC111…), not a failed sign-in.
+  if (config.environments.kind === 'file') {
+    const spec = await checkSpecFile(config.environments.path, environment.cwd, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
+    if (!spec.ok) {
+      stderr.write(`error: ${formatTaskError(spec.error)}\n`);
+      return exitCodes.failed;
+    }
   }
 
   const platform = new ConsolePlatform({

@@ -3,6 +3,7 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { readTaskInputs } from './src/adapters/task-lib-inputs';
 import { TaskLibPlatform } from './src/adapters/task-lib-platform';
+import { TaskLifetime } from './src/adapters/task-lifetime';
 import { createPorts, pipelineAuthentication } from './src/composition';
 import { parseTaskConfig } from './src/config';
 import { formatTaskError } from './src/core/format-run';
@@ -17,19 +18,19 @@ const taskResults: Record<RunStatus, tl.TaskResult> = {
 
 async function main(): Promise<void> {
   const platform = new TaskLibPlatform();
+  const lifetime = new TaskLifetime();
   try {
     const { inputs, facts } = readTaskInputs();
     const config = parseTaskConfig(inputs, facts);
-    const ports = await createPorts(config, platform, pipelineAuthentication(config, platform));
-    const result = await run(config, ports);
-    platform.flush();
-    for (const error of result.errors) tl.error(formatTaskError(error));
-    tl.setResult(taskResults[result.status], result.message);
+    const ports = await createPorts(config, platform, pipelineAuthentication(config, platform, lifetime), lifetime);
+    const result = await run(config, ports, { clock: lifetime.clock });
+    for (const error of result.errors) platform.error(formatTaskError(error));
+    platform.complete(taskResults[result.status], result.message);
   } catch (caught) {
     const error = toTaskError(caught);
-    platform.flush();
-    tl.error(formatTaskError(error));
-    tl.setResult(tl.TaskResult.Failed, `${error.code}: ${error.message}`);
+    platform.error(formatTaskError(error));
+    platform.complete(tl.TaskResult.Failed, `${error.code}: ${error.message}`);
+  } finally {
   }
 }
 

@@ -83,7 +83,11 @@ describe('L0: task.json ↔ entry point wiring (MockTestRunner)', function () {
     const outputs = Object.fromEntries(commands.filter((command) => command.name === 'task.setvariable' && command.properties.isOutput === 'true').map((command) => [command.properties.variable, command.value]));
     assert.equal(outputs.changesPresent, 'true');
     assert.equal(outputs.permissionsBroadened, 'true');
-    assert.ok(commands.some((command) => command.name === 'task.uploadsummary'), 'a summary is uploaded');
+    // As an attachment of the summary type, named for the summary tab's title (not after its file).
+    assert.ok(
+      commands.some((command) => command.name === 'task.addattachment' && command.properties.type === 'Distributedtask.Core.Summary' && command.properties.name === 'Managed identity connections'),
+      'a summary is uploaded, titled Managed identity connections',
+    );
     assert.deepEqual(markers(runner, 'L0-WRITES'), ['[]']);
     assert.deepEqual(markers(runner, 'L0-NETWORK'), []);
     const printed = runner.stdout.split(/\r?\n/).filter((line) => !line.startsWith('##vso[task.setsecret]'));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { builtTaskFolder, readJson, repoRoot, taskName } from './repository';
+import { builtTaskFolder, pngSize, readJson, repoRoot, taskName } from './repository';
 
 interface ExtensionManifest {
   manifestVersion: number;
@@ -24,14 +24,6 @@ interface ExtensionManifest {
 
 const manifest = readJson<ExtensionManifest>(join(repoRoot, 'vss-extension.json'));
 const taskFolder = `dist/tasks/${taskName}`;
-
-/** Width and height from a PNG's IHDR chunk, which the format puts first. */
-function pngSize(bytes: Buffer): { width: number; height: number } {
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  assert.ok(bytes.subarray(0, 8).equals(signature), 'not a PNG file');
-  assert.equal(bytes.toString('latin1', 12, 16), 'IHDR', 'PNG without IHDR first');
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-}
 
 describe('vss-extension.json', () => {
   it('has the fields tfx and the Marketplace require', () => {
@@ -59,6 +51,14 @@ describe('vss-extension.json', () => {
     const referenced = [...Object.values(manifest.icons ?? {}), ...Object.values(manifest.content ?? {}).map((item) => item.path)];
     assert.ok(referenced.length >= 2, 'manifest names no icon or overview');
     for (const path of referenced) assert.ok(existsSync(join(repoRoot, path)), `vss-extension.json refers to missing ${path} (run the build first for dist/)`);
+  });
+
+  it('names a 128×128 PNG extension icon outside the shipped folder, where tfx packs it as the icon', () => {
+    const icon = manifest.icons?.default;
+    assert.ok(icon, 'no icons.default');
+    // A file that `files` already packs loses its Icons.Default asset in tfx (scripts/package-extension.ts).
+    for (const file of manifest.files) assert.ok(!icon.startsWith(`${file.path}/`), `${icon} lies in the shipped folder ${file.path}`);
+    assert.deepEqual(pngSize(readFileSync(join(repoRoot, icon))), { width: 128, height: 128 });
   });
 });
 

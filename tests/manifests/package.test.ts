@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageExtension } from '../../scripts/package-extension';
-import { builtTaskFolder, readJson, repoRoot, taskName, type TaskJson } from './repository';
+import { builtTaskFolder, pngSize, readJson, repoRoot, taskName, type TaskJson } from './repository';
 import { readZip } from './zip';
 
 const taskFolderInVsix = `dist/tasks/${taskName}/`;
@@ -45,7 +45,15 @@ describe('npm run package', function () {
     assert.deepEqual(packedTask, readJson<TaskJson>(join(repoRoot, 'task.json')));
     const manifest = entries.find((entry) => entry.name === 'extension.vsixmanifest');
     assert.ok(manifest, 'no extension.vsixmanifest in the .vsix');
-    assert.match(manifest.read().toString('utf8'), /<Categories>Azure Pipelines<\/Categories>/);
+    const vsixManifest = manifest.read().toString('utf8');
+    assert.match(vsixManifest, /<Categories>Azure Pipelines<\/Categories>/);
+    // The extension icon: named in the metadata, declared as the Icons.Default asset, and packed, 128×128.
+    const icon = readJson<{ icons: { default: string } }>(join(repoRoot, 'vss-extension.json')).icons.default;
+    assert.match(vsixManifest, new RegExp(`<Icon>${icon}</Icon>`));
+    assert.match(vsixManifest, new RegExp(`<Asset Type="Microsoft\\.VisualStudio\\.Services\\.Icons\\.Default" d:Source="File" Path="${icon}" Addressable="true"/>`));
+    const packedIcon = entries.find((entry) => entry.name === icon);
+    assert.ok(packedIcon, `${icon} is not in the .vsix`);
+    assert.deepEqual(pngSize(packedIcon.read()), { width: 128, height: 128 });
 
     // Recorded in the test output so that bundle growth shows up in every run.
     console.log(`      .vsix ${kib(vsix.length)}; bundled ${javascript.map((entry) => `${entry.name.slice(taskFolderInVsix.length)} ${kib(entry.size)}`).join(', ')}`);
@@ -54,7 +62,8 @@ describe('npm run package', function () {
   /** A copy of what the manifest packs, in a scratch root, with task.json changed by `edit`. */
   function scratchRoot(name: string, edit: (task: TaskJson) => void): string {
     const root = join(scratch, name);
-    for (const path of ['vss-extension.json', 'LICENSE', 'docs/overview.md']) cpSync(join(repoRoot, path), join(root, path));
+    const icon = readJson<{ icons: { default: string } }>(join(repoRoot, 'vss-extension.json')).icons.default;
+    for (const path of ['vss-extension.json', 'LICENSE', 'docs/overview.md', icon]) cpSync(join(repoRoot, path), join(root, path));
     const folder = join(root, 'dist', 'tasks', taskName);
     cpSync(builtTaskFolder, folder, { recursive: true });
     const task = readJson<TaskJson>(join(folder, 'task.json'));
@@ -71,6 +80,14 @@ describe('npm run package', function () {
     await assert.rejects(packageExtension({ root, outputDir: join(root, 'out'), log: (line) => lines.push(line) }), /friendlyName is a required string <= 40 chars/);
     assert.ok(lines.some((line) => line.startsWith('warning:')), `tfx printed no warning:\n${lines.join('\n')}`);
     assert.ok(!existsSync(join(root, 'out')) || readdirSync(join(root, 'out')).every((name) => !name.endsWith('.vsix')), 'a .vsix was left behind');
+  });
+
+  it('refuses an extension icon inside the shipped task folder, which tfx would pack without making it the icon', async () => {
+    const root = scratchRoot('icon-in-files', () => undefined);
+    const manifestPath = join(root, 'vss-extension.json');
+    const manifest = readJson<Record<string, unknown>>(manifestPath);
+    writeFileSync(manifestPath, JSON.stringify({ ...manifest, icons: { default: `dist/tasks/${taskName}/icon.png` } }, null, 2));
+    await assert.rejects(packageExtension({ root, outputDir: join(root, 'out'), log: () => undefined }), /icons\.default dist\/tasks\/ManagedIdentityConnections\/icon\.png lies in the shipped folder/);
   });
 
   it('refuses a build older than task.json', async () => {

@@ -1,7 +1,8 @@
-// Protects the README's promises against what the repository holds: the quick start is exactly the two commands,
+// Protects the README's promises against what the repository holds: it sends installers to docs/install.md first,
+// the quick start is exactly the two commands,
 // every command it lists is an npm script, and its inputs table names exactly the inputs task.json declares.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, readTaskJson, repoRoot } from './repository';
 
@@ -19,6 +20,13 @@ describe('README.md', () => {
   it('has its sections in order: getting started, concepts, samples, troubleshooting, contributing', () => {
     const titles = [...readme.matchAll(/^## (.+)$/gm)].map((match) => match[1]);
     assert.deepEqual(titles, ['Getting started', 'Concepts', 'Samples', 'Troubleshooting', 'Contributing']);
+  });
+
+  it('points to docs/install.md first, before the quick start', () => {
+    const gettingStarted = section('Getting started');
+    const install = gettingStarted.indexOf('](docs/install.md)');
+    assert.ok(install >= 0 && install < gettingStarted.indexOf('### Quick start'), 'no link to docs/install.md above "### Quick start"');
+    assert.ok(existsSync(join(repoRoot, 'docs', 'install.md')), 'docs/install.md is missing');
   });
 
   it('starts with exactly two commands: `npm install && npm start`, then `npm test`', () => {

@@ -41,7 +41,16 @@ describe('task.json', () => {
   it('validates against the task schema (tasks.schema.json, draft-04)', () => {
     // unicodeRegExp: false because the schema's pattern ^connectedService\:.+$ is not a valid unicode regexp.
     const ajv = new Ajv({ strict: false, unicodeRegExp: false, allErrors: true });
-    const validate = ajv.compile(readJson(join(referenceSchemas, 'tasks.schema.json')));
+    const schema = readJson(join(referenceSchemas, 'tasks.schema.json')) as { properties: { inputs: { items: { properties: Record<string, unknown> } } } };
+    // The published schema predates input `validation` ({expression, message}), which the task editor and the
+    // server evaluate (azure-pipelines-tasks docs/taskinputvalidation.md) and Microsoft's own tasks use.
+    schema.properties.inputs.items.properties.validation = {
+      type: 'object',
+      additionalProperties: false,
+      required: ['expression', 'message'],
+      properties: { expression: { type: 'string' }, message: { type: 'string' } },
+    };
+    const validate = ajv.compile(schema);
     const valid = validate(task);
     assert.ok(valid, ajv.errorsText(validate.errors, { separator: '\n' }));
   });
@@ -66,8 +75,12 @@ describe('task.json', () => {
     assert.equal(command.defaultValue, 'provision');
 
     const bootstrap = input('bootstrapConnection');
-    assert.equal(bootstrap.type, 'connectedService:AzureRM');
+    // The scheme after the type filters the editor's connection list (as in GitHubReleaseV1's
+    // connectedService:github:OAuth,…): only workload identity federation connections can sign in here.
+    assert.equal(bootstrap.type, 'connectedService:AzureRM:WorkloadIdentityFederation');
     assert.equal(bootstrap.required, true);
+    // YAML steps of Azure tasks name their connection azureSubscription; both names work.
+    assert.deepEqual(bootstrap.aliases, ['azureSubscription']);
 
     assert.equal(input('environments').type, 'multiLine');
     assert.equal(input('environmentsFile').type, 'filePath');
@@ -84,6 +97,40 @@ describe('task.json', () => {
 
     input('concurrency');
     input('propagationTimeoutSeconds');
+  });
+
+  it('validates the numeric inputs in the editor with the ranges the task enforces', () => {
+    for (const [name, range] of [
+      ['concurrency', '1, 64'],
+      ['propagationTimeoutSeconds', '10, 3600'],
+      ['verificationRunTimeoutMinutes', '1, 360'],
+    ] as const) {
+      const validation = (input(name) as TaskInput & { validation?: { expression: string; message: string } }).validation;
+      assert.equal(validation?.expression, `isInRange(value, ${range})`, name);
+      assert.ok(validation.message.includes(range.replace(', ', ' to ')), `${name}: ${validation.message}`);
+    }
+  });
+
+  it('chooses the spec source with a pick list that shows one input of the pair (the pair alone still works)', () => {
+    const specSource = input('specSource');
+    assert.equal(specSource.type, 'pickList');
+    assert.deepEqual(Object.keys(specSource.options ?? {}), ['inline', 'file']);
+    // No default: a step that sets only the pair keeps its meaning (the agent would pass a default to it).
+    assert.equal(specSource.defaultValue, undefined);
+    assert.equal(input('environments').visibleRule, 'specSource != file');
+    assert.equal(input('environmentsFile').visibleRule, 'specSource = file');
+    assert.equal(task.inputs.at(-1)?.name, 'specSource', 'new inputs go at the end');
+  });
+
+  it('restricts the variables a logging command in its output may set to its own outputs', () => {
+    const full = task as TaskJson & { restrictions?: { commands?: { mode?: string }; settableVariables?: { allowed?: string[] } }; outputVariables?: { name: string }[] };
+    const restrictions = full.restrictions;
+    // restricted mode would drop task.uploadsummary (TaskCommandExtension.cs: not AllowedInRestrictedMode).
+    assert.equal(restrictions?.commands?.mode, 'any');
+    const allowed = restrictions?.settableVariables?.allowed ?? [];
+    for (const output of full.outputVariables ?? []) assert.ok(allowed.includes(output.name), `${output.name} is settable`);
+    for (const pattern of ['identityClientId_*', 'identityPrincipalId_*', 'connectionId_*']) assert.ok(allowed.includes(pattern), pattern);
+    assert.ok(!allowed.some((name) => name.includes('*') && !name.endsWith('_*')), 'no catch-all pattern');
   });
 
   it('gives every input a label and help text, and no two inputs (or aliases) the same name', () => {

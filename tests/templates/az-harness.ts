@@ -1,7 +1,7 @@
 // Runs the real Azure CLI (Debian's azure-cli 2.45) against an in-process emulator, the way AzureCLI@2 runs
 // it on an agent, and runs the shipped smoke scripts with it.
 //
-// Recipe R2 of shared/research/az-cli-emulator-spike.md: the CLI keeps the real host names and goes through
+// The proxy recipe (docs/emulator.md, "Starting it"): the CLI keeps the real host names and goes through
 // the emulator's CONNECT proxy (HTTPS_PROXY), trusting only the emulator's CA (REQUESTS_CA_BUNDLE), with a
 // fresh AZURE_CONFIG_DIR per session (cached tokens would hide calls) and telemetry off. PYTHONPATH carries
 // the test-only fix for Debian's `az role assignment` bug (debian-az-workaround/sitecustomize.py).

@@ -185,6 +185,14 @@ describe('CLI', () => {
       assert.equal(chatty.stderr.text, 'debug: retrying\n');
     });
 
+    it('prints no logging command an agent would run when the CLI is a pipeline script step', () => {
+      const { platform, stdout, stderr } = consoleWith();
+      platform.info('role ##vso[task.setvariable variable=x]1');
+      platform.warn('\u001b[1A##[error]forged');
+      const printed = stdout.text + stderr.text;
+      assert.ok(!/##vso\[|##\[|\u001b/.test(printed), printed);
+    });
+
     it('never prints a registered secret, nor anything shaped like a token, on stdout or stderr', () => {
       const { platform, stdout, stderr } = consoleWith({ debug: true });
       platform.setSecret(secret);

@@ -193,3 +193,72 @@ describe('parseTaskConfig', () => {
     for (const text of [JSON.stringify(config), `${config.pipeline.accessToken}`, inspect(config, { depth: 10 })]) assert.ok(!text.includes(token), text);
   });
 });
+
+describe('parseTaskConfig: the environments spec source as the agent passes it', () => {
+  const sources = '/agent/_work/1/s';
+  const agentFacts = facts({ [factNames.sourcesDirectory]: sources, [factNames.defaultWorkingDirectory]: sources });
+
+  it('treats environmentsFile equal to the sources directory (the agent\'s empty filePath) as not set', () => {
+    for (const rooted of [sources, `${sources}/`]) {
+      const config = parseTaskConfig(inputs({ environmentsFile: rooted }), agentFacts);
+      assert.equal(config.environments.kind, 'inline', rooted);
+    }
+    assert.deepEqual(problems(refusal(inputs({ environments: '', environmentsFile: sources }), agentFacts)), [{ code: 'MIC103', field: 'environments' }]);
+  });
+
+  it('still refuses a real file path next to an inline spec without specSource (MIC103)', () => {
+    assert.deepEqual(problems(refusal(inputs({ environmentsFile: `${sources}/envs.yml` }), agentFacts)), [{ code: 'MIC103', field: 'environments' }]);
+  });
+
+  it('reads the input specSource names and ignores the other one', () => {
+    const both = { environments: 'environments: []', environmentsFile: `${sources}/envs.yml` };
+    assert.equal(parseTaskConfig(inputs({ ...both, specSource: 'inline' }), agentFacts).environments.kind, 'inline');
+    assert.deepEqual(parseTaskConfig(inputs({ ...both, specSource: 'file' }), agentFacts).environments, { kind: 'file', path: `${sources}/envs.yml` });
+  });
+
+  it('refuses a specSource whose input is empty, and an unknown specSource', () => {
+    assert.deepEqual(problems(refusal(inputs({ specSource: 'file', environmentsFile: sources }), agentFacts)), [{ code: 'MIC103', field: 'environmentsFile' }]);
+    assert.deepEqual(problems(refusal(inputs({ specSource: 'inline', environments: '', environmentsFile: 'e.yml' }), agentFacts)), [{ code: 'MIC103', field: 'environments' }]);
+    assert.deepEqual(problems(refusal(inputs({ specSource: 'url' }), agentFacts)), [{ code: 'MIC102', field: 'specSource' }]);
+  });
+});
+
+describe('parseTaskConfig: the agent\'s proxy and certificate settings', () => {
+  it('reads the proxy, its credentials (as a secret) and its bypass list, and the CA file', () => {
+    const config = parseTaskConfig(
+      inputs(),
+      facts({
+        [factNames.proxyUrl]: 'http://proxy.contoso.com:8080',
+        [factNames.proxyUsername]: 'agent',
+        [factNames.proxyPassword]: 'p@ss',
+        [factNames.proxyBypassList]: '["\\\\.contoso\\\\.com$", "^https://localhost"]',
+        [factNames.caInfo]: '/agent/ca.pem',
+      }),
+    );
+    const proxy = config.network.proxy!;
+    assert.equal(proxy.url, 'http://proxy.contoso.com:8080');
+    assert.equal(proxy.username, 'agent');
+    assert.equal(proxy.password?.reveal(), 'p@ss');
+    assert.equal(inspect(config).includes('p@ss'), false);
+    assert.deepEqual(proxy.bypass, ['\\.contoso\\.com$', '^https://localhost']);
+    assert.equal(config.network.caFile, '/agent/ca.pem');
+  });
+
+  it('has no proxy when the agent has none', () => {
+    assert.deepEqual(parseTaskConfig(inputs(), facts()).network, {});
+  });
+
+  const unusable: [string, RawValues, string][] = [
+    ['a proxy URL that is not a URL', { [factNames.proxyUrl]: 'proxy:8080' }, factNames.proxyUrl],
+    ['a proxy URL with credentials in it', { [factNames.proxyUrl]: 'http://u:p@proxy:8080' }, factNames.proxyUrl],
+    ['a bypass list that is not JSON', { [factNames.proxyUrl]: 'http://proxy:8080', [factNames.proxyBypassList]: 'localhost' }, factNames.proxyBypassList],
+    ['a bypass entry that is not a regular expression', { [factNames.proxyUrl]: 'http://proxy:8080', [factNames.proxyBypassList]: '["(a"]' }, factNames.proxyBypassList],
+  ];
+  for (const [label, overrides, field] of unusable) {
+    it(`refuses ${label} with MIC605`, () => {
+      const error = refusal(inputs(), facts(overrides));
+      assert.deepEqual(problems(error), [{ code: 'MIC605', field }]);
+      assert.equal(error.message.includes('u:p@'), false);
+    });
+  }
+});

@@ -134,3 +134,26 @@ describe('classifyHttpFailure', () => {
     assert.deepEqual(classifyHttpFailure({ statusCode: 403, code: 'AuthorizationFailed' }, ['PrincipalNotFound']), { retry: false });
   });
 });
+
+describe('retry: cancellation', () => {
+  it('starts no attempt once the signal has aborted, and ends a wait with its reason', async () => {
+    const controller = new AbortController();
+    const reason = new Error('cancelled');
+    let attempts = 0;
+    const running = retry(
+      () => {
+        attempts += 1;
+        return Promise.reject(new Error('transient'));
+      },
+      { policy: { initialDelayMs: 60_000, maxDelayMs: 60_000, deadlineMs: 600_000 }, classify: () => ({ retry: true }), signal: controller.signal },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(reason);
+    await assert.rejects(running, (error) => error === reason);
+    assert.equal(attempts, 1);
+    await assert.rejects(
+      retry(() => Promise.resolve(1), { policy: { initialDelayMs: 1, maxDelayMs: 1, deadlineMs: 1 }, classify: () => ({ retry: true }), signal: controller.signal }),
+      (error) => error === reason,
+    );
+  });
+});

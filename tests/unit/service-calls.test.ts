@@ -85,3 +85,68 @@ describe('ServiceCalls', () => {
     });
   });
 });
+
+// Cancellation and timeouts (tasks/.../adapters/service-calls.ts): once the task has its result nothing may
+// keep retrying, and no single attempt may hang past its timeout — it counts as a dropped connection.
+describe('ServiceCalls: cancellation and the per-attempt timeout', () => {
+  const never = () => new Promise<never>(() => undefined);
+
+  it('gives up an attempt without an answer after requestTimeoutMs, as a network failure it retries (MIC602 at the deadline)', async () => {
+    const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 150, requestTimeoutMs: 1_000_000, initialDelayMs: 1, maxDelayMs: 1 });
+    let attempts = 0;
+    const signals: AbortSignal[] = [];
+    const started = Date.now();
+    await assert.rejects(
+      calls.run({
+        what: 'create identity id-dev',
+        operation: (_, signal) => {
+          attempts += 1;
+          signals.push(signal);
+          return never();
+        },
+      }),
+      (error: TaskError) => error.code === 'MIC602' && /no answer within 1 s/.test(error.message),
+    );
+    // The timeout is never beyond the deadline (150 ms here), but at least a second.
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+    assert.equal(attempts, 1);
+    assert.ok(signals[0]!.aborted, 'the operation was told to stop');
+  });
+
+  it('ends at once, with the signal\'s reason, when the run is cancelled: no further attempt, no wait', async () => {
+    const controller = new AbortController();
+    const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 300_000, initialDelayMs: 60_000, maxDelayMs: 60_000, signal: controller.signal });
+    const reason = new TaskError('MIC606', 'The task already has its result.');
+    let attempts = 0;
+    const failing = calls.run({
+      what: 'read identity id-prod',
+      operation: () => {
+        attempts += 1;
+        return Promise.reject(Object.assign(new Error('Service Unavailable'), { name: 'RestError', statusCode: 503 }));
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // now in its 60 s wait
+    const started = Date.now();
+    controller.abort(reason);
+    await assert.rejects(failing, (error) => error === reason);
+    assert.ok(Date.now() - started < 1_000);
+    assert.equal(attempts, 1);
+  });
+
+  it('abandons the attempt in flight when the run is cancelled', async () => {
+    const controller = new AbortController();
+    const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 300_000, signal: controller.signal });
+    let seen: AbortSignal | undefined;
+    const hanging = calls.run({
+      what: 'verify service connection app-dev',
+      operation: (_, signal) => {
+        seen = signal;
+        return never();
+      },
+    });
+    const reason = new TaskError('MIC606', 'The agent stopped the task (SIGINT).');
+    controller.abort(reason);
+    await assert.rejects(hanging, (error) => error === reason);
+    assert.equal(seen?.aborted, true);
+  });
+});

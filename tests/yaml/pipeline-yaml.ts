@@ -1,6 +1,6 @@
 // Offline check of Azure Pipelines YAML, for our templates, samples and the pipeline blocks in the docs.
 //
-// Microsoft's pipeline schema (vendored in shared/reference) knows only the built-in tasks, so a file using
+// Microsoft's pipeline schema (copied into tests/reference) knows only the built-in tasks, so a file using
 // ManagedIdentityConnections@1 would fail on its `task:` line. We add our task to the schema, generated from
 // task.json, in the two places a task is described: the list of task names (definitions.task.properties.task)
 // and the list of task shapes with their inputs (definitions.task.anyOf). That is what the VS Code extension's

@@ -10,7 +10,9 @@ import type { DevOpsClient } from './ports/devops';
 import type { Platform } from './ports/platform';
 import { Secret } from './secret';
 import type { ArmSettings } from './adapters/arm-clients';
+import { checkProxyReachable } from './adapters/agent-network';
 import { AzureDevOpsClient } from './adapters/devops-client';
+import type { HttpSettings } from './adapters/http-client';
 import { maskingCredential } from './adapters/mask-tokens';
 import { builtOnFirstUse } from './adapters/on-first-use';
 import { ServiceCalls } from './adapters/service-calls';
@@ -31,6 +33,13 @@ export interface Authentication {
   readonly arm: TokenCredential;
   /** The token for Azure DevOps calls, already masked. */
   devOpsToken(): Promise<DevOpsToken>;
+  /** How the credential's requests travel; the ARM clients use the same object (one connection pool). */
+  readonly http?: HttpSettings;
+}
+
+/** What a run's calls share from the process: the cancellation of everything still in flight. */
+export interface RunControl {
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -64,16 +73,20 @@ export function sharedTokenCredential(inner: TokenCredential): TokenCredential {
 const azureSdk = () => import('./adapters/azure-sdk');
 
 /** In a pipeline job: the bootstrap connection's workload identity through the job's OIDC token. */
-export function pipelineAuthentication(config: PipelineConfig, platform: Platform): Authentication {
+export function pipelineAuthentication(config: PipelineConfig, platform: Platform, control: RunControl = {}): Authentication {
   const accessToken = config.pipeline.accessToken;
   if (!accessToken) throw new TaskError('MIC106', 'System.AccessToken is not available to the task; the bootstrap connection cannot sign in without it.');
   const setSecret = (value: string) => platform.setSecret(value);
   setSecret(accessToken.reveal());
+  const proxyPassword = config.network.proxy?.password?.reveal();
+  if (proxyPassword) setSecret(proxyPassword);
+  const http: HttpSettings = { network: config.network, ...(control.signal ? { signal: control.signal } : {}) };
   const bootstrap = { tenantId: config.bootstrap.tenantId, connectionId: config.bootstrap.id, systemAccessToken: accessToken.reveal(), authorityHost: config.cloud.authorityHost, setSecret };
-  const signIn = builtOnFirstUse<TokenCredential>(async () => (await azureSdk()).pipelineCredential({ ...bootstrap, clientId: config.bootstrap.clientId }), { getToken: true });
+  const signIn = builtOnFirstUse<TokenCredential>(async () => (await azureSdk()).pipelineCredential({ ...bootstrap, clientId: config.bootstrap.clientId, http }), { getToken: true });
   const credential = sharedTokenCredential(maskingCredential(signIn, setSecret));
   return {
     arm: credential,
+    http,
     devOpsToken: async () => {
       if (config.devOpsAuth === 'systemAccessToken') return { token: accessToken, kind: 'bearer' };
       return { token: new Secret(await entraTokenForDevOps(credential, 'The bootstrap identity')), kind: 'bearer' };
@@ -149,19 +162,29 @@ export async function withResolvedProject(config: CliConfig, devOps: DevOpsClien
   return Object.freeze({ ...config, pipeline: Object.freeze({ ...config.pipeline, project: Object.freeze({ id: project.id, name: project.name }) }) });
 }
 
-export async function createPorts(config: TaskConfig, platform: Platform, authentication: Authentication): Promise<Ports> {
-  const calls = new ServiceCalls({ platform, deadlineMs: config.propagationTimeoutSeconds * 1000 });
-  const arm: ArmSettings = { endpoint: config.cloud.armUrl, resourceId: config.cloud.armResourceId, credential: authentication.arm, userAgent: USER_AGENT };
+export async function createPorts(config: TaskConfig, platform: Platform, authentication: Authentication, control: RunControl = {}): Promise<Ports> {
+  const { signal } = control;
+  const calls = new ServiceCalls({ platform, deadlineMs: config.propagationTimeoutSeconds * 1000, ...(signal ? { signal } : {}) });
+  const network = config.source === 'pipeline' ? config.network : {};
+  const http: HttpSettings = authentication.http ?? { network, ...(signal ? { signal } : {}) };
+  const arm: ArmSettings = { endpoint: config.cloud.armUrl, resourceId: config.cloud.armResourceId, credential: authentication.arm, userAgent: USER_AGENT, http };
+  // A dead proxy fails every request; say so once, at once, instead of retrying each call until the deadline.
+  let proxyChecked: Promise<void> | undefined;
+  const proxyReachable = () => (proxyChecked ??= checkProxyReachable(network, [config.cloud.armUrl, config.cloud.authorityHost, config.pipeline.collectionUri], signal));
   // Each port is built on its first call (on-first-use.ts): no call before the spec is valid, and the Azure
   // SDKs load only when the first Azure call needs them.
-  const identities = builtOnFirstUse<IdentityClient>(async () => new (await azureSdk()).ArmIdentityClient(arm, calls), {
+  const armClients = async () => {
+    await proxyReachable();
+    return azureSdk();
+  };
+  const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
     getIdentity: true,
     listIdentities: true,
     createOrUpdateIdentity: true,
     listFederatedCredentials: true,
     putFederatedCredential: true,
   });
-  const roles = builtOnFirstUse<RoleClient>(async () => new (await azureSdk()).ArmRoleClient(arm, calls), {
+  const roles = builtOnFirstUse<RoleClient>(async () => new (await armClients()).ArmRoleClient(arm, calls), {
     findRoleDefinition: true,
     listAssignmentsForPrincipal: true,
     createAssignment: true,
@@ -169,8 +192,9 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   });
   const devOps = builtOnFirstUse<DevOpsClient>(
     async () => {
+      await proxyReachable();
       const { token, kind } = await authentication.devOpsToken();
-      return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT }, calls);
+      return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT, network }, calls);
     },
     {
       findConnections: true,

@@ -30,6 +30,7 @@ export const inputNames = {
   verificationRunParameters: 'verificationRunParameters',
   waitForVerificationRun: 'waitForVerificationRun',
   verificationRunTimeoutMinutes: 'verificationRunTimeoutMinutes',
+  specSource: 'specSource',
 } as const;
 
 /**
@@ -56,6 +57,16 @@ export const factNames = {
   oidcRequestUri: 'System.OidcRequestUri',
   sourceBranch: 'Build.SourceBranch',
   accessToken: 'System.AccessToken',
+  // Where the agent roots filePath inputs (docs/architecture.md, "The agent's input translation").
+  sourcesDirectory: 'Build.SourcesDirectory',
+  defaultWorkingDirectory: 'System.DefaultWorkingDirectory',
+  // The agent's proxy and certificate settings (the variables task-lib's getHttpProxyConfiguration and
+  // getHttpCertConfiguration read; docs/architecture.md, "The agent's network settings").
+  proxyUrl: 'Agent.ProxyUrl',
+  proxyUsername: 'Agent.ProxyUsername',
+  proxyPassword: 'Agent.ProxyPassword',
+  proxyBypassList: 'Agent.ProxyBypassList',
+  caInfo: 'Agent.CAInfo',
 } as const;
 
 export type RawValues = Readonly<Record<string, string | undefined>>;
@@ -121,11 +132,29 @@ interface ConfigBase {
   readonly pipeline: PipelineContext;
 }
 
+/** The proxy the agent is configured with (its `--proxyurl` options), for every request of the task. */
+export interface AgentProxy {
+  /** http(s)://host:port, without credentials. */
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: Secret;
+  /** Regular expressions (case-insensitive) matched against a request's URL: those go direct. */
+  readonly bypass: readonly string[];
+}
+
+/** How the agent reaches the network: its proxy and an extra certificate authority to trust. */
+export interface AgentNetwork {
+  readonly proxy?: AgentProxy;
+  /** A PEM file of certificate authorities to trust besides Node's own (the agent's `--sslcacert`). */
+  readonly caFile?: string;
+}
+
 /** The task in a pipeline job: signs in as the bootstrap connection's workload identity. */
 export interface PipelineConfig extends ConfigBase {
   readonly source: 'pipeline';
   readonly devOpsAuth: DevOpsAuth;
   readonly bootstrap: BootstrapConnection;
+  readonly network: AgentNetwork;
 }
 
 /** The CLI on a workstation: signs in with the Azure CLI's account (and a PAT for Azure DevOps, if given). */
@@ -184,7 +213,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   if (bootstrapId !== undefined && !guidRule.pattern.test(bootstrapId)) {
     read.report('MIC102', inputNames.bootstrapConnection, `bootstrapConnection must be the id of an Azure Resource Manager service connection (a GUID); got ${JSON.stringify(bootstrapId)}.`);
   }
-  const environments = readEnvironmentsSource(read, inputs);
+  const environments = readEnvironmentsSource(read, inputs, facts);
   const only = readOnly(read, inputs, inputNames.only);
   const devOpsAuth = read.choice(inputs, inputNames.devOpsAuth, devOpsAuths, 'systemAccessToken');
   const allowPrivilegedRoles = read.boolean(inputs, inputNames.allowPrivilegedRoles, false);
@@ -194,6 +223,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const bootstrap = readBootstrap(read, facts, bootstrapId ?? '');
   const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
+  const network = readNetwork(read, facts);
   if (command === 'provision' && verificationRun.queue) checkVerificationRunPipeline(read, pipeline);
 
   if (read.problems.length > 0) {
@@ -212,6 +242,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
     bootstrap,
     cloud,
     pipeline,
+    network,
   } satisfies PipelineConfig);
 }
 
@@ -291,17 +322,53 @@ function checkVerificationRunPipeline(read: RawReader, pipeline: PipelineContext
   }
 }
 
-function readEnvironmentsSource(read: RawReader, inputs: RawValues): EnvironmentsSource | undefined {
+/** specSource values: which of the pair the editor shows and the task reads. */
+export const specSources = ['inline', 'file'] as const;
+export type SpecSource = (typeof specSources)[number];
+
+/**
+ * The environments spec: inline text or a file. specSource (the editor's pick list) names the one to read and
+ * the other is ignored, since the classic editor keeps a hidden input's old value; without specSource the
+ * pair rules apply: exactly one of them set.
+ */
+function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawValues): EnvironmentsSource | undefined {
   const text = read.optional(inputs, inputNames.environments);
-  const path = read.optional(inputs, inputNames.environmentsFile);
+  const path = suppliedFilePath(read.optional(inputs, inputNames.environmentsFile), facts);
+  const chosen = read.optional(inputs, inputNames.specSource) === undefined ? undefined : read.choice(inputs, inputNames.specSource, specSources, 'inline');
+  if (chosen === 'inline') {
+    if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
+    read.report('MIC103', inputNames.environments, 'specSource is inline but environments is empty; give the environments spec inline, or set specSource to file.');
+    return undefined;
+  }
+  if (chosen === 'file') {
+    if (path !== undefined) return { kind: 'file', path };
+    read.report('MIC103', inputNames.environmentsFile, 'specSource is file but environmentsFile is empty; give the path of the environments file, or set specSource to inline.');
+    return undefined;
+  }
   if (text !== undefined && path !== undefined) {
-    read.report('MIC103', inputNames.environments, 'Both environments and environmentsFile are set; set one of them.');
+    read.report('MIC103', inputNames.environments, 'Both environments and environmentsFile are set; set one of them (or choose one with specSource).');
     return undefined;
   }
   if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
   if (path !== undefined) return { kind: 'file', path };
   read.report('MIC103', inputNames.environments, 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.');
   return undefined;
+}
+
+/**
+ * The agent roots every filePath input, an empty one included, at the sources directory (or the default
+ * working directory), so "not set" arrives as that directory. Like task-lib's filePathSupplied, a value equal
+ * to either counts as not supplied.
+ */
+export function suppliedFilePath(value: string | undefined, facts: RawValues): string | undefined {
+  if (value === undefined) return undefined;
+  const roots = [facts[factNames.sourcesDirectory], facts[factNames.defaultWorkingDirectory]].filter((root): root is string => Boolean(root?.trim()));
+  return roots.some((root) => samePath(root, value)) ? undefined : value;
+}
+
+function samePath(a: string, b: string): boolean {
+  const normal = (path: string) => path.trim().replace(/\\/g, '/').replace(/\/+$/, '') || '/';
+  return normal(a) === normal(b);
 }
 
 function readVerificationRun(read: RawReader, inputs: RawValues): VerificationRunSettings {
@@ -394,6 +461,57 @@ function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth 
     ...Object.fromEntries(Object.entries(optionalFacts).filter(([, value]) => value !== undefined)),
     ...(token === undefined ? {} : { accessToken: new Secret(token) }),
   };
+}
+
+/** The agent's proxy and certificate variables; MIC605 when they cannot be used as they are. */
+function readNetwork(read: RawReader, facts: RawValues): AgentNetwork {
+  const caFile = read.optional(facts, factNames.caInfo);
+  const url = read.optional(facts, factNames.proxyUrl);
+  if (url === undefined) return caFile === undefined ? {} : { caFile };
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !['http:', 'https:'].includes(parsed.protocol) || parsed.username || parsed.password) {
+    read.report('MIC605', factNames.proxyUrl, `The agent's proxy URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))} is not an http(s)://host:port address without credentials.`);
+  }
+  const bypass = readBypassList(read, read.optional(facts, factNames.proxyBypassList));
+  const username = read.optional(facts, factNames.proxyUsername);
+  const password = read.optional(facts, factNames.proxyPassword);
+  const proxy: AgentProxy = {
+    url,
+    bypass,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password: new Secret(password) }),
+  };
+  return { proxy, ...(caFile === undefined ? {} : { caFile }) };
+}
+
+/** Agent.ProxyBypassList: a JSON array of regular expressions (the agent writes its .proxybypass lines so). */
+function readBypassList(read: RawReader, text: string | undefined): string[] {
+  if (text === undefined) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    read.report('MIC605', factNames.proxyBypassList, `The agent's proxy bypass list must be a JSON array of regular expressions; got ${JSON.stringify(text)}.`);
+    return [];
+  }
+  const patterns: string[] = [];
+  for (const pattern of value as string[]) {
+    try {
+      new RegExp(pattern, 'i');
+      patterns.push(pattern);
+    } catch (error) {
+      read.report('MIC605', factNames.proxyBypassList, `The agent's proxy bypass entry ${JSON.stringify(pattern)} is not a regular expression (${error instanceof Error ? error.message : String(error)}).`);
+    }
+  }
+  return patterns;
 }
 
 function optionalNumber<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {

@@ -21,8 +21,8 @@ export const errorCatalog = {
   MIC100: { title: 'Invalid inputs or environments spec', remediation: 'Fix every problem listed; nothing was changed.', raisedBy: 'core' },
   MIC101: { title: 'Required input missing', remediation: 'Set the input (or, for the CLI, the option) named in the message.', raisedBy: 'core' },
   MIC102: { title: 'Input value not allowed', remediation: 'Use one of the values the message lists.', raisedBy: 'core' },
-  MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither.', raisedBy: 'core' },
-  MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (relative to the working directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
+  MIC103: { title: 'Set exactly one of environments and environmentsFile', remediation: 'Give the spec either inline (environments) or as a file (environmentsFile), not both and not neither; or choose one with specSource and fill that one.', raisedBy: 'core' },
+  MIC104: { title: 'Environments file cannot be read', remediation: 'Check the path (in a pipeline the agent roots a relative one at the sources directory; the CLI reads it from the current directory) and that the file was checked out or downloaded before this step.', raisedBy: 'core' },
   MIC105: { title: 'Unknown environment in only', remediation: 'List only environment names that the spec declares.', raisedBy: 'core' },
   MIC106: { title: 'Agent or service connection value missing or malformed', remediation: 'Run the task inside an Azure Pipelines job with an Azure Resource Manager (workload identity federation) bootstrap connection.', raisedBy: 'core' },
   MIC110: { title: 'Environments spec is not valid YAML or JSON', remediation: 'Fix the syntax at the line and column given.', raisedBy: 'core' },
@@ -40,6 +40,10 @@ export const errorCatalog = {
   MIC122: { title: 'Duplicate entry', remediation: 'Remove the repeated entry.', raisedBy: 'core' },
   MIC123: { title: 'Invalid value', remediation: 'Use a value that matches the rule the message gives.', raisedBy: 'core' },
   MIC124: { title: 'Two connections map to the same output variable', remediation: 'Rename one connection so that their names differ in more than punctuation.', raisedBy: 'core' },
+  // npm run try (the CLI's try): a rehearsal of the spec on the offline emulator
+  MIC130: { title: 'No emulator world for the rehearsal', remediation: 'The --from-seed file must be a seed document (docs/emulator.md, "The seed") with a bootstrap connection and job; a world derived from a spec is refused only by an emulator bug: report it.', raisedBy: 'core' },
+  MIC131: { title: 'The rehearsal\'s rerun wrote', remediation: 'The second provision of an unchanged spec must write nothing; this is a bug in the task: report it with the rehearsal\'s output.', raisedBy: 'core' },
+  MIC132: { title: 'The bundled task is missing', remediation: 'The rehearsal runs the task as shipped, from dist/: run npm run build (npm run try does) and try again.', raisedBy: 'core' },
   // Identities and federated credentials
   MIC201: { title: 'Too many connections for one identity', remediation: 'An identity holds at most 20 federated credentials, one per connection: split the environment.', raisedBy: 'core' },
   MIC202: { title: 'Federated credential limit reached', remediation: 'The identity already has federated credentials this task does not manage; remove unused ones or use another identity.', raisedBy: 'core' },
@@ -85,6 +89,8 @@ export const errorCatalog = {
   MIC602: { title: 'Network error', remediation: 'Check the agent\'s connectivity and proxy settings to Azure and Azure DevOps.', raisedBy: 'adapters' },
   MIC603: { title: 'Bootstrap connection cannot sign in', remediation: 'Check the bootstrap service connection: its federated credential, and that this pipeline may use it.', raisedBy: 'adapters' },
   MIC604: { title: 'Unexpected answer from a service', remediation: 'Read the status and correlation id in the message; run again with system.debug: true for details.', raisedBy: 'adapters' },
+  MIC605: { title: 'The agent\'s proxy or certificate settings cannot be used', remediation: 'Fix the agent\'s proxy configuration (config.sh --proxyurl, .proxy, .proxybypass) or its --sslcacert file, named in the message.', raisedBy: 'core' },
+  MIC606: { title: 'Cancelled', remediation: 'The task was stopped (the job was cancelled or timed out) or had already ended; calls still in flight were abandoned. Run again.', raisedBy: 'adapters' },
   // Internal
   MIC901: { title: 'Internal error', remediation: 'This is a bug: report it with the log (system.debug: true).', raisedBy: 'core' },
   MIC902: { title: 'An adapter broke its contract', remediation: 'This is a bug in an adapter: report it with the log (system.debug: true).', raisedBy: 'core' },

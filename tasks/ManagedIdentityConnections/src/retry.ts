@@ -4,6 +4,9 @@
 // while a new credential replicates. Adapters say which errors are worth another try (classify); this module
 // decides when: exponential backoff with jitter, capped, honouring a server's Retry-After, within one overall
 // deadline (propagationTimeoutSeconds). Clock, sleep and randomness are injected so tests run instantly.
+// An AbortSignal ends the loop at once, its wait included: once the task has its result, nothing may keep
+// retrying in the background (the process would outlive task.complete by minutes).
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface RetryDecision {
   readonly retry: boolean;
@@ -13,7 +16,8 @@ export interface RetryDecision {
 
 export interface RetryClock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Rejects with the signal's reason when it aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** In [0, 1). */
   random(): number;
 }
@@ -38,6 +42,8 @@ export interface RetryOptions {
   readonly policy: RetryPolicy;
   classify(error: unknown, attempt: number): RetryDecision;
   readonly clock?: RetryClock;
+  /** Cancels the loop: no further attempt or wait; the signal's reason is thrown. */
+  readonly signal?: AbortSignal;
   /** Before each wait: a debug line, typically. */
   onRetry?(error: unknown, info: RetryInfo & { readonly delayMs: number }): void;
   /** What to throw when giving up (default: the last error), e.g. a TaskError saying how long it tried. */
@@ -46,7 +52,9 @@ export interface RetryOptions {
 
 export const systemClock: RetryClock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch((error: unknown) => {
+    throw signal?.aborted ? signal.reason : error;
+  }),
   random: () => Math.random(),
 };
 
@@ -54,10 +62,13 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
   const clock = options.clock ?? systemClock;
   const { policy } = options;
   const started = clock.now();
+  const { signal } = options;
   for (let attempt = 1; ; attempt += 1) {
+    signal?.throwIfAborted();
     try {
       return await operation(attempt);
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       const elapsedMs = clock.now() - started;
       const decision = options.classify(error, attempt);
       const delayMs = decision.delayMs ?? backoffDelay(attempt, policy, clock.random());
@@ -67,7 +78,7 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
       else if (elapsedMs + delayMs > policy.deadlineMs) reason = 'deadline';
       if (reason !== undefined) throw options.giveUp ? options.giveUp(error, { attempt, elapsedMs, reason }) : error;
       options.onRetry?.(error, { attempt, elapsedMs, delayMs });
-      await clock.sleep(delayMs);
+      await clock.sleep(delayMs, signal);
     }
   }
 }

@@ -1,5 +1,5 @@
 // Protects ARM fidelity against Microsoft's own published examples (azure-rest-api-specs x-ms-examples,
-// copied to /work/shared/reference/arm-examples): every example is replayed against the emulator with a
+// copied to tests/reference/arm-examples): every example is replayed against the emulator with a
 // valid token, and the status code and response shape (keys and JSON types, recursively) must match.
 // Values are compared only where they matter: resource `type`s, and the fixed segments of ids (e.g. the
 // lowercase `resourcegroups` in managed identity ids). Placeholders in the examples that are not valid
@@ -9,10 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningEmulator } from '../emulator';
 import { startTestEmulator } from '../../helpers/emulator';
+import { referenceRoot } from '../../helpers/reference';
 import { DEFAULT_TENANT } from './default-world';
 import { armToken, raw, setupCall, testIssuer } from './test-support';
 
-const EXAMPLES = '/work/shared/reference/arm-examples';
+const EXAMPLES = join(referenceRoot, 'arm-examples');
 /** Stands in for the examples' non-GUID "subid". */
 const PLACEHOLDER_SUBSCRIPTION = '99999999-0000-4000-8000-000000000001';
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';

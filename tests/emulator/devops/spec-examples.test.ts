@@ -1,5 +1,5 @@
 // Protects fidelity to Microsoft's published API: every HTTP example under
-// /work/shared/reference/ado-specs is replayed against the emulator (URLs, ids and project names mapped
+// tests/reference/ado-specs is replayed against the emulator (URLs, ids and project names mapped
 // onto the emulated organization) and must answer the example's status code with a body of the same
 // shape (keys and JSON types). The examples build on each other the way their ids do (create, read,
 // update, share, delete), so they run in file order below, against one emulator.
@@ -11,8 +11,9 @@ import { DEFAULT_DEVOPS_IDS, type DevOpsSeed } from './seed';
 import { defaultSeed } from '../modules';
 import type { RunningEmulator } from '../emulator';
 import { control, startTestEmulator } from '../../helpers/emulator';
+import { referenceRoot } from '../../helpers/reference';
 
-const SPECS = '/work/shared/reference/ado-specs';
+const SPECS = join(referenceRoot, 'ado-specs');
 
 interface Example {
   'x-ms-vss-request-method': string;

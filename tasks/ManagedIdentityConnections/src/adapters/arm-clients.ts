@@ -22,7 +22,7 @@ import type {
   RoleDefinition,
   Subscription,
 } from '../ports/azure';
-import { sharedArmHttpClient } from './http-client';
+import { sharedArmHttpClient, type HttpSettings } from './http-client';
 import type { ServiceCalls } from './service-calls';
 import { describeFailure, type ServiceFailure } from './service-failure';
 
@@ -33,6 +33,8 @@ export interface ArmSettings {
   readonly resourceId: string;
   readonly credential: TokenCredential;
   readonly userAgent: string;
+  /** The run's cancellation and the agent's proxy and certificate authority (shared with the credential). */
+  readonly http?: HttpSettings;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,7 +51,7 @@ export function armClientOptions(settings: ArmSettings) {
     credentialScopes: [armScope(settings.resourceId)],
     retryOptions: { maxRetries: 0 },
     userAgentOptions: { userAgentPrefix: settings.userAgent },
-    httpClient: sharedArmHttpClient(settings.endpoint),
+    httpClient: sharedArmHttpClient(settings.endpoint, settings.http),
   };
 }
 
@@ -106,19 +108,22 @@ export class ArmIdentityClient implements IdentityClient {
     return this.calls.run({
       what: `read identity ${ref.name}`,
       // A missing resource group means the identity does not exist either; creating it will say why it fails.
-      operation: () => notFoundAsUndefined(async () => toIdentity(await this.clients.get(ref.subscriptionId).userAssignedIdentities.get(ref.resourceGroup, ref.name)), ['ResourceGroupNotFound']),
+      operation: (_, abortSignal) =>
+        notFoundAsUndefined(async () => toIdentity(await this.clients.get(ref.subscriptionId).userAssignedIdentities.get(ref.resourceGroup, ref.name, { abortSignal })), ['ResourceGroupNotFound']),
     });
   }
 
   createOrUpdateIdentity(ref: IdentityRef, properties: IdentityProperties): Promise<Identity> {
     return this.calls.run({
       what: `create identity ${ref.name}`,
-      operation: async () =>
+      operation: async (_, abortSignal) =>
         toIdentity(
-          await this.clients.get(ref.subscriptionId).userAssignedIdentities.createOrUpdate(ref.resourceGroup, ref.name, {
-            location: properties.location,
-            tags: { ...properties.tags },
-          }),
+          await this.clients.get(ref.subscriptionId).userAssignedIdentities.createOrUpdate(
+            ref.resourceGroup,
+            ref.name,
+            { location: properties.location, tags: { ...properties.tags } },
+            { abortSignal },
+          ),
         ),
       translate: (failure) =>
         failure.code === 'ResourceGroupNotFound'
@@ -130,10 +135,10 @@ export class ArmIdentityClient implements IdentityClient {
   listIdentities(subscriptionId: string, resourceGroup: string): Promise<Identity[]> {
     return this.calls.run({
       what: `list the identities in resource group ${resourceGroup}`,
-      operation: async () =>
+      operation: async (_, abortSignal) =>
         (await notFoundAsUndefined(async () => {
           const identities: Identity[] = [];
-          for await (const identity of this.clients.get(subscriptionId).userAssignedIdentities.listByResourceGroup(resourceGroup)) identities.push(toIdentity(identity));
+          for await (const identity of this.clients.get(subscriptionId).userAssignedIdentities.listByResourceGroup(resourceGroup, { abortSignal })) identities.push(toIdentity(identity));
           return identities;
         }, ['ResourceGroupNotFound'])) ?? [],
     });
@@ -142,9 +147,9 @@ export class ArmIdentityClient implements IdentityClient {
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]> {
     return this.calls.run({
       what: `list federated credentials of ${ref.name}`,
-      operation: async () => {
+      operation: async (_, abortSignal) => {
         const credentials: FederatedCredential[] = [];
-        for await (const credential of this.clients.get(ref.subscriptionId).federatedIdentityCredentials.list(ref.resourceGroup, ref.name)) {
+        for await (const credential of this.clients.get(ref.subscriptionId).federatedIdentityCredentials.list(ref.resourceGroup, ref.name, { abortSignal })) {
           credentials.push(toCredential(credential));
         }
         return credentials;
@@ -155,13 +160,15 @@ export class ArmIdentityClient implements IdentityClient {
   putFederatedCredential(ref: IdentityRef, credential: FederatedCredential): Promise<FederatedCredential> {
     return this.calls.run({
       what: `write federated credential ${credential.name} on ${ref.name}`,
-      operation: async () =>
+      operation: async (_, abortSignal) =>
         toCredential(
-          await this.clients.get(ref.subscriptionId).federatedIdentityCredentials.createOrUpdate(ref.resourceGroup, ref.name, credential.name, {
-            issuer: credential.issuer,
-            subject: credential.subject,
-            audiences: [...credential.audiences],
-          }),
+          await this.clients.get(ref.subscriptionId).federatedIdentityCredentials.createOrUpdate(
+            ref.resourceGroup,
+            ref.name,
+            credential.name,
+            { issuer: credential.issuer, subject: credential.subject, audiences: [...credential.audiences] },
+            { abortSignal },
+          ),
         ),
       // Entra refuses concurrent writes on one identity; the core serializes ours, but another run may be writing.
       retryCodes: ['ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'],
@@ -232,11 +239,11 @@ export class ArmRoleClient implements RoleClient {
     const relativeScope = scope.replace(/^\/+/, '');
     return this.calls.run({
       what: `look up role ${nameOrGuid}`,
-      operation: async () => {
+      operation: async (_, abortSignal) => {
         if (GUID.test(nameOrGuid)) {
-          return notFoundAsUndefined(async () => toRoleDefinition(await client.roleDefinitions.get(relativeScope, nameOrGuid.toLowerCase())), ['RoleDefinitionDoesNotExist']);
+          return notFoundAsUndefined(async () => toRoleDefinition(await client.roleDefinitions.get(relativeScope, nameOrGuid.toLowerCase(), { abortSignal })), ['RoleDefinitionDoesNotExist']);
         }
-        for await (const definition of client.roleDefinitions.list(relativeScope, { filter: `roleName eq ${odataString(nameOrGuid)}` })) {
+        for await (const definition of client.roleDefinitions.list(relativeScope, { filter: `roleName eq ${odataString(nameOrGuid)}`, abortSignal })) {
           if ((definition.roleName ?? '').toLowerCase() === nameOrGuid.toLowerCase()) return toRoleDefinition(definition);
         }
         return undefined;
@@ -247,9 +254,9 @@ export class ArmRoleClient implements RoleClient {
   listAssignmentsForPrincipal(subscriptionId: string, principalId: string): Promise<RoleAssignment[]> {
     return this.calls.run({
       what: `list role assignments of ${principalId}`,
-      operation: async () => {
+      operation: async (_, abortSignal) => {
         const assignments: RoleAssignment[] = [];
-        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription({ filter: `principalId eq ${odataString(principalId)}` })) {
+        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription({ filter: `principalId eq ${odataString(principalId)}`, abortSignal })) {
           assignments.push(toRoleAssignment(assignment));
         }
         return assignments;
@@ -261,14 +268,14 @@ export class ArmRoleClient implements RoleClient {
     const client = this.clientForScope(request.scope);
     return this.calls.run({
       what: `assign role ${request.roleDefinitionId.split('/').pop()} on ${request.scope}`,
-      operation: async () =>
+      operation: async (_, abortSignal) =>
         toRoleAssignment(
-          await client.roleAssignments.create(request.scope.replace(/^\/+/, ''), request.name, {
-            roleDefinitionId: request.roleDefinitionId,
-            principalId: request.principalId,
-            principalType: request.principalType,
-            description: request.description,
-          }),
+          await client.roleAssignments.create(
+            request.scope.replace(/^\/+/, ''),
+            request.name,
+            { roleDefinitionId: request.roleDefinitionId, principalId: request.principalId, principalType: request.principalType, description: request.description },
+            { abortSignal },
+          ),
         ),
       // Even with principalType set, a brand-new identity can be briefly unknown to Authorization. Backed off,
       // not polled: every attempt is an ARM write and takes a token from the subscription's write bucket.
@@ -287,9 +294,9 @@ export class ArmRoleClient implements RoleClient {
   getSubscription(subscriptionId: string): Promise<Subscription | undefined> {
     return this.calls.run({
       what: `read subscription ${subscriptionId}`,
-      operation: async () => {
+      operation: async (_, abortSignal) => {
         const response = await this.subscriptions.sendRequest(
-          createPipelineRequest({ url: `${this.endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}?api-version=2022-12-01`, method: 'GET' }),
+          createPipelineRequest({ url: `${this.endpoint}/subscriptions/${encodeURIComponent(subscriptionId)}?api-version=2022-12-01`, method: 'GET', abortSignal }),
         );
         if (response.status === 404 || response.status === 403) return undefined;
         const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as Record<string, unknown>) : {};

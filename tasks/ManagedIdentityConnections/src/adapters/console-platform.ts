@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { redact } from '../core/redact';
+import { neutralizeLoggingCommands, redact } from '../core/redact';
 import type { Platform } from '../ports/platform';
 
 export interface TextSink {
@@ -97,7 +97,8 @@ export class ConsolePlatform implements Platform {
     return redact(text, this.secrets);
   }
 
+  // Run from a pipeline's script step, the CLI's output is read by the agent too (core/redact.ts).
   private print(sink: TextSink, text: string): void {
-    sink.write(`${this.clean(text)}\n`);
+    sink.write(`${neutralizeLoggingCommands(this.clean(text))}\n`);
   }
 }

@@ -29,8 +29,10 @@ import type {
   ServiceConnection,
 } from '../ports/devops';
 import type { Secret } from '../secret';
+import type { AgentNetwork } from '../config';
+import { devOpsRequestOptions } from './agent-network';
 import { MicroBatcher } from './micro-batch';
-import type { ServiceCalls } from './service-calls';
+import { defaultRequestTimeoutMs, type ServiceCalls } from './service-calls';
 import type { ServiceFailure } from './service-failure';
 
 export interface DevOpsSettings {
@@ -45,6 +47,8 @@ export interface DevOpsSettings {
    */
   readonly tokenKind?: 'bearer' | 'pat';
   readonly userAgent: string;
+  /** The agent's proxy and certificate authority. */
+  readonly network?: AgentNetwork;
 }
 
 const PIPELINE_PERMISSIONS_API_VERSION = '7.1-preview.1';
@@ -204,6 +208,8 @@ export class AzureDevOpsClient implements DevOpsClient {
       headers: { 'X-TFS-FedAuthRedirect': 'Suppress' },
       keepAlive: true,
       allowRetries: false,
+      // No request hangs for typed-rest-client's default three minutes; ServiceCalls bounds each attempt too.
+      ...devOpsRequestOptions(settings.network ?? {}, defaultRequestTimeoutMs),
     };
     this.endpoints = new ServiceEndpointApi(settings.collectionUri, [handler], options, settings.userAgent);
     this.core = new CoreApi(settings.collectionUri, [handler], options, settings.userAgent);

@@ -1,13 +1,82 @@
 // The process's one pool of keep-alive connections for ARM and Entra ID. With one pool per SDK client, a
 // burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
+//
+// Every request through it also gets the run's cancellation (nothing outlives the task's result), a timeout
+// (no request hangs past defaultRequestTimeoutMs), and the agent's proxy and certificate authority
+// (agent-network.ts), honouring the bypass list per URL.
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import { ArmThrottlePacer, pacedArmHttpClient } from './arm-throttle-pacer';
+import type { ClientRequest } from 'node:http';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import type { AgentNetwork } from '../config';
+import { AgentConnections } from './agent-network';
+import { defaultRequestTimeoutMs } from './service-calls';
 
 let shared: HttpClient | undefined;
-const pacedByEndpoint = new Map<string, HttpClient>();
+/** One client per settings object, so the ARM clients and the credential of a run share their connections. */
+const clients = new WeakMap<HttpSettings, HttpClient>();
+const defaults: HttpSettings = {};
+const pacers = new Map<string, ArmThrottlePacer>();
+const pacedClients = new WeakMap<HttpSettings, Map<string, HttpClient>>();
 
-export function sharedHttpClient(): HttpClient {
-  return (shared ??= createDefaultHttpClient());
+export interface HttpSettings {
+  readonly signal?: AbortSignal;
+  readonly network?: AgentNetwork;
+}
+
+export function sharedHttpClient(settings: HttpSettings = defaults): HttpClient {
+  let client = clients.get(settings);
+  if (!client) {
+    client = settingsClient(settings);
+    clients.set(settings, client);
+  }
+  return client;
+}
+
+function settingsClient(settings: HttpSettings): HttpClient {
+  const inner = (shared ??= createDefaultHttpClient());
+  const connections = new AgentConnections(settings.network ?? {}, (proxy, options) => new TrustingProxyAgent(proxy, options));
+  return {
+    sendRequest(request) {
+      if (settings.signal) request.abortSignal = eitherSignal(request.abortSignal, settings.signal);
+      if (!request.timeout) request.timeout = defaultRequestTimeoutMs;
+      // The agent's settings win over HTTPS_PROXY, which the SDK's proxy policy may have applied already.
+      const agent = connections.agentFor(request.url);
+      if (agent) request.agent = agent;
+      return inner.sendRequest(request);
+    },
+  };
+}
+
+/**
+ * https-proxy-agent uses its own options for the connection to the proxy only; the TLS connection to the
+ * server through the tunnel gets the request's options, where core-rest-pipeline puts no `ca`. This passes
+ * the trusted authorities there too.
+ */
+class TrustingProxyAgent extends HttpsProxyAgent<string> {
+  private readonly trusted: string[] | undefined;
+
+  constructor(proxy: URL, options: { keepAlive: boolean; ca?: string[] }) {
+    super(proxy, options);
+    this.trusted = options.ca;
+  }
+
+  override connect(request: ClientRequest, options: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+    // Only a TLS endpoint reads `ca`; the ARM, Entra and Azure DevOps endpoints all are (config.ts).
+    return super.connect(request, this.trusted && options.secureEndpoint ? { ...options, ca: this.trusted } : options);
+  }
+}
+
+/** Aborts when either does; the request's own signal may be an SDK AbortSignalLike. */
+function eitherSignal(own: { readonly aborted: boolean; addEventListener(type: 'abort', listener: () => void): void } | undefined, run: AbortSignal): AbortSignal {
+  if (!own) return run;
+  if (own instanceof AbortSignal) return AbortSignal.any([own, run]);
+  const controller = new AbortController();
+  const abort = () => controller.abort(run.aborted ? run.reason : undefined);
+  if (own.aborted || run.aborted) abort();
+  own.addEventListener('abort', abort);
+  run.addEventListener('abort', abort, { once: true });
+  return controller.signal;
 }
 
 /**
@@ -15,11 +84,10 @@ export function sharedHttpClient(): HttpClient {
  * (arm-throttle-pacer.ts). One pacer per endpoint, shared by every ARM client, so that all parallel
  * environments draw on one estimate of each bucket.
  */
-export function sharedArmHttpClient(armEndpoint: string): HttpClient {
-  let client = pacedByEndpoint.get(armEndpoint);
-  if (!client) {
-    client = pacedArmHttpClient(sharedHttpClient(), armEndpoint, new ArmThrottlePacer());
-    pacedByEndpoint.set(armEndpoint, client);
-  }
-  return client;
+export function sharedArmHttpClient(armEndpoint: string, settings: HttpSettings = defaults): HttpClient {
+  const pacer = pacers.get(armEndpoint) ?? new ArmThrottlePacer();
+  pacers.set(armEndpoint, pacer);
+  const paced = (pacedClients.get(settings) ?? new Map<string, HttpClient>()).set(armEndpoint, pacedClients.get(settings)?.get(armEndpoint) ?? pacedArmHttpClient(sharedHttpClient(settings), armEndpoint, pacer));
+  pacedClients.set(settings, paced);
+  return paced.get(armEndpoint)!;
 }

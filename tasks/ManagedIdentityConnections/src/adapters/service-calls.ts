@@ -7,6 +7,10 @@
 // Entra answers to concurrent federated credential writes), with backoff, until propagationTimeoutSeconds.
 // Anything else fails at once, translated by the call's own rules first, then the common ones.
 //
+// Every attempt is bounded (requestTimeoutMs, never past the call's deadline): a request that gets no answer
+// counts as a dropped connection (ETIMEDOUT) and is tried again. The run's signal cancels everything: no new
+// attempt, no wait, and the attempt in flight is abandoned — its operation gets the signal to pass on.
+//
 // Waiting for replication is polling, not backing off: a credential or a principal becomes visible at one
 // moment, and every second between that moment and the next attempt is a second the user waits for nothing.
 // So the codes a call names as `pollCodes` are tried again at a short, fixed interval (jittered), however many
@@ -24,16 +28,26 @@ export interface CallSettings {
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly clock?: RetryClock;
+  /** Ends every call at once (the task has its result, or the agent cancelled it). */
+  readonly signal?: AbortSignal;
+  /** The longest one attempt may take (default defaultRequestTimeoutMs). */
+  readonly requestTimeoutMs?: number;
   /** The interval between polls while a write replicates (default 1 s). */
   readonly pollIntervalMs?: number;
   /** What all polling calls together may ask per second (default 20); more pollers stretch the interval. */
   readonly maxPollsPerSecond?: number;
 }
 
+/** One attempt without an answer after this long is given up and retried (docs/architecture.md). */
+export const defaultRequestTimeoutMs = 60_000;
+/** However little of the deadline is left, an attempt gets at least this long. */
+const minimumRequestTimeoutMs = 1_000;
+
 export interface CallSpec<T> {
   /** What the call does, for messages: `create identity id-dev`. */
   readonly what: string;
-  readonly operation: (attempt: number) => Promise<T>;
+  /** signal: aborted when this attempt times out or the run is cancelled; pass it to the client. */
+  readonly operation: (attempt: number, signal: AbortSignal) => Promise<T>;
   /** Service error codes that are transient for this call (e.g. 429s' codes, concurrent writes): backoff. */
   readonly retryCodes?: readonly string[];
   /** Service error codes that mean "an earlier write is still replicating" (e.g. PrincipalNotFound): polled. */
@@ -54,15 +68,17 @@ export class ServiceCalls {
   }
 
   async run<T>(spec: CallSpec<T>): Promise<T> {
+    const started = this.clock.now();
     let pollingNow = false;
     const setPolling = (value: boolean) => {
       if (value !== pollingNow) this.polling += value ? 1 : -1;
       pollingNow = value;
     };
     try {
-      return await retry(spec.operation, {
+      return await retry((attempt) => this.attempt(spec, attempt, started), {
         policy: this.policy,
         clock: this.clock,
+        ...(this.settings.signal ? { signal: this.settings.signal } : {}),
         classify: (error) => {
           const failure = describeFailure(error, this.clock.now());
           const polled = failure.code !== undefined && spec.pollCodes?.some((code) => code.toLowerCase() === failure.code!.toLowerCase()) === true;
@@ -92,23 +108,52 @@ export class ServiceCalls {
     return Math.round(intervalMs * (0.75 + this.clock.random() / 2));
   }
 
+  /** One attempt, ended by its timeout or the run's signal, whichever comes first. */
+  private async attempt<T>(spec: CallSpec<T>, attempt: number, started: number): Promise<T> {
+    const remainingMs = this.policy.deadlineMs - (this.clock.now() - started);
+    const timeoutMs = Math.max(minimumRequestTimeoutMs, Math.min(this.settings.requestTimeoutMs ?? defaultRequestTimeoutMs, remainingMs));
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(requestTimedOut(spec.what, timeoutMs)), timeoutMs);
+    const signal = this.settings.signal ? AbortSignal.any([this.settings.signal, timeout.signal]) : timeout.signal;
+    try {
+      return await untilAborted(spec.operation(attempt, signal), signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Like run(), but a dropped or failed POST first checks whether it took effect before posting again. */
   async runCreate<T>(spec: CallSpec<T> & { readonly findExisting: () => Promise<T | undefined> }): Promise<T> {
     let lastFailed = false;
     return this.run({
       ...spec,
-      operation: async (attempt) => {
+      operation: async (attempt, signal) => {
         if (attempt > 1 && lastFailed) {
           const existing = await spec.findExisting();
           if (existing !== undefined) return existing;
         }
         lastFailed = true;
-        const created = await spec.operation(attempt);
+        const created = await spec.operation(attempt, signal);
         lastFailed = false;
         return created;
       },
     });
   }
+}
+
+/** A request without an answer: read like a dropped connection (retried, MIC602 in the end). */
+function requestTimedOut(what: string, timeoutMs: number): Error {
+  return Object.assign(new Error(`${what}: no answer within ${Math.round(timeoutMs / 100) / 10} s`), { code: 'ETIMEDOUT' });
+}
+
+/** The operation's result, or the signal's reason as soon as it aborts (the operation may still be running). */
+function untilAborted<T>(operation: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    operation.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 const entraCodes: readonly (readonly [RegExp, ErrorCode])[] = [

@@ -31,6 +31,15 @@ export function readTaskInputs(): { inputs: RawValues; facts: RawValues } {
     [factNames.jobId]: tl.getVariable('System.JobId'),
     [factNames.oidcRequestUri]: tl.getVariable('System.OidcRequestUri'),
     [factNames.sourceBranch]: tl.getVariable('Build.SourceBranch'),
+    [factNames.sourcesDirectory]: tl.getVariable('Build.SourcesDirectory'),
+    [factNames.defaultWorkingDirectory]: tl.getVariable('System.DefaultWorkingDirectory'),
+    // What tl.getHttpProxyConfiguration and getHttpCertConfiguration read, as raw strings for config.ts to
+    // check (task-lib would throw a bare SyntaxError on a bypass list that is not JSON).
+    [factNames.proxyUrl]: tl.getVariable('Agent.ProxyUrl'),
+    [factNames.proxyUsername]: tl.getVariable('Agent.ProxyUsername'),
+    [factNames.proxyPassword]: tl.getVariable('Agent.ProxyPassword'),
+    [factNames.proxyBypassList]: tl.getVariable('Agent.ProxyBypassList'),
+    [factNames.caInfo]: tl.getVariable('Agent.CAInfo'),
     // The job token comes from the system connection, as in Microsoft's tasks, and only through
     // getEndpointAuthorization: task-lib debug-prints the value of whatever getEndpointAuthorizationParameter
     // or getVariable return, before the task could mask it. The agent always passes this connection.

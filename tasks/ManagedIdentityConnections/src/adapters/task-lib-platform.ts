@@ -5,7 +5,15 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
+import { neutralizeLoggingCommands as safe } from '../core/redact';
 import type { Platform } from '../ports/platform';
+
+/**
+ * The summary tab's title: the agent names an attachment after the `name` of task.addattachment
+ * (uploadsummary would name it after the file). azure-pipelines-agent src/Agent.Worker/TaskCommandExtension.cs.
+ */
+export const SUMMARY_TITLE = 'Managed identity connections';
+const SUMMARY_ATTACHMENT_TYPE = 'Distributedtask.Core.Summary';
 
 export class TaskLibPlatform implements Platform {
   /** Several layers mask the same token (the response policy, the credential wrapper); tell the agent once. */
@@ -17,20 +25,46 @@ export class TaskLibPlatform implements Platform {
    */
   private pending = '';
 
+  // Every line the agent reads passes neutralizeLoggingCommands: values from the spec and from services are
+  // echoed, and the agent would run a logging command hidden in one (core/redact.ts).
   info(message: string): void {
     // Not console.log: it formats its arguments first (a few times cheaper without).
-    if (this.pending === '') setImmediate(() => this.flush());
-    this.pending += `${message}\n`;
+    this.write(`${safe(message)}\n`);
   }
 
   warn(message: string): void {
     this.flush();
-    tl.warning(message);
+    tl.warning(safe(message));
   }
 
   debug(message: string): void {
     this.flush();
-    tl.debug(message);
+    tl.debug(safe(message));
+  }
+
+  group(title: string): void {
+    this.write(`##[group]${safe(title).replace(/\n/g, ' ')}\n`);
+  }
+
+  endGroup(): void {
+    this.write('##[endgroup]\n');
+  }
+
+  /** An error issue (the entry point's failures). */
+  error(message: string): void {
+    this.flush();
+    tl.error(safe(message));
+  }
+
+  /** task.complete: the result and its message. */
+  complete(result: tl.TaskResult, message: string): void {
+    this.flush();
+    tl.setResult(result, safe(message));
+  }
+
+  private write(text: string): void {
+    if (this.pending === '') setImmediate(() => this.flush());
+    this.pending += text;
   }
 
   /** Writes the pending progress lines; the entry point calls it before it sets the result. */
@@ -63,7 +97,7 @@ export class TaskLibPlatform implements Platform {
     const directory = tl.getVariable('Agent.TempDirectory') ?? mkdtempSync(join(tmpdir(), 'mic-'));
     const path = join(directory, `managed-identity-connections-${process.pid}-${Date.now()}.md`);
     writeFileSync(path, markdown, 'utf8');
-    tl.uploadSummary(path);
+    tl.addAttachment(SUMMARY_ATTACHMENT_TYPE, SUMMARY_TITLE, path);
   }
 
   readTextFile(path: string): Promise<string> {

@@ -112,16 +112,22 @@ export function planCounts(plan: Plan): { environments: number; changes: number;
 
 /** The plan as log lines. Reads (connection tests) are not changes and are not listed. */
 export function formatPlanText(plan: Plan): string[] {
-  const lines = [headline(plan)];
-  for (const environment of plan.environments) {
+  const sections = formatPlanSections(plan);
+  return [...sections.head, ...sections.environments.flatMap((environment) => ['', environment.title, ...environment.lines]), ...sections.tail];
+}
+
+/** The plan text in parts: the headline, one titled part per environment (a log group), the grants. */
+export function formatPlanSections(plan: Plan): { head: string[]; environments: { title: string; lines: string[] }[]; tail: string[] } {
+  const environments = plan.environments.map((environment) => {
     const writes = environment.actions.filter(isWrite);
-    lines.push('', `Environment ${environment.environment}: identity ${identityLine(environment)}${writes.length === 0 ? ' — no changes' : ''}`);
+    const lines: string[] = [];
     for (const action of writes) lines.push(`  ${symbol(action)} ${describeAction(action)}`, `      because: ${action.reason}`);
     for (const finding of environment.findings) lines.push(`  ! ${formatFinding(finding)}`);
-  }
+    return { title: `Environment ${environment.environment}: identity ${identityLine(environment)}${writes.length === 0 ? ' — no changes' : ''}`, lines };
+  });
   const grants = plan.environments.flatMap((environment) => environment.actions.flatMap((action) => grantLine(action)));
-  if (grants.length > 0) lines.push('', 'Access granted by this plan:', ...grants.map((grant) => `  → ${grant}`));
-  return lines;
+  const tail = grants.length > 0 ? ['', 'Access granted by this plan:', ...grants.map((grant) => `  → ${grant}`)] : [];
+  return { head: [headline(plan)], environments, tail };
 }
 
 /** "Plan: 2 environments, 11 changes (7 of them grant access), 0 errors, 1 warning." */

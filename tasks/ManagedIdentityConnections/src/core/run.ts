@@ -19,8 +19,9 @@ import type { Ports } from '../ports';
 import type { Platform } from '../ports/platform';
 import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
+import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
-import { describeAction, formatFindingBody, formatPlanText } from './format-plan';
+import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
 import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredState, type Plan } from './model';
 import { observe } from './observe';
@@ -75,7 +76,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const text = await readSpecText(config, platform);
   const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
   if (!loaded.ok) {
-    const error = TaskError.aggregate(loaded.problems, `The environments spec has ${loaded.problems.length} problems; nothing was read or changed.`);
+    const error = specProblemsError(loaded.problems);
     return failed(`${error.code}: the environments spec is not valid.`, [error], []);
   }
   const desired: DesiredState = {
@@ -93,7 +94,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
   const observed = await observe(desired, ports, { concurrency: config.concurrency });
   const plan = makePlan(desired, observed);
-  for (const line of formatPlanText(plan)) platform.info(line);
+  printPlan(platform, plan);
   platform.setOutput('changesPresent', String(plan.changesPresent));
   platform.setOutput('permissionsBroadened', String(plan.permissionsBroadened));
 
@@ -113,7 +114,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       return finish(plan.changesPresent ? `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply.` : 'Plan: no changes; everything matches the spec.', [], warnings, plan);
     }
     case 'provision': {
-      const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: (event) => reportProgress(platform, event) });
+      const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, plan) });
       const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
       const failedNames = applied.environments.filter((environment) => environment.status === 'failed').map((environment) => environment.environment);
       const verificationRun =
@@ -139,7 +140,8 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       // A disabled or broken connection is only a warning while provisioning (nothing to do about it), but
       // verify exists to say whether every connection works.
       for (const finding of warnings) if (finding.code === 'MIC402' || finding.code === 'MIC403') errors.push(TaskError.fromProblem(finding));
-      const verified = await apply(verificationPlan(plan), ports, { concurrency: config.concurrency, onEvent: (event) => reportProgress(platform, event) });
+      const verifying = verificationPlan(plan);
+      const verified = await apply(verifying, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, verifying) });
       for (const environment of verified.environments) if (environment.error) errors.push(withEnvironment(environment.error, environment.environment));
       publish(platform, { mode, plan, verified, errors });
       const message = errors.length > 0 ? `Verification failed: ${errors.length} problem${errors.length === 1 ? '' : 's'}.` : `Verified ${plan.environments.length} environment${plan.environments.length === 1 ? '' : 's'}: no drift, every connection signs in.`;
@@ -198,22 +200,55 @@ function publish(platform: Platform, input: SummaryInput): void {
   }
 }
 
-function reportProgress(platform: Platform, event: ApplyEvent): void {
+/** The plan, each environment's part as one log group. */
+function printPlan(platform: Platform, plan: Plan): void {
+  const sections = formatPlanSections(plan);
+  for (const line of sections.head) platform.info(line);
+  for (const environment of sections.environments) inGroup(platform, environment.title, environment.lines);
+  for (const line of sections.tail) platform.info(line);
+}
+
+function inGroup(platform: Platform, title: string, lines: readonly string[]): void {
+  if (platform.group && platform.endGroup) {
+    platform.group(title);
+    for (const line of lines) platform.info(line);
+    platform.endGroup();
+  } else {
+    for (const line of [title, ...lines]) platform.info(line);
+  }
+}
+
+/**
+ * Apply's progress, one log group per environment, printed when the environment is done (every action has
+ * succeeded, failed or been skipped): environments run in parallel, and their lines would interleave. Debug
+ * lines go out at once; retries print their own lines as they wait (ServiceCalls).
+ */
+function groupedProgress(platform: Platform, plan: Plan): (event: ApplyEvent) => void {
+  const remaining = new Map(plan.environments.map((environment) => [environment.environment, environment.actions.length]));
+  const lines = new Map<string, string[]>();
+  return (event) => {
+    const environment = event.action.environment;
+    const line = progressLine(event);
+    if (line.debug) platform.debug(line.text);
+    else lines.set(environment, [...(lines.get(environment) ?? []), line.text]);
+    if (event.type === 'started') return;
+    const left = (remaining.get(environment) ?? 1) - 1;
+    remaining.set(environment, left);
+    if (left === 0) inGroup(platform, `Environment ${environment}: results`, lines.get(environment) ?? []);
+  };
+}
+
+function progressLine(event: ApplyEvent): { readonly text: string; readonly debug?: boolean } {
   const prefix = `[${event.action.environment}]`;
   switch (event.type) {
     case 'started':
-      if (event.action.kind === 'testConnection') platform.info(`${prefix} ${describeAction(event.action)}…`);
-      else platform.debug(`${prefix} start: ${describeAction(event.action)}`);
-      return;
+      return event.action.kind === 'testConnection' ? { text: `${prefix} ${describeAction(event.action)}…` } : { text: `${prefix} start: ${describeAction(event.action)}`, debug: true };
     case 'succeeded':
-      platform.info(`${prefix} done: ${describeAction(event.action)}${event.detail ? ` — ${event.detail}` : ''}`);
-      return;
+      return { text: `${prefix} done: ${describeAction(event.action)}${event.detail ? ` — ${event.detail}` : ''}` };
     case 'failed':
-      platform.info(`${prefix} failed: ${describeAction(event.action)} — ${event.error.code}`);
-      return;
+      return { text: `${prefix} failed: ${describeAction(event.action)} — ${event.error.code}` };
     case 'skipped':
-      platform.info(`${prefix} skipped (an earlier step failed): ${describeAction(event.action)}`);
-      return;
+      return { text: `${prefix} skipped (an earlier step failed): ${describeAction(event.action)}` };
   }
 }
 
@@ -239,6 +274,7 @@ function redactingPlatform(platform: Platform, secrets: readonly string[]): Plat
     warn: (message) => platform.warn(clean(message)),
     debug: (message) => platform.debug(clean(message)),
     setSecret: (value) => platform.setSecret(value),
+    ...(platform.group && platform.endGroup ? { group: (title: string) => platform.group!(clean(title)), endGroup: () => platform.endGroup!() } : {}),
     setOutput: (name, value) => platform.setOutput(name, clean(value)),
     uploadSummary: (markdown) => platform.uploadSummary(clean(markdown)),
     readTextFile: (path) => platform.readTextFile(path),

@@ -14,6 +14,12 @@ export interface Platform {
   setOutput(name: string, value: string): void;
   /** Attaches markdown to the run's summary tab. */
   uploadSummary(markdown: string): void;
+  /**
+   * Starts a collapsible group of log lines (the agent's `##[group]`), ended by endGroup. Optional: a
+   * platform without groups prints the title as a line.
+   */
+  group?(title: string): void;
+  endGroup?(): void;
   /** Reads a UTF-8 text file, relative paths against the working directory (environmentsFile). */
   readTextFile(path: string): Promise<string>;
 }
