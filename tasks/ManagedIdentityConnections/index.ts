@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     platform.error(formatTaskError(error));
     platform.complete(tl.TaskResult.Failed, `${error.code}: ${error.message}`);
   } finally {
+    lifetime.end();
   }
 }
 

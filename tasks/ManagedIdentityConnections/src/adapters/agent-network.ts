@@ -30,7 +30,7 @@ export function proxyFor(network: AgentNetwork, url: string): URL | undefined {
 }
 
 /** Node's certificate authorities plus the agent's, or undefined when the agent names none. */
-function trustedAuthorities(network: AgentNetwork): string[] | undefined {
+export function trustedAuthorities(network: AgentNetwork): string[] | undefined {
   if (network.caFile === undefined) return undefined;
   try {
     return [...rootCertificates, readFileSync(network.caFile, 'utf8')];
