@@ -263,6 +263,26 @@ describe('template pack structure', () => {
       assert.match(conditions[0]!, /^\$\{\{ if and\(parameters\.queueVerificationRun, parameters\.waitForVerificationRun\) \}\}$/);
     });
 
+    it('runs the plan stage with queueVerificationRun whenever provision queues the verification run, so the plan shows its grant', () => {
+      // bootstrap → stages/plan.yml: the same parameter provision gets.
+      const bootstrap = templateReferences(readYaml(join(templatesDir, 'bootstrap.yml')));
+      const planStage = bootstrap.find((reference) => reference.target === 'stages/plan.yml');
+      const provisionStage = bootstrap.find((reference) => reference.target === 'stages/provision.yml');
+      assert.equal(planStage?.parameters.queueVerificationRun, '${{ parameters.queueVerificationRun }}');
+      assert.equal(provisionStage?.parameters.queueVerificationRun, '${{ parameters.queueVerificationRun }}');
+      // stages/plan.yml → the step template, with the same default as provision's.
+      const planYaml = readYaml(join(templatesDir, 'stages', 'plan.yml'));
+      const declared = parametersOf(planYaml).find((parameter) => parameter.name === 'queueVerificationRun');
+      const provisionDeclared = parametersOf(readYaml(join(templatesDir, 'stages', 'provision.yml'))).find((parameter) => parameter.name === 'queueVerificationRun');
+      assert.deepEqual([declared?.type, declared?.default], ['boolean', provisionDeclared?.default]);
+      const step = templateReferences(planYaml).find((reference) => reference.target === '../steps/managed-identity-connections.yml');
+      assert.equal(step?.parameters.command, 'plan');
+      assert.equal(step?.parameters.queueVerificationRun, '${{ parameters.queueVerificationRun }}');
+      // The step template sets the input for plan too (the task then plans the grant and queues nothing).
+      const stepText = readText(join(templatesDir, 'steps', 'managed-identity-connections.yml'));
+      assert.match(stepText, /\$\{\{ if and\(in\(parameters\.command, 'plan', 'provision'\), parameters\.queueVerificationRun\) \}\}:\n\s+queueVerificationRun: true\n/);
+    });
+
     it('defaults the step template\'s parameters to the task\'s defaults, so leaving one out means leaving the input out', () => {
       const path = join(templatesDir, 'steps', 'managed-identity-connections.yml');
       const declared = new Map(parametersOf(readYaml(path)).map((parameter) => [String(parameter.name), parameter]));

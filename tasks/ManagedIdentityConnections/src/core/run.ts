@@ -9,7 +9,7 @@
 //
 // With queueVerificationRun, provision also authorizes the running pipeline on every connection (a planned
 // grant like any other) and, once everything is applied and tested, queues that pipeline again
-// (verification-run.ts). plan and verify ignore the setting.
+// (verification-run.ts). plan shows that grant (it queues nothing); verify ignores the setting.
 //
 // In every command: an invalid spec or any error finding means no write at all; output variables (ids per
 // environment plus `environments` JSON) and a markdown summary are produced whenever the spec was valid.
@@ -69,9 +69,19 @@ export async function run(config: TaskConfig, ports: Ports, options: RunOptions 
 async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): Promise<RunResult> {
   const { platform } = ports;
   const mode: RunMode = config.command;
-  if (config.verificationRun.queue && mode !== 'provision') platform.info(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${mode}.`);
   const currentPipelineId = runningPipelineId(config);
-  const verificationRunPipelineId = mode === 'provision' && config.verificationRun.queue ? currentPipelineId : undefined;
+  // plan shows the grant provision will make for the verification run, so that an approver sees it (and
+  // permissionsBroadened says so); only provision queues the run. verify writes nothing and ignores it.
+  const showsVerificationRun = config.verificationRun.queue && (mode === 'provision' || mode === 'plan');
+  const verificationRunPipelineId = showsVerificationRun ? currentPipelineId : undefined;
+  if (config.verificationRun.queue && mode === 'verify') platform.info(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${mode}.`);
+  if (config.verificationRun.queue && mode === 'plan') {
+    platform.info(
+      verificationRunPipelineId === undefined
+        ? 'queueVerificationRun: this is not a pipeline run, so the plan cannot show the grant provision would make for the verification run.'
+        : `queueVerificationRun: the plan includes authorizing pipeline ${verificationRunPipelineId} on every connection, which provision does before it queues the verification run.`,
+    );
+  }
 
   const text = await readSpecText(config, platform);
   const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
