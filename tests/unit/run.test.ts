@@ -172,6 +172,23 @@ describe('run', () => {
       assert.deepEqual(result.errors.map((error) => error.code), ['MIC503']);
     });
 
+    it('fails at once on a missing federated credential: the drift, without testing the connection it breaks', async () => {
+      const spec = specFor(['dev', 'prod']);
+      const fake = await provisioned(spec);
+      // GIVEN dev's identity lost its credential out of band
+      const [stored] = [...fake.azure.identities.values()].filter((item) => item.ref.name === 'id-ado-dev');
+      stored!.credentials.length = 0;
+      const callsBefore = fake.log.calls.length;
+      // WHEN verify runs
+      const result = await runCommand(fake, 'verify', spec);
+      // THEN the drift is the failure, app-dev's test (which would wait for a credential that is not coming) does
+      // not run, and prod's connection is still tested
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC502'], result.errors.map(formatTaskError).join('\n'));
+      assert.match(result.errors[0]!.message, /dev: .*federated credential/i);
+      const tested = fake.log.calls.slice(callsBefore).filter((call) => call.method === 'testConnection').map((call) => call.subject);
+      assert.deepEqual(tested, ['app-prod']);
+    });
+
     it('fails on a disabled connection, without testing it', async () => {
       const spec = specFor(['dev']);
       const fake = await provisioned(spec);

@@ -48,18 +48,25 @@ export function plan(desired: DesiredState, observed: ObservedWorld): Plan {
 
 /**
  * What verify runs: a test of every connection that exists now (as observed, whatever drift the full plan
- * found), without dependencies, and nothing else.
+ * found), without dependencies, and nothing else — except a connection whose federated credential the plan
+ * would write: nothing is propagating for it (verify writes nothing), so its test could only wait out the
+ * propagation timeout and fail; the drift already says why. Likewise a role the plan would assign is not on
+ * its way, so an AuthorizationFailed answer is final.
  */
 export function verificationPlan(full: Plan): Plan {
   return {
-    environments: full.environments.map((environment) => ({
-      ...environment,
-      actions: environment.actions.flatMap((action) => {
-        if (action.kind !== 'testConnection') return [];
-        const observed = environment.connections.find((snapshot) => snapshot.name === action.connectionName)?.observed;
-        return observed ? [{ ...action, dependsOn: [], connection: known(observed) }] : [];
-      }),
-    })),
+    environments: full.environments.map((environment) => {
+      const credentialDrift = new Set(environment.actions.flatMap((action) => (action.kind === 'createFederatedCredential' || action.kind === 'updateFederatedCredential' ? [action.connectionName] : [])));
+      const roleDrift = environment.actions.some((action) => action.kind === 'assignRole');
+      return {
+        ...environment,
+        actions: environment.actions.flatMap((action) => {
+          if (action.kind !== 'testConnection' || credentialDrift.has(action.connectionName)) return [];
+          const observed = environment.connections.find((snapshot) => snapshot.name === action.connectionName)?.observed;
+          return observed ? [{ ...action, dependsOn: [], connection: known(observed), waitForRoles: action.waitForRoles && !roleDrift }] : [];
+        }),
+      };
+    }),
     changesPresent: false,
     permissionsBroadened: false,
   };
