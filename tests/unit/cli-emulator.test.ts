@@ -156,7 +156,7 @@ describe('CLI against the emulator', function () {
     it('says to run az login when the Azure CLI has no account, for ARM', async () => {
       const result = await cli(['plan', '--environments-file', 'envs.yml', '--project', 'Platform'], { AZURE_DEVOPS_EXT_PAT: pat }, signedOut);
       assert.equal(result.code, exitCodes.failed);
-      assert.match(result.stderr, /error: MIC603: Could not get a token for https:\/\/management\.azure\.com\/\.default: .*az login.* Fix: Sign in with `az login`/);
+      assert.match(result.stderr, /error: MIC603: The Azure CLI account could not get a token for https:\/\/management\.azure\.com\/\.default: .*az login.* Fix: Sign in with `az login`/);
     });
 
     it('says to set a PAT or run az login when there is no token for Azure DevOps', async () => {
