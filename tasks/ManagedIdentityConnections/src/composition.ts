@@ -248,6 +248,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       updateConnection: true,
       getPipelinePermissions: true,
       authorizePipelines: true,
+      findPipelines: true,
       findProjects: true,
       shareConnection: true,
       testConnection: true,

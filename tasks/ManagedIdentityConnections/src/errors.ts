@@ -74,6 +74,9 @@ export const errorCatalog = {
   MIC409: { title: 'No pipeline to authorize', remediation: 'authorize: current needs a pipeline run; outside one, list pipeline ids or use all or none.', raisedBy: 'core' },
   MIC410: { title: 'Verification run could not be queued', remediation: 'The identity calling Azure DevOps needs "Queue builds" on this pipeline; the pipeline must declare every parameter in verificationRunParameters and may use every connection it names.', raisedBy: 'adapters' },
   MIC411: { title: 'No pipeline to queue a verification run of', remediation: 'queueVerificationRun queues the pipeline running the task again (System.DefinitionId): use it in a YAML pipeline run, or turn it off.', raisedBy: 'core' },
+  MIC412: { title: 'Unknown pipeline in authorize', remediation: 'List pipeline (definition) ids of the project the task runs in or of a shareWith project of the connection; the id is in the pipeline\'s address (definitionId=…).', raisedBy: 'core' },
+  MIC413: { title: 'Connection deleted in this project but still shared with another', remediation: 'Delete the connection in the other project too (the next run creates and shares it anew), or share that copy back with this project (the next run adopts it).', raisedBy: 'core' },
+  MIC414: { title: 'A shareWith project has another connection of that name', remediation: 'Connection names are unique per project: rename one of the two, or remove the project from shareWith.', raisedBy: 'core' },
   // Verification and propagation
   MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
   MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },

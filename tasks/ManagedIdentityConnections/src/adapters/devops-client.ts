@@ -58,6 +58,8 @@ const PERMISSION_BATCH_WINDOW_MS = 10;
 interface PermissionUpdate {
   readonly connectionId: string;
   readonly authorization: PipelineAuthorization;
+  /** Another project than the task's (one the connection is shared with). */
+  readonly project?: ProjectRef;
 }
 
 /**
@@ -221,12 +223,12 @@ export class AzureDevOpsClient implements DevOpsClient {
     return this.settings.project.id || this.settings.project.name;
   }
 
-  findConnections(names: readonly string[]): Promise<ServiceConnection[]> {
+  findConnections(names: readonly string[], project?: ProjectRef): Promise<ServiceConnection[]> {
     if (names.length === 0) return Promise.resolve([]);
     return this.calls.run({
-      what: `look up service connections ${names.join(', ')}`,
+      what: `look up service connections ${names.join(', ')}${project ? ` in project ${project.name}` : ''}`,
       operation: async () => {
-        const found = await this.endpoints.getServiceEndpointsByNames(this.project, [...names], undefined, undefined, undefined, true, true);
+        const found = await this.endpoints.getServiceEndpointsByNames(project ? project.id || project.name : this.project, [...names], undefined, undefined, undefined, true, true);
         return (found ?? []).map(toServiceConnection);
       },
     });
@@ -273,11 +275,11 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
-  getPipelinePermissions(connectionId: string): Promise<PipelinePermissions> {
+  getPipelinePermissions(connectionId: string, project?: ProjectRef): Promise<PipelinePermissions> {
     return this.calls.run({
-      what: `read pipeline permissions of ${connectionId}`,
+      what: `read pipeline permissions of ${connectionId}${project ? ` in project ${project.name}` : ''}`,
       operation: async () => {
-        const response = await this.endpoints.rest.get<PipelinePermissionsResource>(this.pipelinePermissionsUrl(connectionId));
+        const response = await this.endpoints.rest.get<PipelinePermissionsResource>(this.pipelinePermissionsUrl(connectionId, project));
         const resource = response.result ?? {};
         return {
           allPipelines: resource.allPipelines?.authorized === true,
@@ -294,8 +296,23 @@ export class AzureDevOpsClient implements DevOpsClient {
    * DevOps refuses it (400 or 404: a pipeline or connection it does not know), each connection is asked again
    * on its own — one environment's mistake fails only that environment.
    */
-  authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void> {
+  authorizePipelines(connectionId: string, authorization: PipelineAuthorization, project?: ProjectRef): Promise<void> {
+    // Pipelines of another project are authorized through that project's route; rare enough not to batch.
+    if (project) return this.authorizeOne({ connectionId, authorization, project });
     return this.permissionUpdates.add({ connectionId, authorization });
+  }
+
+  /** A pipeline the project does not have reads as 404, which the REST client answers as null. */
+  findPipelines(pipelineIds: readonly number[], project?: ProjectRef): Promise<number[]> {
+    if (pipelineIds.length === 0) return Promise.resolve([]);
+    const projectKey = project ? project.id || project.name : this.project;
+    return this.calls.run({
+      what: `look up pipelines ${pipelineIds.join(', ')}${project ? ` in project ${project.name}` : ''}`,
+      operation: async () => {
+        const found = await Promise.all(pipelineIds.map(async (pipelineId) => ((await this.pipelines.getPipeline(projectKey, pipelineId))?.id === undefined ? [] : [pipelineId])));
+        return found.flat();
+      },
+    });
   }
 
   private async sendPermissionUpdates(updates: readonly PermissionUpdate[]): Promise<PromiseSettledResult<void>[]> {
@@ -321,18 +338,19 @@ export class AzureDevOpsClient implements DevOpsClient {
     return Promise.allSettled(updates.map((update) => this.authorizeOne(update)));
   }
 
-  private authorizeOne({ connectionId, authorization }: PermissionUpdate): Promise<void> {
+  private authorizeOne({ connectionId, authorization, project }: PermissionUpdate): Promise<void> {
     return this.calls.run({
-      what: `authorize pipelines for ${connectionId}`,
+      what: `authorize pipelines for ${connectionId}${project ? ` in project ${project.name}` : ''}`,
       operation: async () => {
-        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId), permissionsBody({ connectionId, authorization }));
+        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId, project), permissionsBody({ connectionId, authorization }));
       },
       translate: (failure) => this.rightsError(failure, 'MIC405', `authorize pipelines for connection ${connectionId}`),
     });
   }
 
-  private pipelinePermissionsUrl(connectionId: string): string {
-    return `${this.projectUrl}/_apis/pipelines/pipelinepermissions/endpoint/${encodeURIComponent(connectionId)}?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`;
+  private pipelinePermissionsUrl(connectionId: string, project?: ProjectRef): string {
+    const projectUrl = project ? `${this.settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(project.id || project.name)}` : this.projectUrl;
+    return `${projectUrl}/_apis/pipelines/pipelinepermissions/endpoint/${encodeURIComponent(connectionId)}?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`;
   }
 
   findProjects(names: readonly string[]): Promise<ProjectRef[]> {

@@ -173,7 +173,9 @@ class EnvironmentRun {
       }
       case 'authorizePipelines': {
         const connectionId = this.resolve(action.connectionId);
-        await this.ports.devOps.authorizePipelines(connectionId, action.allPipelines ? { allPipelines: true, pipelineIds: action.pipelineIds } : { pipelineIds: action.pipelineIds });
+        const authorization = action.allPipelines ? { allPipelines: true as const, pipelineIds: action.pipelineIds } : { pipelineIds: action.pipelineIds };
+        if (action.project) await this.ports.devOps.authorizePipelines(connectionId, authorization, action.project);
+        else await this.ports.devOps.authorizePipelines(connectionId, authorization);
         return undefined;
       }
       case 'shareConnection': {

@@ -1,7 +1,7 @@
 // The plan as text (log lines) and as markdown (the run summary). Separate from plan() so that the plan stays
 // data and its wording can change without touching a decision. Grants are listed on their own, after the
 // per-environment changes, so that a reviewer sees every broadening of access in one place.
-import { isGrant, isWrite, type Action, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
+import { isGrant, isWrite, type Action, type AuthorizePipelinesAction, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
 import { roleAssignmentName } from './names';
 
 /** One line saying what the action does, in the imperative ("create …"). */
@@ -28,7 +28,7 @@ export function describeAction(action: Action): string {
     case 'authorizePipelines':
       return action.allPipelines
         ? `authorize all pipelines to use connection ${action.connectionName}`
-        : `authorize pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} to use connection ${action.connectionName}`;
+        : `authorize pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')}${inProject(action)} to use connection ${action.connectionName}`;
     case 'shareConnection':
       return `share connection ${action.connectionName} with ${action.projects.map((project) => project.name).join(', ')}`;
     case 'testConnection':
@@ -73,7 +73,7 @@ export function describeGrant(action: Action): string | undefined {
     case 'authorizePipelines': {
       if (action.allPipelines) return `every pipeline of the project may use connection ${action.connectionName}`;
       const why = action.forVerificationRun === undefined ? '' : ` (pipeline ${action.forVerificationRun}: for the verification run)`;
-      return `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} may use connection ${action.connectionName}${why}`;
+      return `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')}${inProject(action)} may use connection ${action.connectionName}${why}`;
     }
     case 'shareConnection':
       return `project${action.projects.length > 1 ? 's' : ''} ${action.projects.map((project) => project.name).join(', ')} may use connection ${action.connectionName}`;
@@ -183,4 +183,9 @@ export function cell(text: string): string {
 
 function s(count: number): string {
   return count === 1 ? '' : 's';
+}
+
+/** ` of project Apps` for pipelines of a project the connection is shared with; nothing for the task's own. */
+function inProject(action: AuthorizePipelinesAction): string {
+  return action.project ? ` of project ${action.project.name}` : '';
 }

@@ -91,14 +91,35 @@ export interface ObservedWorld {
   readonly identities: ReadonlyMap<string, ObservedIdentity>;
   /** By lowercased connection name. */
   readonly connections: ReadonlyMap<string, ServiceConnection>;
-  /** By lowercased connection id. */
+  /** By permissionsKey(connection id, project id): pipeline permissions are kept per project. */
   readonly pipelinePermissions: ReadonlyMap<string, PipelinePermissions>;
+  /**
+   * By lowercased project id: the pipeline ids that `authorize` lists name and that exist in that project (looked
+   * for in the project the task runs in, then in the connection's shareWith projects). An id in no entry exists
+   * in none of them.
+   */
+  readonly pipelines: ReadonlyMap<string, ReadonlySet<number>>;
+  /**
+   * By otherProjectConnectionKey(project id, name): connections of the spec's names found in a shareWith project
+   * where this project's connection of that name is not shared yet (or there is none): what sharing would
+   * collide with.
+   */
+  readonly otherProjectConnections: ReadonlyMap<string, ServiceConnection>;
   /** By roleKey(subscriptionId, role). */
   readonly roleDefinitions: ReadonlyMap<string, RoleDefinition>;
   /** By lowercased subscription id. */
   readonly subscriptions: ReadonlyMap<string, Subscription>;
   /** By lowercased project name. */
   readonly projects: ReadonlyMap<string, ProjectRef>;
+}
+
+/** The key of a connection's pipeline permissions in a project; the project the task runs in needs no id. */
+export function permissionsKey(connectionId: string, projectId?: string): string {
+  return projectId === undefined ? connectionId.toLowerCase() : `${connectionId.toLowerCase()}@${projectId.toLowerCase()}`;
+}
+
+export function otherProjectConnectionKey(projectId: string, connectionName: string): string {
+  return `${projectId.toLowerCase()}|${connectionName.toLowerCase()}`;
 }
 
 export function roleKey(subscriptionId: string, role: string): string {
@@ -235,6 +256,11 @@ export interface AuthorizePipelinesAction extends ActionBase {
   readonly pipelineIds: readonly number[];
   /** In pipelineIds only because the verification run needs it (authorize would not have named it). */
   readonly forVerificationRun?: number;
+  /**
+   * Set when the pipelines belong to a project the connection is shared with: Azure DevOps keeps pipeline
+   * permissions per project. Absent: the project the task runs in.
+   */
+  readonly project?: ProjectRef;
 }
 
 export interface ShareConnectionAction extends ActionBase {

@@ -13,6 +13,8 @@ import { authorizationWritesAllowed, federatedCredentialLimit } from './guardrai
 import {
   fromAction,
   isGrant,
+  otherProjectConnectionKey,
+  permissionsKey,
   isWrite,
   known,
   roleKey,
@@ -32,6 +34,7 @@ import {
   type ObservedWorld,
   type PlanSettings,
   type Plan,
+  type ProjectRef,
   type Resolvable,
   type ServiceConnection,
   type Severity,
@@ -39,6 +42,12 @@ import {
 } from './model';
 import { federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
 import { isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
+
+/** A share the plan makes: authorizations in those projects wait for it. */
+interface PlannedShare {
+  readonly id: ActionId;
+  readonly projects: readonly ProjectRef[];
+}
 
 export function plan(desired: DesiredState, observed: ObservedWorld): Plan {
   const environments = desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings));
@@ -327,8 +336,8 @@ class EnvironmentPlanner {
     const credentialAction = this.planCredential(connection, existing, createdConnection);
     const connectionId: Resolvable<string> = createdConnection ? fromAction(createdConnection, 'connection.id') : known(existing!.id);
     const afterCreate = createdConnection ? [createdConnection] : [];
-    this.planAuthorization(connection, existing, connectionId, afterCreate);
-    this.planSharing(connection, existing, connectionId, afterCreate);
+    const share = this.planSharing(connection, existing, connectionId, afterCreate);
+    this.planAuthorization(connection, existing, connectionId, afterCreate, share);
 
     if (existing?.isDisabled) return;
     const connectionAction = createdConnection ?? updatedConnection;
@@ -423,15 +432,35 @@ class EnvironmentPlanner {
     return id;
   }
 
-  private planAuthorization(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): void {
+  private planAuthorization(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[], share: PlannedShare | undefined): void {
     const { authorize } = connection;
     const verificationRun = this.settings.verificationRunPipelineId;
     if (authorize.kind === 'none' && verificationRun === undefined) return;
-    const permissions = (existing && this.observed.pipelinePermissions.get(existing.id.toLowerCase())) ?? { allPipelines: false, pipelineIds: [] };
+    const byProject = authorize.kind === 'pipelines' ? this.pipelinesByProject(connection, authorize.pipelineIds) : { here: [], elsewhere: [] };
+    if (byProject === undefined) return; // an unknown pipeline: the finding blocks every write
+    const permissions = (existing && this.observed.pipelinePermissions.get(permissionsKey(existing.id))) ?? { allPipelines: false, pipelineIds: [] };
+    const base = { environment: this.name, connectionName: connection.name, connectionId } as const;
+    // Pipelines of a shareWith project are authorized in that project, after the connection is shared with it.
+    for (const { project, pipelineIds } of byProject.elsewhere) {
+      const sharedNow = share?.projects.some((planned) => planned.id === project.id) ?? false;
+      const there = (!sharedNow && existing && this.observed.pipelinePermissions.get(permissionsKey(existing.id, project.id))) || { allPipelines: false, pipelineIds: [] };
+      const missing = there.allPipelines ? [] : pipelineIds.filter((pipelineId) => !there.pipelineIds.includes(pipelineId));
+      if (missing.length === 0) continue;
+      this.permissionActions.push({
+        ...base,
+        kind: 'authorizePipelines',
+        id: this.id(`authorize:${connection.name}@${project.name}`),
+        dependsOn: [...dependsOn, ...(sharedNow && share ? [share.id] : [])],
+        reason: `Pipeline${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of project ${project.name} may not use connection ${connection.name} yet (Azure DevOps keeps pipeline permissions per project).`,
+        allPipelines: false,
+        pipelineIds: missing,
+        project,
+      });
+    }
     if (permissions.allPipelines) return; // everything is authorized already; the task never narrows
-    const base = { id: this.id(`authorize:${connection.name}`), environment: this.name, dependsOn, connectionName: connection.name, connectionId } as const;
+    const here = { ...base, id: this.id(`authorize:${connection.name}`), dependsOn } as const;
     if (authorize.kind === 'all') {
-      this.permissionActions.push({ ...base, kind: 'authorizePipelines', reason: `authorize: all, and not every pipeline may use connection ${connection.name} yet.`, allPipelines: true, pipelineIds: [] });
+      this.permissionActions.push({ ...here, kind: 'authorizePipelines', reason: `authorize: all, and not every pipeline may use connection ${connection.name} yet.`, allPipelines: true, pipelineIds: [] });
       return;
     }
     let wanted: number[] = [];
@@ -439,7 +468,7 @@ class EnvironmentPlanner {
       if (this.settings.currentPipelineId === undefined) {
         this.find('warning', 'MIC409', `authorize: current for connection ${connection.name}, but this is not a pipeline run; no pipeline is authorized.`, connection.origin, 'authorize', connection.name);
       } else wanted = [this.settings.currentPipelineId];
-    } else if (authorize.kind === 'pipelines') wanted = [...authorize.pipelineIds];
+    } else if (authorize.kind === 'pipelines') wanted = [...byProject.here];
     // The verification run is this pipeline again; Azure Pipelines refuses to start a run that names a
     // connection its pipeline may not use, so the pipeline needs every connection, even `authorize: none`.
     const forVerificationRun = verificationRun !== undefined && !wanted.includes(verificationRun) ? verificationRun : undefined;
@@ -449,7 +478,7 @@ class EnvironmentPlanner {
     const why = authorize.kind === 'current' ? ' (the pipeline running this task)' : '';
     const verificationWhy = forVerificationRun !== undefined && missing.includes(forVerificationRun) ? `; pipeline ${forVerificationRun} runs this task and queues the verification run, which must be able to use it` : '';
     this.permissionActions.push({
-      ...base,
+      ...here,
       kind: 'authorizePipelines',
       reason: `Pipeline${missing.length > 1 ? 's' : ''} ${missing.join(', ')} may not use connection ${connection.name} yet${why}${verificationWhy}.`,
       allPipelines: false,
@@ -458,8 +487,46 @@ class EnvironmentPlanner {
     });
   }
 
-  private planSharing(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): void {
-    if (connection.shareWith.length === 0) return;
+  /**
+   * Which project each listed pipeline belongs to: the one the task runs in, else the first shareWith project
+   * that has it. undefined (with an error finding) when one is in none of them: Azure DevOps would refuse the
+   * permission only after the identity, connection and credential were written.
+   */
+  private pipelinesByProject(connection: DesiredConnection, pipelineIds: readonly number[]): { here: number[]; elsewhere: { project: ProjectRef; pipelineIds: number[] }[] } | undefined {
+    const has = (project: ProjectRef, pipelineId: number) => this.observed.pipelines.get(project.id.toLowerCase())?.has(pipelineId) ?? false;
+    const shareWith = connection.shareWith.flatMap((name) => this.observed.projects.get(name.toLowerCase()) ?? []);
+    const here: number[] = [];
+    const elsewhere: { project: ProjectRef; pipelineIds: number[] }[] = [];
+    const unknown: number[] = [];
+    for (const pipelineId of pipelineIds) {
+      if (has(this.settings.project, pipelineId)) {
+        here.push(pipelineId);
+        continue;
+      }
+      const project = shareWith.find((candidate) => has(candidate, pipelineId));
+      if (!project) {
+        unknown.push(pipelineId);
+        continue;
+      }
+      const entry = elsewhere.find((item) => item.project.id === project.id);
+      if (entry) entry.pipelineIds.push(pipelineId);
+      else elsewhere.push({ project, pipelineIds: [pipelineId] });
+    }
+    if (unknown.length === 0) return { here, elsewhere };
+    const searched = [this.settings.project, ...shareWith].map((project) => project.name).join(', ');
+    this.find(
+      'error',
+      'MIC412',
+      `Pipeline${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (authorize of connection ${connection.name}) ${unknown.length > 1 ? 'exist' : 'exists'} in none of the projects ${searched}.`,
+      connection.origin,
+      'authorize',
+      connection.name,
+    );
+    return undefined;
+  }
+
+  private planSharing(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): PlannedShare | undefined {
+    if (connection.shareWith.length === 0) return undefined;
     const references = existing?.projectReferences ?? [this.settings.project];
     const missing = [];
     for (const name of connection.shareWith) {
@@ -468,12 +535,15 @@ class EnvironmentPlanner {
         this.find('error', 'MIC406', `Project ${JSON.stringify(name)} (shareWith of connection ${connection.name}) was not found.`, connection.origin, 'shareWith', connection.name);
         continue;
       }
-      if (!references.some((reference) => reference.id.toLowerCase() === project.id.toLowerCase() || sameName(reference.name, project.name))) missing.push(project);
+      if (references.some((reference) => reference.id.toLowerCase() === project.id.toLowerCase() || sameName(reference.name, project.name))) continue;
+      if (this.collidesInProject(connection, existing, project)) continue;
+      missing.push(project);
     }
-    if (missing.length === 0) return;
+    if (missing.length === 0) return undefined;
+    const id = this.id(`share:${connection.name}`);
     this.permissionActions.push({
       kind: 'shareConnection',
-      id: this.id(`share:${connection.name}`),
+      id,
       environment: this.name,
       reason: `Connection ${connection.name} is not yet shared with ${missing.map((project) => project.name).join(', ')}.`,
       dependsOn,
@@ -481,6 +551,40 @@ class EnvironmentPlanner {
       connectionId,
       projects: missing,
     });
+    return { id, projects: missing };
+  }
+
+  /**
+   * Whether the project to share with already has another connection of this name (sharing would fail with
+   * "already exists"); reports why as an error finding. When this project has no such connection but the other
+   * one signs in as this environment's identity, it is our own connection, deleted in this project while still
+   * shared: creating it again would give it a new id and rewrite the identity's federated credential away from
+   * the copy the other project still uses.
+   */
+  private collidesInProject(connection: DesiredConnection, existing: ServiceConnection | undefined, project: ProjectRef): boolean {
+    const other = this.observed.otherProjectConnections.get(otherProjectConnectionKey(project.id, connection.name));
+    if (!other || other.id.toLowerCase() === existing?.id.toLowerCase()) return false;
+    const ours = this.current !== undefined && sameName(other.clientId ?? '', this.current.identity.clientId);
+    if (!existing && ours) {
+      this.find(
+        'error',
+        'MIC413',
+        `Service connection ${connection.name} does not exist in project ${this.settings.project.name}, but project ${project.name} still has it (id ${other.id}), signing in as identity ${this.environment.identity.ref.name}: it was deleted in ${this.settings.project.name} while shared. Creating it again would give it a new id and move the identity's federated credential away from the copy ${project.name} uses.`,
+        connection.origin,
+        'name',
+        connection.name,
+      );
+    } else {
+      this.find(
+        'error',
+        'MIC414',
+        `Project ${project.name} already has another service connection named ${other.name} (id ${other.id}), so connection ${connection.name} cannot be shared with it.`,
+        connection.origin,
+        'shareWith',
+        connection.name,
+      );
+    }
+    return true;
   }
 
   checkCredentialBudget(): void {

@@ -119,15 +119,24 @@ export interface PipelineRun {
 }
 
 export interface DevOpsClient {
-  /** Connections in the current project with any of these names (ignoring case), failed ones included. */
-  findConnections(names: readonly string[]): Promise<ServiceConnection[]>;
+  /**
+   * Connections with any of these names (ignoring case), failed ones included, in the current project or, when
+   * given, in another one (a shareWith project).
+   */
+  findConnections(names: readonly string[], project?: ProjectRef): Promise<ServiceConnection[]>;
   /** Returns the created connection read back: issuer and subject included. */
   createConnection(definition: ConnectionDefinition): Promise<ServiceConnection>;
   /** Replaces the fields of `definition`, keeping everything else (project references, sharing). */
   updateConnection(connectionId: string, definition: ConnectionDefinition): Promise<ServiceConnection>;
-  getPipelinePermissions(connectionId: string): Promise<PipelinePermissions>;
-  /** Adds authorizations; never removes any. */
-  authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void>;
+  /**
+   * Pipeline permissions are kept per project: those of the current project, or of `project` (one the connection
+   * is shared with).
+   */
+  getPipelinePermissions(connectionId: string, project?: ProjectRef): Promise<PipelinePermissions>;
+  /** Adds authorizations (in the current project, or in `project`); never removes any. */
+  authorizePipelines(connectionId: string, authorization: PipelineAuthorization, project?: ProjectRef): Promise<void>;
+  /** Which of these pipeline (definition) ids exist in the current project, or in `project`. */
+  findPipelines(pipelineIds: readonly number[], project?: ProjectRef): Promise<number[]>;
   /** Projects that exist with these names (ignoring case); missing names are simply absent. */
   findProjects(names: readonly string[]): Promise<ProjectRef[]>;
   shareConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void>;
