@@ -358,6 +358,21 @@ describe('template pack structure', () => {
       assert.equal(check.status, 0, check.stdout + check.stderr);
     });
 
+    it('the verify jobs take the subscription and resource group from the task\'s environments output, never from the spec (defaults)', () => {
+      // A connection may leave subscriptionId to defaults.subscriptionId, which a template cannot apply; the
+      // task resolves defaults once and publishes them in `environments`.
+      const job = readText(join(templatesDir, 'jobs', 'verify-connection.yml'));
+      assert.doesNotMatch(job, /parameters\.connection\.(?!name\b)/, 'the job reads only the connection\'s name from the spec');
+      assert.match(job, /environmentsOutput: \$\(micEnvironments\)/);
+      const smoke = parametersOf(readYaml(join(templatesDir, 'steps', 'smoke-test.yml')));
+      for (const name of ['subscriptionId', 'resourceGroup']) assert.equal(smoke.find((parameter) => parameter.name === name)?.default, '', `${name} is optional`);
+      const script = readText(join(scriptsDir, 'smoke-test.sh'));
+      assert.match(script, /expected_subscription="\$\(from_output connection subscriptionId\)"/);
+      assert.match(script, /expected_resource_group="\$\(from_output connection resourceGroup\)"/);
+      const format = readText(join(root, 'tasks', 'ManagedIdentityConnections', 'src', 'core', 'format-run.ts'));
+      assert.match(format, /subscriptionId: snapshot\.subscriptionId, resourceGroup: snapshot\.resourceGroup/, 'the task publishes them per connection');
+    });
+
     it('the smoke step passes the script exactly the variables it reads', () => {
       const step = readText(join(templatesDir, 'steps', 'smoke-test.yml'));
       const script = readText(join(scriptsDir, 'smoke-test.sh'));

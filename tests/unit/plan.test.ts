@@ -625,7 +625,7 @@ describe('plan', () => {
     const state = desired([environment('dev')]);
     const world = inSync(state);
     const result = plan(state, build(world));
-    assert.deepEqual(result.environments[0]!.connections, [{ name: 'app-dev', observed: world.connections.get('app-dev') }]);
+    assert.deepEqual(result.environments[0]!.connections, [{ name: 'app-dev', subscriptionId: devSubscription, observed: world.connections.get('app-dev') }]);
     assert.equal(result.environments[0]!.identity.observed?.clientId, identityFor(state.environments[0]!, 0).clientId);
     assert.equal(entraIssuer, world.connections.get('app-dev')!.issuer);
   });

@@ -246,14 +246,26 @@ describe('run', () => {
       assert.equal(fake.platform.outputs.get('connectionId_app_web_prod'), fake.devOps.byName('app-web-prod')!.id);
       assert.deepEqual(json['web-prod'], {
         identity: { name: 'id-ado-web-prod', resourceId: identity.id, clientId: identity.clientId, principalId: identity.principalId, tenantId: identity.tenantId },
-        connections: { 'app-web-prod': { id: fake.devOps.byName('app-web-prod')!.id } },
+        connections: { 'app-web-prod': { id: fake.devOps.byName('app-web-prod')!.id, subscriptionId: sub, resourceGroup: null } },
+      });
+    });
+
+    it('gives each connection its subscription with defaults applied, and its resource group, for the verify jobs', async () => {
+      // GIVEN a spec whose connections rely on defaults.subscriptionId (specFor sets only the default)
+      const spec = specFor(['dev'], () => `      - name: api-dev\n        subscriptionId: ${world.prodSubscription.subscriptionId}\n        resourceGroup: rg-api\n`);
+      assert.doesNotMatch(spec.split('connections:')[1]!.split('- name: api-dev')[0]!, /subscriptionId/);
+      const fake = createFakeWorld();
+      await runCommand(fake, 'plan', spec);
+      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, {
+        'app-dev': { id: null, subscriptionId: sub, resourceGroup: null },
+        'api-dev': { id: null, subscriptionId: world.prodSubscription.subscriptionId, resourceGroup: 'rg-api' },
       });
     });
 
     it('says null for what does not exist yet in plan mode', async () => {
       const fake = createFakeWorld();
       await runCommand(fake, 'plan', specFor(['dev']));
-      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, { 'app-dev': { id: null } });
+      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, { 'app-dev': { id: null, subscriptionId: sub, resourceGroup: null } });
       assert.equal(fake.platform.outputs.has('identityClientId_dev'), false);
     });
 

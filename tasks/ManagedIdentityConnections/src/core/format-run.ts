@@ -59,7 +59,8 @@ export function outputVariables(plan: Plan, states: ReadonlyMap<string, Environm
     for (const snapshot of environment.connections) {
       const connection = state?.connections.get(snapshot.name);
       if (connection) variables.push([`connectionId_${variableNamePart(snapshot.name)}`, connection.id]);
-      connections[snapshot.name] = { id: connection?.id ?? null };
+      // The spec's subscription and resource group with defaults applied: the verify jobs read them from here.
+      connections[snapshot.name] = { id: connection?.id ?? null, subscriptionId: snapshot.subscriptionId, resourceGroup: snapshot.resourceGroup ?? null };
     }
     json[environment.environment] = {
       identity: {

@@ -326,6 +326,9 @@ export interface Finding extends Problem {
 
 export interface ConnectionSnapshot {
   readonly name: string;
+  /** The subscription (and resource group) the spec wants, defaults applied: what the verify jobs expect. */
+  readonly subscriptionId: string;
+  readonly resourceGroup?: string;
   /** As observed before any action. */
   readonly observed?: ServiceConnection;
 }

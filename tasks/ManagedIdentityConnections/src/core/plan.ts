@@ -13,10 +13,10 @@ import { authorizationWritesAllowed, federatedCredentialLimit } from './guardrai
 import {
   fromAction,
   isGrant,
-  otherProjectConnectionKey,
-  permissionsKey,
   isWrite,
   known,
+  otherProjectConnectionKey,
+  permissionsKey,
   roleKey,
   tokenExchangeAudience,
   type Action,
@@ -24,6 +24,7 @@ import {
   type AssignRoleAction,
   type ConnectionChange,
   type ConnectionDefinitionPlan,
+  type ConnectionSnapshot,
   type DesiredConnection,
   type DesiredEnvironment,
   type DesiredState,
@@ -101,7 +102,7 @@ class EnvironmentPlanner {
   private readonly current: ObservedIdentity | undefined;
   /** Set when the identity is created: everything that needs its ids reads them from this action. */
   private createIdentityId: ActionId | undefined;
-  private readonly snapshots: { name: string; observed?: ServiceConnection }[] = [];
+  private readonly snapshots: ConnectionSnapshot[] = [];
 
   constructor(
     private readonly environment: DesiredEnvironment,
@@ -243,7 +244,8 @@ class EnvironmentPlanner {
     const existing = this.observed.connections.get(connection.name.toLowerCase());
     // A same-named connection that is not ours is not reported as ours (outputs, summary).
     const ours = existing && whyNotManageable(existing) === undefined ? existing : undefined;
-    this.snapshots.push(ours ? { name: connection.name, observed: ours } : { name: connection.name });
+    const wanted = { name: connection.name, subscriptionId: connection.subscriptionId, ...(connection.resourceGroup === undefined ? {} : { resourceGroup: connection.resourceGroup }) };
+    this.snapshots.push(ours ? { ...wanted, observed: ours } : wanted);
     const subscription = this.observed.subscriptions.get(connection.subscriptionId.toLowerCase());
     if (!subscription) {
       this.find('error', 'MIC307', `Subscription ${connection.subscriptionId} of connection ${connection.name} was not found, or the bootstrap identity cannot read it.`, connection.origin, 'subscriptionId', connection.name);
