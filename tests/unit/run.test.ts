@@ -200,6 +200,39 @@ describe('run', () => {
     });
   });
 
+  describe('a connection shared with another project', () => {
+    const sharedSpec = (authorize: string) => specFor(['dev'], () => `        shareWith: [Apps]\n        authorize: ${authorize}\n`);
+
+    it('authorizes a pipeline of the shareWith project in that project, and a rerun writes nothing', async () => {
+      const spec = sharedSpec(`[${world.otherPipelineId}, ${world.appsPipelineId}]`);
+      const fake = await provisioned(spec);
+      assert.deepEqual(fake.devOps.permissionsOf('app-dev').pipelineIds, [world.otherPipelineId]);
+      assert.deepEqual(fake.devOps.permissionsIn('app-dev', world.otherProject.id)?.pipelineIds, [world.appsPipelineId]);
+      const before = fake.log.writes().length;
+      const again = await runCommand(fake, 'provision', spec);
+      assert.equal(again.status, 'succeeded', again.errors.map(formatTaskError).join('\n'));
+      assert.equal(fake.log.writes().length, before);
+    });
+
+    it('refuses a pipeline id in no project of the connection with MIC412, writing nothing', async () => {
+      const fake = createFakeWorld();
+      const result = await runCommand(fake, 'provision', sharedSpec(`[${world.appsPipelineId}, 999]`));
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC412']);
+      assert.deepEqual(fake.log.writes(), []);
+    });
+
+    it('refuses to recreate a shared connection deleted in this project while another still has it (MIC413), writing nothing', async () => {
+      const spec = sharedSpec('current');
+      const fake = await provisioned(spec);
+      const before = fake.log.writes().length;
+      fake.devOps.deleteInProject('app-dev', world.project.id);
+      const result = await runCommand(fake, 'provision', spec);
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC413']);
+      assert.match(result.errors[0]!.message, /project Apps still has it/);
+      assert.equal(fake.log.writes().length, before);
+    });
+  });
+
   describe('refusals', () => {
     it('makes no call at all for an invalid spec, reporting every problem', async () => {
       const fake = createFakeWorld();
