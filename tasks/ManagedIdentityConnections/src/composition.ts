@@ -215,6 +215,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
     getIdentity: true,
     listIdentities: true,
+    listIdentitiesInSubscription: true,
     createOrUpdateIdentity: true,
     listFederatedCredentials: true,
     putFederatedCredential: true,

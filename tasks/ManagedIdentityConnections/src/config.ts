@@ -31,6 +31,8 @@ export const inputNames = {
   waitForVerificationRun: 'waitForVerificationRun',
   verificationRunTimeoutMinutes: 'verificationRunTimeoutMinutes',
   specSource: 'specSource',
+  // Governance (escalation guard, platform policy)
+  bootstrapIdentityResourceId: 'bootstrapIdentityResourceId',
 } as const;
 
 /**
@@ -78,6 +80,8 @@ export interface BootstrapConnection {
   /** The bootstrap identity's client id. */
   readonly clientId: string;
   readonly subscriptionId?: string;
+  /** The bootstrap identity's resource id (bootstrapIdentityResourceId); absent: found by client id when needed. */
+  readonly identityResourceId?: string;
 }
 
 /** The Azure cloud the run talks to: from the bootstrap connection in a pipeline, from options in the CLI. */
@@ -220,7 +224,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
-  const bootstrap = readBootstrap(read, facts, bootstrapId ?? '');
+  const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...readGovernanceInputs(read, inputs) };
   const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
   const network = readNetwork(read, facts);
@@ -428,6 +432,19 @@ function readBootstrap(read: RawReader, facts: RawValues, id: string): Bootstrap
     ...(subscriptionId === undefined ? {} : { subscriptionId }),
   };
 }
+
+/** The governance inputs (escalation guard, platform policy), in one place. */
+function readGovernanceInputs(read: RawReader, inputs: RawValues): { identityResourceId?: string } {
+  const identityResourceId = read.optional(inputs, inputNames.bootstrapIdentityResourceId);
+  if (identityResourceId === undefined) return {};
+  if (!identityResourceIdPattern.test(identityResourceId)) {
+    read.report('MIC102', inputNames.bootstrapIdentityResourceId, `bootstrapIdentityResourceId must be a user-assigned identity's resource id, /subscriptions/{guid}/resourceGroups/{name}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}; got ${JSON.stringify(identityResourceId)}.`);
+    return {};
+  }
+  return { identityResourceId };
+}
+
+const identityResourceIdPattern = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourcegroups\/[^/]+\/providers\/microsoft\.managedidentity\/userassignedidentities\/[^/]+$/i;
 
 function readBootstrapCloud(read: RawReader, facts: RawValues): AzureCloud {
   return {

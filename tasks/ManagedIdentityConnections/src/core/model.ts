@@ -75,6 +75,16 @@ export interface PlanSettings {
 export interface DesiredState {
   readonly environments: readonly DesiredEnvironment[];
   readonly settings: PlanSettings;
+  /**
+   * The identities of every environment of the spec, also those `only` leaves out: the escalation guard
+   * protects them all. Absent: those of `environments`.
+   */
+  readonly specIdentities?: readonly SpecIdentity[];
+}
+
+export interface SpecIdentity {
+  readonly environment: string;
+  readonly ref: IdentityRef;
 }
 
 // ——— Observed state (read through the ports; absent from a map = does not exist) ———
@@ -99,7 +109,20 @@ export interface ObservedWorld {
   readonly subscriptions: ReadonlyMap<string, Subscription>;
   /** By lowercased project name. */
   readonly projects: ReadonlyMap<string, ProjectRef>;
+  /**
+   * Where the identity the task runs as lives, looked up only when a role of the spec could take over an
+   * identity (the escalation guard protects it). Absent: not looked up (no such role, or the CLI).
+   */
+  readonly bootstrapIdentity?: BootstrapIdentityLookup;
 }
+
+export type BootstrapIdentityLookup =
+  /** Given as an input, or found by the bootstrap connection's client id. */
+  | { readonly status: 'found'; readonly resourceId: string; readonly name: string; readonly source: string }
+  /** No user-assigned identity with that client id in any subscription a risky role names: no such role can reach it. */
+  | { readonly status: 'absent'; readonly reason: string }
+  /** The lookup could not tell (a subscription could not be listed). */
+  | { readonly status: 'unknown'; readonly reason: string };
 
 export function roleKey(subscriptionId: string, role: string): string {
   return `${subscriptionId.toLowerCase()}|${role.toLowerCase()}`;

@@ -9,7 +9,7 @@
 // - Every action names the actions it needs (dependsOn), so apply can run each environment as a DAG.
 // - Problems that block writing are findings of severity error; the run writes nothing when any exists.
 import { problem, type ErrorCode } from '../errors';
-import { authorizationWritesAllowed, federatedCredentialLimit } from './guardrails';
+import { authorizationWritesAllowed, exposedByScope, federatedCredentialLimit, identityTakeoverAllowed, type ProtectedIdentityScope } from './guardrails';
 import {
   fromAction,
   isGrant,
@@ -24,6 +24,7 @@ import {
   type ConnectionDefinitionPlan,
   type DesiredConnection,
   type DesiredEnvironment,
+  type DesiredRole,
   type DesiredState,
   type EnvironmentPlan,
   type FederatedCredential,
@@ -33,15 +34,17 @@ import {
   type PlanSettings,
   type Plan,
   type Resolvable,
+  type RoleDefinition,
   type ServiceConnection,
   type Severity,
   type SpecOrigin,
 } from './model';
 import { federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
-import { isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
+import { identityScope, isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
 
 export function plan(desired: DesiredState, observed: ObservedWorld): Plan {
-  const environments = desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings));
+  const guard = escalationGuard(desired, observed);
+  const environments = desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings, guard));
   const actions = environments.flatMap((environment) => environment.actions);
   return { environments, changesPresent: actions.some(isWrite), permissionsBroadened: actions.some(isGrant) };
 }
@@ -65,8 +68,35 @@ export function verificationPlan(full: Plan): Plan {
   };
 }
 
-function planEnvironment(environment: DesiredEnvironment, observed: ObservedWorld, settings: PlanSettings): EnvironmentPlan {
-  const planner = new EnvironmentPlanner(environment, observed, settings);
+/** What the escalation guard protects, computed once for the whole spec. */
+interface EscalationGuard {
+  readonly protectedScopes: readonly ProtectedIdentityScope[];
+  /** By normalized resource group scope: the environments whose identities live there. */
+  readonly environmentsByGroup: ReadonlyMap<string, readonly string[]>;
+  readonly bootstrap: ObservedWorld['bootstrapIdentity'];
+}
+
+function escalationGuard(desired: DesiredState, observed: ObservedWorld): EscalationGuard {
+  const identities = desired.specIdentities ?? desired.environments.map((environment) => ({ environment: environment.name, ref: environment.identity.ref }));
+  const protectedScopes: ProtectedIdentityScope[] = [];
+  const bootstrap = observed.bootstrapIdentity;
+  if (bootstrap?.status === 'found') protectedScopes.push({ scope: bootstrap.resourceId, label: `the bootstrap identity ${bootstrap.name}`, resourceGroup: false });
+  const environmentsByGroup = new Map<string, string[]>();
+  for (const { environment, ref } of identities) {
+    protectedScopes.push({ scope: identityScope(ref), label: `identity ${ref.name} (environment ${environment})`, resourceGroup: false });
+    const group = normalizeScope(resourceGroupScope(ref.subscriptionId, ref.resourceGroup));
+    const names = environmentsByGroup.get(group);
+    if (names) names.push(environment);
+    else {
+      environmentsByGroup.set(group, [environment]);
+      protectedScopes.push({ scope: group, label: `identity resource group ${ref.resourceGroup}`, resourceGroup: true });
+    }
+  }
+  return { protectedScopes, environmentsByGroup, bootstrap };
+}
+
+function planEnvironment(environment: DesiredEnvironment, observed: ObservedWorld, settings: PlanSettings, guard: EscalationGuard): EnvironmentPlan {
+  const planner = new EnvironmentPlanner(environment, observed, settings, guard);
   planner.planIdentity();
   planner.planRoles();
   for (const connection of environment.connections) planner.planConnection(connection);
@@ -91,6 +121,7 @@ class EnvironmentPlanner {
     private readonly environment: DesiredEnvironment,
     private readonly observed: ObservedWorld,
     private readonly settings: PlanSettings,
+    private readonly guard: EscalationGuard,
   ) {
     this.current = observed.identities.get(identityKey(environment.identity.ref));
   }
@@ -189,6 +220,7 @@ class EnvironmentPlanner {
           continue;
         }
       }
+      if (this.refusedAsEscalation(role, definition)) continue;
       const guid = definition.guid.toLowerCase();
       const grant = `${guid}|${normalizeScope(role.scope)}`;
       if (planned.has(grant)) continue;
@@ -219,6 +251,45 @@ class EnvironmentPlanner {
         description: `Managed by the ManagedIdentityConnections task for environment ${this.name}.`,
       });
     }
+  }
+
+  /**
+   * The escalation guard: a role that can write a federated credential onto (or otherwise become) a
+   * user-assigned identity, on a scope holding the bootstrap identity, an identity of the spec or an identity
+   * resource group, lets this environment's connections sign in as those identities — the bootstrap's rights
+   * included. Refused unless allowPrivilegedRoles; reported either way.
+   */
+  private refusedAsEscalation(role: DesiredRole, definition: RoleDefinition): boolean {
+    const operations = identityTakeoverAllowed(definition);
+    if (operations.length === 0) return false;
+    const exposed = exposedByScope(role.scope, this.guard.protectedScopes);
+    const what = `Role ${definition.roleName} (${definition.guid}) on ${role.scope} allows ${operations.join(', ')}`;
+    const bootstrap = this.guard.bootstrap;
+    const uncheckedBootstrap = (): void => {
+      if (bootstrap?.status !== 'unknown') return;
+      this.find('warning', 'MIC311', `${what}; whether that scope holds the bootstrap identity could not be checked (${bootstrap.reason}). Spec identities and identity resource groups were checked; set bootstrapIdentityResourceId to check the bootstrap identity too.`, role.origin, 'scope');
+    };
+    if (exposed.length === 0) {
+      uncheckedBootstrap();
+      return false;
+    }
+    const labels = exposed.map((item) => item.label);
+    const shown = `${labels.slice(0, 4).join(', ')}${labels.length > 4 ? `, and ${labels.length - 4} more` : ''}`;
+    const consequence = `the connections of environment ${this.name} could add a federated credential to those identities and sign in as them`;
+    const shared = exposed
+      .filter((item) => item.resourceGroup)
+      .map((item) => ({ group: item.label, environments: [...new Set(this.guard.environmentsByGroup.get(normalizeScope(item.scope)) ?? [])] }))
+      .filter((group) => group.environments.length > 1);
+    if (!this.settings.allowPrivilegedRoles) {
+      this.find('error', 'MIC310', `${what}, and that scope holds ${shown}: ${consequence}. Grant it on a scope without identities (docs/permissions.md, safe layout), or set allowPrivilegedRoles.`, role.origin, 'scope');
+      return true;
+    }
+    uncheckedBootstrap();
+    this.find('warning', 'MIC313', `${what}, and that scope holds ${shown}: ${consequence}. Allowed because allowPrivilegedRoles is true.`, role.origin, 'scope');
+    for (const group of shared) {
+      this.find('warning', 'MIC312', `Identities of environments ${group.environments.join(', ')} share ${group.group}, and ${what}: environment ${this.name} can sign in as the others' identities. Give each environment its own identity resource group.`, role.origin, 'scope');
+    }
+    return false;
   }
 
   // ——— Connections and what hangs off them ———

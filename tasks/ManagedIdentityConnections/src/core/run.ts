@@ -23,7 +23,7 @@ import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
 import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
-import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredState, type Plan } from './model';
+import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan, type SpecIdentity } from './model';
 import { observe } from './observe';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
@@ -66,6 +66,23 @@ export async function run(config: TaskConfig, ports: Ports, options: RunOptions 
   }
 }
 
+/** Every environment's identity, also those `only` leaves out: the escalation guard protects them all. */
+function specIdentitiesOf(text: string, config: TaskConfig, selected: readonly DesiredEnvironment[]): SpecIdentity[] {
+  const all = config.only.length === 0 ? { ok: true as const, environments: selected } : loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: [] });
+  return (all.ok ? all.environments : selected).map((environment) => ({ environment: environment.name, ref: environment.identity.ref }));
+}
+
+function describeBootstrapLookup(lookup: BootstrapIdentityLookup): string {
+  switch (lookup.status) {
+    case 'found':
+      return `Escalation guard: the bootstrap identity is ${lookup.resourceId} (${lookup.source}).`;
+    case 'absent':
+      return `Escalation guard: ${lookup.reason}, so no role of the spec can reach the bootstrap identity.`;
+    case 'unknown':
+      return `Escalation guard: the bootstrap identity could not be located (${lookup.reason}).`;
+  }
+}
+
 async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): Promise<RunResult> {
   const { platform } = ports;
   const mode: RunMode = config.command;
@@ -81,6 +98,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   }
   const desired: DesiredState = {
     environments: loaded.environments,
+    specIdentities: specIdentitiesOf(text, config, loaded.environments),
     settings: {
       project: config.pipeline.project,
       connectionUrl: config.cloud.armUrl,
@@ -92,7 +110,9 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   };
 
   platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
-  const observed = await observe(desired, ports, { concurrency: config.concurrency });
+  const bootstrapIdentity = config.source === 'pipeline' ? { clientId: config.bootstrap.clientId, ...(config.bootstrap.identityResourceId === undefined ? {} : { resourceId: config.bootstrap.identityResourceId }) } : undefined;
+  const observed = await observe(desired, ports, { concurrency: config.concurrency, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) });
+  if (observed.bootstrapIdentity) platform.info(describeBootstrapLookup(observed.bootstrapIdentity));
   const plan = makePlan(desired, observed);
   printPlan(platform, plan);
   platform.setOutput('changesPresent', String(plan.changesPresent));
