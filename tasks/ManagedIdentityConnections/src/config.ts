@@ -33,6 +33,8 @@ export const inputNames = {
   specSource: 'specSource',
   // Governance (escalation guard, platform policy)
   bootstrapIdentityResourceId: 'bootstrapIdentityResourceId',
+  policy: 'policy',
+  policyFile: 'policyFile',
 } as const;
 
 /**
@@ -58,6 +60,7 @@ export const factNames = {
   jobId: 'System.JobId',
   oidcRequestUri: 'System.OidcRequestUri',
   sourceBranch: 'Build.SourceBranch',
+  repositoryName: 'Build.Repository.Name',
   accessToken: 'System.AccessToken',
   // Where the agent roots filePath inputs (docs/architecture.md, "The agent's input translation").
   sourcesDirectory: 'Build.SourcesDirectory',
@@ -107,6 +110,8 @@ export interface PipelineContext {
   readonly jobId?: string;
   readonly oidcRequestUri?: string;
   readonly sourceBranch?: string;
+  /** Build.Repository.Name: which platform policy rule applies. */
+  readonly repositoryName?: string;
   /** System.AccessToken; required with devOpsAuth: systemAccessToken. */
   readonly accessToken?: Secret;
 }
@@ -132,6 +137,8 @@ interface ConfigBase {
   readonly concurrency: number;
   readonly propagationTimeoutSeconds: number;
   readonly verificationRun: VerificationRunSettings;
+  /** The platform policy (policy or policyFile); absent: no policy. */
+  readonly policy?: EnvironmentsSource;
   readonly cloud: AzureCloud;
   readonly pipeline: PipelineContext;
 }
@@ -224,7 +231,8 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
-  const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...readGovernanceInputs(read, inputs) };
+  const { identityResourceId, policy } = readGovernanceInputs(read, inputs);
+  const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...(identityResourceId === undefined ? {} : { identityResourceId }) };
   const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
   const network = readNetwork(read, facts);
@@ -243,6 +251,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
     concurrency,
     propagationTimeoutSeconds,
     verificationRun,
+    ...(policy === undefined ? {} : { policy }),
     bootstrap,
     cloud,
     pipeline,
@@ -434,14 +443,19 @@ function readBootstrap(read: RawReader, facts: RawValues, id: string): Bootstrap
 }
 
 /** The governance inputs (escalation guard, platform policy), in one place. */
-function readGovernanceInputs(read: RawReader, inputs: RawValues): { identityResourceId?: string } {
-  const identityResourceId = read.optional(inputs, inputNames.bootstrapIdentityResourceId);
-  if (identityResourceId === undefined) return {};
-  if (!identityResourceIdPattern.test(identityResourceId)) {
+function readGovernanceInputs(read: RawReader, inputs: RawValues): { identityResourceId?: string; policy?: EnvironmentsSource } {
+  let identityResourceId = read.optional(inputs, inputNames.bootstrapIdentityResourceId);
+  if (identityResourceId !== undefined && !identityResourceIdPattern.test(identityResourceId)) {
     read.report('MIC102', inputNames.bootstrapIdentityResourceId, `bootstrapIdentityResourceId must be a user-assigned identity's resource id, /subscriptions/{guid}/resourceGroups/{name}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}; got ${JSON.stringify(identityResourceId)}.`);
-    return {};
+    identityResourceId = undefined;
   }
-  return { identityResourceId };
+  const text = read.optional(inputs, inputNames.policy);
+  const path = read.optional(inputs, inputNames.policyFile);
+  let policy: EnvironmentsSource | undefined;
+  if (text !== undefined && path !== undefined) read.report('MIC140', inputNames.policy, 'Both policy and policyFile are set; the platform gives its policy one way.');
+  else if (text !== undefined) policy = { kind: 'inline', text: inputs[inputNames.policy]! };
+  else if (path !== undefined) policy = { kind: 'file', path };
+  return { ...(identityResourceId === undefined ? {} : { identityResourceId }), ...(policy === undefined ? {} : { policy }) };
 }
 
 const identityResourceIdPattern = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourcegroups\/[^/]+\/providers\/microsoft\.managedidentity\/userassignedidentities\/[^/]+$/i;
@@ -470,6 +484,7 @@ function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth 
     jobId: read.optional(facts, factNames.jobId),
     oidcRequestUri: read.optional(facts, factNames.oidcRequestUri),
     sourceBranch: read.optional(facts, factNames.sourceBranch),
+    repositoryName: read.optional(facts, factNames.repositoryName),
   };
   return {
     collectionUri: collectionUri.endsWith('/') ? collectionUri : `${collectionUri}/`,

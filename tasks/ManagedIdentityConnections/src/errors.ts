@@ -44,6 +44,16 @@ export const errorCatalog = {
   MIC130: { title: 'No emulator world for the rehearsal', remediation: 'The --from-seed file must be a seed document (docs/emulator.md, "The seed") with a bootstrap connection and job; a world derived from a spec is refused only by an emulator bug: report it.', raisedBy: 'core' },
   MIC131: { title: 'The rehearsal\'s rerun wrote', remediation: 'The second provision of an unchanged spec must write nothing; this is a bug in the task: report it with the rehearsal\'s output.', raisedBy: 'core' },
   MIC132: { title: 'The bundled task is missing', remediation: 'The rehearsal runs the task as shipped, from dist/: run npm run build (npm run try does) and try again.', raisedBy: 'core' },
+  // Platform policy (docs/governance.md)
+  MIC140: { title: 'Platform policy cannot be read', remediation: 'Set one of policy and policyFile, and check that the file exists on the agent (the template passes it; docs/governance.md).', raisedBy: 'core' },
+  MIC141: { title: 'Platform policy is not valid', remediation: 'Fix the policy at the field and line given; policy.v1.schema.json describes it.', raisedBy: 'core' },
+  MIC142: { title: 'No platform policy rule for this project or repository', remediation: 'Ask the platform team to add a rule whose match fits this project and repository.', raisedBy: 'core' },
+  MIC143: { title: 'Subscription not allowed by the platform policy', remediation: 'Use a subscription the policy rule lists, or ask the platform team.', raisedBy: 'core' },
+  MIC144: { title: 'Resource group not allowed by the platform policy', remediation: 'Use a resource group matching the rule\'s patterns; roles on a whole subscription are refused when the rule lists resource groups.', raisedBy: 'core' },
+  MIC145: { title: 'Role not allowed by the platform policy', remediation: 'Use a role the policy rule lists, or ask the platform team.', raisedBy: 'core' },
+  MIC146: { title: 'Name does not follow the platform policy', remediation: 'Rename the identity or connection to match the rule\'s pattern.', raisedBy: 'core' },
+  MIC147: { title: 'Too many environments or connections for the platform policy', remediation: 'Split the spec, or ask the platform team to raise the limit.', raisedBy: 'core' },
+  MIC148: { title: 'Feature not allowed by the platform policy', remediation: 'Sharing, authorize: all and privileged roles are off unless the policy rule allows them: remove them from the spec or inputs.', raisedBy: 'core' },
   // Identities and federated credentials
   MIC201: { title: 'Too many connections for one identity', remediation: 'An identity holds at most 20 federated credentials, one per connection: split the environment.', raisedBy: 'core' },
   MIC202: { title: 'Federated credential limit reached', remediation: 'The identity already has federated credentials this task does not manage; remove unused ones or use another identity.', raisedBy: 'core' },

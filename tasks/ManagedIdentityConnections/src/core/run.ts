@@ -23,8 +23,9 @@ import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
 import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
-import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan, type SpecIdentity } from './model';
+import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan } from './model';
 import { observe } from './observe';
+import { admitByPolicy, refusedRoles } from './policy-gate';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
 import { queueVerificationRun, type VerificationRunOutcome, type WaitClock } from './verification-run';
@@ -66,10 +67,14 @@ export async function run(config: TaskConfig, ports: Ports, options: RunOptions 
   }
 }
 
-/** Every environment's identity, also those `only` leaves out: the escalation guard protects them all. */
-function specIdentitiesOf(text: string, config: TaskConfig, selected: readonly DesiredEnvironment[]): SpecIdentity[] {
-  const all = config.only.length === 0 ? { ok: true as const, environments: selected } : loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: [] });
-  return (all.ok ? all.environments : selected).map((environment) => ({ environment: environment.name, ref: environment.identity.ref }));
+/**
+ * Every environment of the spec, also those `only` leaves out: the escalation guard protects all their
+ * identities, and the platform policy judges the whole spec.
+ */
+function wholeSpec(text: string, config: TaskConfig, selected: readonly DesiredEnvironment[]): readonly DesiredEnvironment[] {
+  if (config.only.length === 0) return selected;
+  const all = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: [] });
+  return all.ok ? all.environments : selected;
 }
 
 function describeBootstrapLookup(lookup: BootstrapIdentityLookup): string {
@@ -96,9 +101,12 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
     const error = specProblemsError(loaded.problems);
     return failed(`${error.code}: the environments spec is not valid.`, [error], []);
   }
+  const allEnvironments = wholeSpec(text, config, loaded.environments);
+  const admitted = await admitByPolicy(config, platform, allEnvironments);
+  if (!admitted.ok) return failed(`${admitted.error.code}: the platform policy refuses this spec; nothing was read or changed.`, [admitted.error], []);
   const desired: DesiredState = {
     environments: loaded.environments,
-    specIdentities: specIdentitiesOf(text, config, loaded.environments),
+    specIdentities: allEnvironments.map((environment) => ({ environment: environment.name, ref: environment.identity.ref })),
     settings: {
       project: config.pipeline.project,
       connectionUrl: config.cloud.armUrl,
@@ -113,6 +121,8 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const bootstrapIdentity = config.source === 'pipeline' ? { clientId: config.bootstrap.clientId, ...(config.bootstrap.identityResourceId === undefined ? {} : { resourceId: config.bootstrap.identityResourceId }) } : undefined;
   const observed = await observe(desired, ports, { concurrency: config.concurrency, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) });
   if (observed.bootstrapIdentity) platform.info(describeBootstrapLookup(observed.bootstrapIdentity));
+  const policyRoles = refusedRoles(admitted.applied, desired.environments, observed.roleDefinitions);
+  if (policyRoles) return failed(`${policyRoles.code}: the platform policy refuses roles of this spec; nothing was changed.`, [policyRoles], []);
   const plan = makePlan(desired, observed);
   printPlan(platform, plan);
   platform.setOutput('changesPresent', String(plan.changesPresent));
