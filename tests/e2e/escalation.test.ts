@@ -28,6 +28,7 @@ describe('e2e: escalation guard', function () {
     assert.match(run.stdout, new RegExp(`bootstrap identity is ${BOOTSTRAP_IDENTITY.resourceId.replace(/[/.]/g, '\\$&')}.*client id`, 'i'));
     assert.equal(run.writes.length, 0, JSON.stringify(run.writes));
     assert.equal(identityNamed(world.state(), 'id-ado-dev'), undefined);
+    assert.ok(run.summaries.some((summary) => summary.includes(`- Escalation guard: the bootstrap identity is ${BOOTSTRAP_IDENTITY.resourceId}`)), 'the summary says what the guard found');
   });
 
   it('judges a custom role by its actions: one that only writes federated credentials is refused on the bootstrap group', async () => {

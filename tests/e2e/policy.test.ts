@@ -72,6 +72,7 @@ describe('e2e: platform policy', function () {
     assert.equal(run.result, 'Succeeded', transcript(run));
     assert.ok(connectionNamed(world.state(), 'app-dev'));
     assert.ok(run.stdout.includes(`Platform policy (${file}): rule platform-apps applies to project Platform, repository Platform`), run.stdout);
+    assert.ok(run.summaries.some((summary) => summary.includes(`- Platform policy (${file}): rule platform-apps applies`)), 'the run summary names the rule too');
   });
 
   it('an invalid policy is MIC141 with its line; a project no rule matches is MIC142; both stop before anything is read', async () => {

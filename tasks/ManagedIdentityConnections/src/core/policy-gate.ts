@@ -11,6 +11,8 @@ import { checkRoles, checkSpec, describeRule, noRuleProblem, selectRule, type Po
 export interface AppliedPolicy {
   readonly policy: Policy;
   readonly rule: PolicyRule;
+  /** Which rule applied and what it allows, for the log and the run summary. */
+  readonly description: string;
 }
 
 export type PolicyAdmission = { readonly ok: true; readonly applied?: AppliedPolicy } | { readonly ok: false; readonly error: TaskError };
@@ -32,10 +34,11 @@ export async function admitByPolicy(config: TaskConfig, platform: Platform, envi
   const subject = { project: config.pipeline.project.name, ...(config.pipeline.repositoryName === undefined ? {} : { repository: config.pipeline.repositoryName }) };
   const rule = selectRule(loaded.policy, subject);
   if (!rule) return { ok: false, error: TaskError.fromProblem(noRuleProblem(loaded.policy, subject)) };
-  platform.info(describeRule(loaded.policy, rule, subject));
+  const description = describeRule(loaded.policy, rule, subject);
+  platform.info(description);
   const problems = checkSpec(rule, environments, { allowPrivilegedRoles: config.allowPrivilegedRoles });
   if (problems.length > 0) return { ok: false, error: TaskError.aggregate(problems, `The platform policy (rule ${rule.name}) refuses ${problems.length} things in the spec; nothing was read or changed.`) };
-  return { ok: true, applied: { policy: loaded.policy, rule } };
+  return { ok: true, applied: { policy: loaded.policy, rule, description } };
 }
 
 /** After observation: roles the rule does not list, as one error (undefined when none). */

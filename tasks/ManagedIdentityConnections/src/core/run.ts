@@ -120,6 +120,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
   const bootstrapIdentity = config.source === 'pipeline' ? { clientId: config.bootstrap.clientId, ...(config.bootstrap.identityResourceId === undefined ? {} : { resourceId: config.bootstrap.identityResourceId }) } : undefined;
   const observed = await observe(desired, ports, { concurrency: config.concurrency, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) });
+  const governance = [admitted.applied?.description, observed.bootstrapIdentity && describeBootstrapLookup(observed.bootstrapIdentity)].filter((line): line is string => line !== undefined);
   if (observed.bootstrapIdentity) platform.info(describeBootstrapLookup(observed.bootstrapIdentity));
   const policyRoles = refusedRoles(admitted.applied, desired.environments, observed.roleDefinitions);
   if (policyRoles) return failed(`${policyRoles.code}: the platform policy refuses roles of this spec; nothing was changed.`, [policyRoles], []);
@@ -133,13 +134,13 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const blocking = blockingFindings(plan);
   if (blocking.length > 0) {
     const error = TaskError.aggregate(blocking, `The plan found ${blocking.length} problems that must be fixed first; nothing was changed.`);
-    publish(platform, { mode, plan, errors: [error] });
+    publish(platform, { mode, plan, governance, errors: [error] });
     return failed(`${error.code}: nothing was changed; ${blocking.length} problem${blocking.length === 1 ? '' : 's'} must be fixed first.`, [error], warnings, plan);
   }
 
   switch (mode) {
     case 'plan': {
-      publish(platform, { mode, plan, errors: [] });
+      publish(platform, { mode, plan, governance, errors: [] });
       const changes = plan.environments.flatMap((environment) => environment.actions.filter(isWrite)).length;
       return finish(plan.changesPresent ? `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply.` : 'Plan: no changes; everything matches the spec.', [], warnings, plan);
     }
@@ -150,7 +151,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       const verificationRun =
         verificationRunPipelineId === undefined ? undefined : await afterProvision(ports, applied, failedNames, { pipelineId: verificationRunPipelineId, config, clock });
       if (verificationRun?.error) errors.push(verificationRun.error);
-      publish(platform, { mode, plan, applied, errors, ...(verificationRun ? { verificationRun } : {}) });
+      publish(platform, { mode, plan, governance, applied, errors, ...(verificationRun ? { verificationRun } : {}) });
       const provisioned = provisionedSummary(plan, applied);
       const message =
         failedNames.length > 0
@@ -173,7 +174,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       const verifying = verificationPlan(plan);
       const verified = await apply(verifying, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, verifying) });
       for (const environment of verified.environments) if (environment.error) errors.push(withEnvironment(environment.error, environment.environment));
-      publish(platform, { mode, plan, verified, errors });
+      publish(platform, { mode, plan, governance, verified, errors });
       const message = errors.length > 0 ? `Verification failed: ${errors.length} problem${errors.length === 1 ? '' : 's'}.` : `Verified ${plan.environments.length} environment${plan.environments.length === 1 ? '' : 's'}: no drift, every connection signs in.`;
       return finish(message, errors, warnings, plan, verified);
     }
