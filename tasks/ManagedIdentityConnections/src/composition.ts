@@ -243,6 +243,8 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       testConnection: true,
       queueRun: true,
       getRun: true,
+      listChecks: true,
+      putCheck: true,
     },
   );
   return { platform, identities, roles, devOps };

@@ -3,7 +3,7 @@
 // of two values and tests can build any situation from literals.
 import type { Problem } from '../errors';
 import type { FederatedCredential, Identity, IdentityRef, RoleAssignment, RoleDefinition, Subscription } from '../ports/azure';
-import type { PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
+import type { CheckSpec, ConnectionCheck, PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
 
 // ——— Desired state (the validated spec, defaults applied) ———
 
@@ -35,6 +35,8 @@ export interface DesiredConnection {
   readonly description: string;
   readonly shareWith: readonly string[];
   readonly authorize: Authorize;
+  /** Approvals and checks the connection must carry (spec `checks`); absent: none managed. */
+  readonly checks?: readonly CheckSpec[];
   readonly origin: SpecOrigin;
 }
 
@@ -114,6 +116,8 @@ export interface ObservedWorld {
    * identity (the escalation guard protects it). Absent: not looked up (no such role, or the CLI).
    */
   readonly bootstrapIdentity?: BootstrapIdentityLookup;
+  /** By lowercased connection id: the checks of existing connections whose spec names checks. */
+  readonly checks?: ReadonlyMap<string, readonly ConnectionCheck[]>;
 }
 
 export type BootstrapIdentityLookup =
@@ -267,6 +271,16 @@ export interface ShareConnectionAction extends ActionBase {
   readonly projects: readonly ProjectRef[];
 }
 
+/** Adds a check to the connection, or rewrites the one of its kind in place. Restricts; grants nothing. */
+export interface ConfigureCheckAction extends ActionBase {
+  readonly kind: 'configureCheck';
+  readonly connectionName: string;
+  readonly connectionId: Resolvable<string>;
+  readonly check: CheckSpec;
+  /** The check rewritten in place; absent: a new one is added. */
+  readonly existing?: ConnectionCheck;
+}
+
 /** A read: runs the connection's TestConnection. Provision and verify run it; plan does not. */
 export interface TestConnectionAction extends ActionBase {
   readonly kind: 'testConnection';
@@ -289,6 +303,7 @@ export type Action =
   | AssignRoleAction
   | AuthorizePipelinesAction
   | ShareConnectionAction
+  | ConfigureCheckAction
   | TestConnectionAction;
 
 export type ActionKind = Action['kind'];
@@ -380,4 +395,5 @@ export interface ApplyResult {
   readonly environments: readonly EnvironmentOutcome[];
 }
 
+export type { CheckSpec, ConnectionCheck } from '../ports/devops';
 export type { FederatedCredential, Identity, IdentityRef, PipelinePermissions, ProjectRef, RoleAssignment, RoleDefinition, ServiceConnection, Subscription };

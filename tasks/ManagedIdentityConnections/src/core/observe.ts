@@ -8,7 +8,7 @@ import { roleKey, type BootstrapIdentityLookup, type DesiredEnvironment, type De
 import { identityKey } from './names';
 import { parseScope, subscriptionScope } from './scopes';
 import type { Ports } from '../ports';
-import type { PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
+import type { ConnectionCheck, PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
 
 export interface ObserveOptions {
   readonly concurrency: number;
@@ -175,7 +175,7 @@ async function observeConnections(
   verificationRun: boolean,
   ports: Pick<Ports, 'devOps'>,
   limiter: Limiter,
-): Promise<{ connections: Map<string, ServiceConnection>; pipelinePermissions: Map<string, PipelinePermissions> }> {
+): Promise<{ connections: Map<string, ServiceConnection>; pipelinePermissions: Map<string, PipelinePermissions>; checks?: Map<string, readonly ConnectionCheck[]> }> {
   const desired = environments.flatMap((environment) => environment.connections);
   const connections = new Map<string, ServiceConnection>();
   const pipelinePermissions = new Map<string, PipelinePermissions>();
@@ -187,12 +187,18 @@ async function observeConnections(
   // Permissions matter only where the spec authorizes something, or everywhere when a verification run of
   // this pipeline follows (it needs every connection).
   const needPermissions = desired.filter((item) => verificationRun || item.authorize.kind !== 'none').flatMap((item) => connections.get(item.name.toLowerCase()) ?? []);
-  await Promise.all(
-    needPermissions.map(async (connection) => {
+  // Checks only where the spec names some: a spec without checks costs no request.
+  const needChecks = desired.filter((item) => (item.checks?.length ?? 0) > 0).flatMap((item) => connections.get(item.name.toLowerCase()) ?? []);
+  const checks = new Map<string, readonly ConnectionCheck[]>();
+  await Promise.all([
+    ...needPermissions.map(async (connection) => {
       pipelinePermissions.set(connection.id.toLowerCase(), await limiter.run(() => ports.devOps.getPipelinePermissions(connection.id)));
     }),
-  );
-  return { connections, pipelinePermissions };
+    ...needChecks.map(async (connection) => {
+      checks.set(connection.id.toLowerCase(), await limiter.run(() => ports.devOps.listChecks(connection.id)));
+    }),
+  ]);
+  return { connections, pipelinePermissions, ...(needChecks.length > 0 ? { checks } : {}) };
 }
 
 async function observeProjects(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'devOps'>): Promise<Map<string, ProjectRef>> {

@@ -20,6 +20,8 @@ import {
   type Action,
   type ActionId,
   type AssignRoleAction,
+  type CheckSpec,
+  type ConnectionCheck,
   type ConnectionChange,
   type ConnectionDefinitionPlan,
   type DesiredConnection,
@@ -39,7 +41,7 @@ import {
   type Severity,
   type SpecOrigin,
 } from './model';
-import { federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
+import { checkLabel, federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
 import { identityScope, isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
 
 export function plan(desired: DesiredState, observed: ObservedWorld): Plan {
@@ -109,6 +111,7 @@ class EnvironmentPlanner {
   private readonly connectionActions: Action[] = [];
   private readonly credentialActions: Action[] = [];
   private readonly roleActions: AssignRoleAction[] = [];
+  private readonly checkActions: Action[] = [];
   private readonly permissionActions: Action[] = [];
   private readonly testActions: Action[] = [];
   private readonly findings: Finding[] = [];
@@ -391,7 +394,9 @@ class EnvironmentPlanner {
     const credentialAction = this.planCredential(connection, existing, createdConnection);
     const connectionId: Resolvable<string> = createdConnection ? fromAction(createdConnection, 'connection.id') : known(existing!.id);
     const afterCreate = createdConnection ? [createdConnection] : [];
-    this.planAuthorization(connection, existing, connectionId, afterCreate);
+    // Checks first: no pipeline should be able to use the connection before its checks guard it.
+    const checkIds = this.planChecks(connection, existing, connectionId, afterCreate);
+    this.planAuthorization(connection, existing, connectionId, [...afterCreate, ...checkIds]);
     this.planSharing(connection, existing, connectionId, afterCreate);
 
     if (existing?.isDisabled) return;
@@ -487,6 +492,33 @@ class EnvironmentPlanner {
     return id;
   }
 
+  /** One configureCheck per spec check that is missing or differs; checks of other kinds are left alone. */
+  private planChecks(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): ActionId[] {
+    const current = (existing && this.observed.checks?.get(existing.id.toLowerCase())) ?? [];
+    const ids: ActionId[] = [];
+    for (const check of connection.checks ?? []) {
+      const sameKind = current.filter((candidate) => candidate.kind === check.kind);
+      if (sameKind.some((candidate) => sameCheck(candidate, check))) continue;
+      const target = sameKind[0];
+      const id = this.id(`check:${connection.name}:${check.kind}`);
+      ids.push(id);
+      this.checkActions.push({
+        kind: 'configureCheck',
+        id,
+        environment: this.name,
+        reason: target
+          ? `The ${checkLabel(check.kind)} check on connection ${connection.name} differs from the spec; it is rewritten in place.`
+          : `Connection ${connection.name} has no ${checkLabel(check.kind)} check yet.`,
+        dependsOn,
+        connectionName: connection.name,
+        connectionId,
+        check,
+        ...(target ? { existing: target } : {}),
+      });
+    }
+    return ids;
+  }
+
   private planAuthorization(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): void {
     const { authorize } = connection;
     const verificationRun = this.settings.verificationRunPipelineId;
@@ -568,7 +600,7 @@ class EnvironmentPlanner {
       identity: this.current ? { ref, location, observed: this.current.identity } : { ref, location },
       connections: this.snapshots,
       // Dependencies only point to earlier groups, so this order is a topological order.
-      actions: [...this.identityActions, ...this.connectionActions, ...this.credentialActions, ...this.roleActions, ...this.permissionActions, ...this.testActions],
+      actions: [...this.identityActions, ...this.connectionActions, ...this.credentialActions, ...this.roleActions, ...this.checkActions, ...this.permissionActions, ...this.testActions],
       findings: this.findings,
     };
   }
@@ -583,6 +615,18 @@ export function whyNotManageable(connection: ServiceConnection): string | undefi
   if (connection.creationMode !== undefined && connection.creationMode.toLowerCase() !== 'manual') return `was created in ${connection.creationMode} mode (Azure DevOps manages its app registration)`;
   if (connection.scopeLevel !== undefined && connection.scopeLevel.toLowerCase() !== 'subscription') return `is scoped to a ${connection.scopeLevel}, not a subscription`;
   return undefined;
+}
+
+/** Equal as the task writes them (both sides normalized: approvers lowercase and sorted, days in week order). */
+function sameCheck(observed: ConnectionCheck, desired: CheckSpec): boolean {
+  const { id: _id, ...rest } = observed;
+  return canonicalJson(rest) === canonicalJson(desired);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => a.localeCompare(b))) : item,
+  );
 }
 
 function hasExactAudience(credential: FederatedCredential): boolean {

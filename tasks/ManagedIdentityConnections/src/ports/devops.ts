@@ -118,6 +118,29 @@ export interface PipelineRun {
   readonly url: string;
 }
 
+/** The checks the task manages on a connection (Approvals and checks); other kinds are left alone. */
+export type CheckKind = 'approval' | 'exclusiveLock' | 'requiredTemplate' | 'businessHours';
+
+export interface RequiredTemplate {
+  /** `git` (Azure Repos), `github` or `bitbucket`. */
+  readonly repositoryType: string;
+  /** `project/repository` for Azure Repos, `owner/repository` for GitHub. */
+  readonly repository: string;
+  /** `refs/heads/main`, `refs/tags/v1.0.0`. */
+  readonly ref: string;
+  readonly path: string;
+}
+
+/** One check as the task writes and compares it; values normalized (approvers lowercase and sorted, days in week order). */
+export type CheckSpec =
+  | { readonly kind: 'approval'; readonly timeoutMinutes: number; readonly approvers: readonly string[]; readonly minApprovers: number; readonly instructions: string }
+  | { readonly kind: 'exclusiveLock'; readonly timeoutMinutes: number }
+  | { readonly kind: 'requiredTemplate'; readonly timeoutMinutes: number; readonly templates: readonly RequiredTemplate[] }
+  | { readonly kind: 'businessHours'; readonly timeoutMinutes: number; readonly timeZone: string; readonly days: readonly string[]; readonly start: string; readonly end: string };
+
+/** A check configuration on a connection, read back (only the kinds above). */
+export type ConnectionCheck = CheckSpec & { readonly id: number };
+
 export interface DevOpsClient {
   /** Connections in the current project with any of these names (ignoring case), failed ones included. */
   findConnections(names: readonly string[]): Promise<ServiceConnection[]>;
@@ -139,4 +162,8 @@ export interface DevOpsClient {
   /** Queues a run of a pipeline in the current project. */
   queueRun(request: RunRequest): Promise<PipelineRun>;
   getRun(pipelineId: number, runId: number): Promise<PipelineRun>;
+  /** The connection's check configurations of the kinds the task manages. */
+  listChecks(connectionId: string): Promise<ConnectionCheck[]>;
+  /** Adds the check, or replaces check `existingId` in place. */
+  putCheck(connection: { readonly id: string; readonly name: string }, check: CheckSpec, existingId?: number): Promise<ConnectionCheck>;
 }
