@@ -13,6 +13,7 @@
 import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import type {
   ConnectionCheck,
+  ConnectionUse,
   ConnectionDefinition,
   ConnectionTestResult,
   DevOpsClient,
@@ -251,6 +252,14 @@ export class FakeDevOps {
         return { ...queued.run };
       }),
 
+    listAzureRmConnections: () =>
+      this.log.record({ port: 'devOps', method: 'listAzureRmConnections', args: [], write: false, subject: 'azurerm' }, () =>
+        [...this.connections.values()].map((stored) => stored.connection).filter((connection) => connection.type.toLowerCase() === 'azurerm' && connection.projectReferences.some((project) => project.id === this.seed.project.id)),
+      ),
+
+    lastUsed: (connectionId) =>
+      this.log.record({ port: 'devOps', method: 'lastUsed', args: [connectionId], write: false, subject: this.nameOf(connectionId) }, () => this.uses.get(connectionId)),
+
     listChecks: (connectionId) =>
       this.log.record({ port: 'devOps', method: 'listChecks', args: [connectionId], write: false, subject: this.nameOf(connectionId) }, () => {
         this.stored(connectionId);
@@ -271,6 +280,9 @@ export class FakeDevOps {
         return { ...written };
       }),
   };
+
+  /** The newest execution record per connection id (seed it to say a connection was used). */
+  readonly uses = new Map<string, ConnectionUse>();
 
   /** Check configurations by connection, as Azure DevOps holds them. */
   readonly checks: { connectionId: string; check: ConnectionCheck }[] = [];

@@ -71,7 +71,7 @@ describe('task.json', () => {
   it('declares the inputs pipelines use, with their kinds and defaults', () => {
     const command = input('command');
     assert.equal(command.type, 'pickList');
-    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['plan', 'provision', 'verify']);
+    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['audit', 'plan', 'provision', 'verify']);
     assert.equal(command.defaultValue, 'provision');
 
     const bootstrap = input('bootstrapConnection');

@@ -244,6 +244,8 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       queueRun: true,
       getRun: true,
       listChecks: true,
+      listAzureRmConnections: true,
+      lastUsed: true,
       putCheck: true,
     },
   );

@@ -90,6 +90,8 @@ export const errorCatalog = {
   MIC411: { title: 'No pipeline to queue a verification run of', remediation: 'queueVerificationRun queues the pipeline running the task again (System.DefinitionId): use it in a YAML pipeline run, or turn it off.', raisedBy: 'core' },
   MIC430: { title: 'Check configuration refused', remediation: 'Azure DevOps refused a check on the connection: check the approver ids (users or groups of the organization), the template repository, the time zone (a Windows time zone id) and the message.', raisedBy: 'adapters' },
   MIC431: { title: 'Invalid check on a connection', remediation: 'Fix the value named (approvers and minApprovers, timeoutMinutes, the template\'s ref and path, business days and hours); docs/environments-spec.md lists what is allowed.', raisedBy: 'core' },
+  MIC432: { title: 'Audit rule matched', remediation: 'The connections named match an auditFailOn rule: migrate them (secret → workload identity federation, legacy issuer → Entra ID issuer, app registration → managed identity), bring them under the spec, or drop the rule.', raisedBy: 'core' },
+  MIC433: { title: 'Audit files cannot be written', remediation: 'Check auditOutputDirectory (or --output-directory): it must be a writable folder on the agent.', raisedBy: 'core' },
   // Verification and propagation
   MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
   MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },

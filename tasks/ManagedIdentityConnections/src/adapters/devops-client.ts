@@ -22,6 +22,7 @@ import type {
   ConnectionDefinition,
   ConnectionTestOptions,
   ConnectionTestResult,
+  ConnectionUse,
   DevOpsClient,
   PipelineAuthorization,
   PipelinePermissions,
@@ -447,6 +448,27 @@ export class AzureDevOpsClient implements DevOpsClient {
     return this.calls.run({
       what: `read run ${runId} of pipeline ${pipelineId}`,
       operation: async () => toPipelineRun(await this.pipelines.getRun(this.project, pipelineId, runId), pipelineId),
+    });
+  }
+
+  listAzureRmConnections(): Promise<ServiceConnection[]> {
+    return this.calls.run({
+      what: 'list the Azure Resource Manager service connections of the project',
+      operation: async () => ((await this.endpoints.getServiceEndpoints(this.project, 'azurerm', undefined, undefined, undefined, true, true)) ?? []).map(toServiceConnection),
+    });
+  }
+
+  lastUsed(connectionId: string): Promise<ConnectionUse | undefined> {
+    return this.calls.run({
+      what: `read the execution history of connection ${connectionId}`,
+      operation: async () => {
+        const records = await this.endpoints.getServiceEndpointExecutionRecords(this.project, connectionId, 1);
+        const data = (records ?? [])[0]?.data;
+        const at = data?.finishTime ?? data?.startTime;
+        if (!data || !at) return undefined;
+        const result = data.result === undefined ? undefined : (['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'][data.result] ?? String(data.result));
+        return { at: new Date(at).toISOString(), ...(data.definition?.name ? { pipeline: data.definition.name } : {}), ...(result ? { result } : {}) };
+      },
     });
   }
 

@@ -23,9 +23,10 @@ import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
 import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
-import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan } from './model';
+import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan, type PlanSettings } from './model';
 import { observe } from './observe';
 import { admitByPolicy, refusedRoles } from './policy-gate';
+import { runAudit } from './audit-run';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
 import { queueVerificationRun, type VerificationRunOutcome, type WaitClock } from './verification-run';
@@ -90,6 +91,7 @@ function describeBootstrapLookup(lookup: BootstrapIdentityLookup): string {
 
 async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): Promise<RunResult> {
   const { platform } = ports;
+  if (config.command === 'audit') return runAudit(config, ports, config.environments.kind === 'none' ? undefined : await planOfSpec(config, ports));
   const mode: RunMode = config.command;
   if (config.verificationRun.queue && mode !== 'provision') platform.info(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${mode}.`);
   const currentPipelineId = runningPipelineId(config);
@@ -107,14 +109,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const desired: DesiredState = {
     environments: loaded.environments,
     specIdentities: allEnvironments.map((environment) => ({ environment: environment.name, ref: environment.identity.ref })),
-    settings: {
-      project: config.pipeline.project,
-      connectionUrl: config.cloud.armUrl,
-      azureEnvironment: config.cloud.azureEnvironment,
-      ...(currentPipelineId === undefined ? {} : { currentPipelineId }),
-      ...(verificationRunPipelineId === undefined ? {} : { verificationRunPipelineId }),
-      allowPrivilegedRoles: config.allowPrivilegedRoles,
-    },
+    settings: planSettings(config, currentPipelineId, verificationRunPipelineId),
   };
 
   platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
@@ -185,6 +180,26 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
  * The pipeline this run belongs to, for `authorize: current` and the verification run. A classic release
  * also has a System.DefinitionId, but of a release definition: no pipeline permission can name it.
  */
+function planSettings(config: TaskConfig, currentPipelineId: number | undefined, verificationRunPipelineId: number | undefined): PlanSettings {
+  return {
+    project: config.pipeline.project,
+    connectionUrl: config.cloud.armUrl,
+    azureEnvironment: config.cloud.azureEnvironment,
+    ...(currentPipelineId === undefined ? {} : { currentPipelineId }),
+    ...(verificationRunPipelineId === undefined ? {} : { verificationRunPipelineId }),
+    allowPrivilegedRoles: config.allowPrivilegedRoles,
+  };
+}
+
+/** For the audit's drift column: the spec's plan, read and computed as `plan` would (nothing printed). */
+async function planOfSpec(config: TaskConfig, ports: Ports): Promise<Plan> {
+  const text = await readSpecText(config, ports.platform);
+  const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
+  if (!loaded.ok) throw TaskError.aggregate(loaded.problems, `The environments spec has ${loaded.problems.length} problems; nothing was read.`);
+  const desired: DesiredState = { environments: loaded.environments, settings: planSettings(config, runningPipelineId(config), undefined) };
+  return makePlan(desired, await observe(desired, ports, { concurrency: config.concurrency }));
+}
+
 function runningPipelineId(config: TaskConfig): number | undefined {
   const { definitionId, hostType } = config.pipeline;
   return hostType === undefined || hostType.toLowerCase() === 'build' ? definitionId : undefined;
@@ -213,6 +228,7 @@ async function afterProvision(ports: Ports, applied: ApplyResult, failedNames: r
 async function readSpecText(config: TaskConfig, platform: Platform): Promise<string> {
   const source = config.environments;
   if (source.kind === 'inline') return source.text;
+  if (source.kind === 'none') throw new TaskError('MIC103', 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.', { field: 'environments' });
   try {
     return await platform.readTextFile(source.path);
   } catch (caught) {
@@ -309,6 +325,7 @@ function redactingPlatform(platform: Platform, secrets: readonly string[]): Plat
     setOutput: (name, value) => platform.setOutput(name, clean(value)),
     uploadSummary: (markdown) => platform.uploadSummary(clean(markdown)),
     readTextFile: (path) => platform.readTextFile(path),
+    writeTextFile: (path, text) => platform.writeTextFile(path, clean(text)),
   };
 }
 

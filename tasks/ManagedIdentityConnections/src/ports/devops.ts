@@ -118,6 +118,14 @@ export interface PipelineRun {
   readonly url: string;
 }
 
+export interface ConnectionUse {
+  /** ISO time the job finished (or started, when it has not finished). */
+  readonly at: string;
+  /** The pipeline (definition) name, when Azure DevOps gives it. */
+  readonly pipeline?: string;
+  readonly result?: string;
+}
+
 /** The checks the task manages on a connection (Approvals and checks); other kinds are left alone. */
 export type CheckKind = 'approval' | 'exclusiveLock' | 'requiredTemplate' | 'businessHours';
 
@@ -162,6 +170,10 @@ export interface DevOpsClient {
   /** Queues a run of a pipeline in the current project. */
   queueRun(request: RunRequest): Promise<PipelineRun>;
   getRun(pipelineId: number, runId: number): Promise<PipelineRun>;
+  /** Every Azure Resource Manager connection of the current project, failed ones included (the audit). */
+  listAzureRmConnections(): Promise<ServiceConnection[]>;
+  /** When a job last used the connection (its newest execution record), undefined when never. */
+  lastUsed(connectionId: string): Promise<ConnectionUse | undefined>;
   /** The connection's check configurations of the kinds the task manages. */
   listChecks(connectionId: string): Promise<ConnectionCheck[]>;
   /** Adds the check, or replaces check `existingId` in place. */
