@@ -7,6 +7,7 @@ import { factNames, parseCliConfig, parseTaskConfig } from '../../tasks/ManagedI
 import { auditCsv, auditFailures, auditRows, ownershipMarker, type AuditedConnection } from '../../tasks/ManagedIdentityConnections/src/core/audit';
 import { isTaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { plan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
+import { pipelineFacts } from './builders/task-facts';
 import { build, connectionFor, desired, environment, identityFor, inSync, legacyIssuer, settings } from './builders/plan-builders';
 
 const state = desired([environment('dev')]);
@@ -64,15 +65,7 @@ describe('audit', () => {
   });
 
   describe('inputs', () => {
-    const facts = {
-      [factNames.bootstrapTenantId]: '72f988bf-86f1-41af-91ab-2d7cd011db47',
-      [factNames.bootstrapClientId]: 'c1c1c1c1-0000-4000-8000-000000000099',
-      [factNames.collectionUri]: 'https://dev.azure.com/fabrikam',
-      [factNames.projectName]: 'Platform',
-      [factNames.projectId]: 'a0a0a0a0-0000-4000-8000-000000000001',
-      [factNames.accessToken]: 'token',
-      [factNames.tempDirectory]: '/agent/_temp',
-    };
+    const facts = pipelineFacts({ [factNames.tempDirectory]: '/agent/_temp' });
     const base = { bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001' };
 
     it('the spec is optional for audit only; the output folder defaults to the agent temp folder', () => {

@@ -6,13 +6,14 @@
 // shared-group warning MIC312); the bootstrap identity that could not be located (MIC311, spec identities
 // still protected); and observe looking the bootstrap identity up only when a risky role exists.
 import * as assert from 'node:assert/strict';
-import { factNames, parseTaskConfig } from '../../tasks/ManagedIdentityConnections/src/config';
+import { parseTaskConfig } from '../../tasks/ManagedIdentityConnections/src/config';
 import { exposedByScope, identityTakeoverAllowed } from '../../tasks/ManagedIdentityConnections/src/core/guardrails';
 import { roleKey, type BootstrapIdentityLookup, type DesiredState, type Plan } from '../../tasks/ManagedIdentityConnections/src/core/model';
 import { observe } from '../../tasks/ManagedIdentityConnections/src/core/observe';
 import { plan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
 import { isTaskError, TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { createFakeWorld } from '../fakes/fake-world';
+import { pipelineFacts, planInputs } from './builders/task-facts';
 import { build, definition, desired, devSubscription, emptyWorld, environment, prodSubscription, role, roles } from './builders/plan-builders';
 
 const bootstrapId = `/subscriptions/${devSubscription}/resourceGroups/rg-bootstrap/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-bootstrap`;
@@ -173,15 +174,8 @@ describe('escalation guard', () => {
   });
 
   describe('the bootstrapIdentityResourceId input', () => {
-    const inputs = { command: 'plan', bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001', environments: 'environments: []' };
-    const facts = {
-      [factNames.bootstrapTenantId]: '72f988bf-86f1-41af-91ab-2d7cd011db47',
-      [factNames.bootstrapClientId]: 'c1c1c1c1-0000-4000-8000-000000000099',
-      [factNames.collectionUri]: 'https://dev.azure.com/fabrikam',
-      [factNames.projectName]: 'Platform',
-      [factNames.projectId]: 'a0a0a0a0-0000-4000-8000-000000000001',
-      [factNames.accessToken]: 'token',
-    };
+    const inputs = planInputs;
+    const facts = pipelineFacts();
 
     it('is carried into the bootstrap settings when it is an identity resource id', () => {
       assert.equal(parseTaskConfig({ ...inputs, bootstrapIdentityResourceId: bootstrapId }, facts).bootstrap.identityResourceId, bootstrapId);

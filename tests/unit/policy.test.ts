@@ -16,6 +16,7 @@ import { checkRoles, checkSpec, globMatches, selectRule, type Policy, type Polic
 import { loadSpecText, loadSpecValue } from '../../tasks/ManagedIdentityConnections/src/spec/load-spec';
 import { loadPolicyText } from '../../tasks/ManagedIdentityConnections/src/spec/policy-validate';
 import { roles } from './builders/plan-builders';
+import { pipelineFacts, planInputs } from './builders/task-facts';
 import { dev, lineOf, prod, validSpec, yamlOf } from './builders/spec-text';
 
 const root = join(__dirname, '..', '..', '..');
@@ -198,16 +199,8 @@ describe('platform policy', () => {
   });
 
   it('policyFile left empty, which the agent roots at the sources directory, means no policy; policy and policyFile together are MIC140', () => {
-    const inputs = { command: 'plan', bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001', environments: 'environments: []' };
-    const facts = {
-      [factNames.bootstrapTenantId]: '72f988bf-86f1-41af-91ab-2d7cd011db47',
-      [factNames.bootstrapClientId]: 'c1c1c1c1-0000-4000-8000-000000000099',
-      [factNames.collectionUri]: 'https://dev.azure.com/fabrikam',
-      [factNames.projectName]: 'Platform',
-      [factNames.projectId]: 'a0a0a0a0-0000-4000-8000-000000000001',
-      [factNames.accessToken]: 'token',
-      [factNames.sourcesDirectory]: '/agent/_work/1/s',
-    };
+    const inputs = planInputs;
+    const facts = pipelineFacts({ [factNames.sourcesDirectory]: '/agent/_work/1/s' });
     assert.equal(parseTaskConfig({ ...inputs, policyFile: '/agent/_work/1/s' }, facts).policy, undefined);
     assert.deepEqual(parseTaskConfig({ ...inputs, policyFile: '/agent/_work/1/s/policy.yml' }, facts).policy, { kind: 'file', path: '/agent/_work/1/s/policy.yml' });
     assert.throws(() => parseTaskConfig({ ...inputs, policy: 'version: 1', policyFile: '/agent/_work/1/s/policy.yml' }, facts), (error: unknown) => isTaskError(error) && error.code === 'MIC140');
