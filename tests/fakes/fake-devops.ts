@@ -14,6 +14,8 @@
 //   a queued run completes after a scripted number of getRun calls, with a scripted result.
 import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import type {
+  ConnectionCheck,
+  ConnectionUse,
   ConnectionDefinition,
   ConnectionTestResult,
   DevOpsClient,
@@ -308,7 +310,41 @@ export class FakeDevOps {
         if (queued.run.state !== 'completed' && queued.polls >= this.runOutcome.afterPolls) queued.run = { ...queued.run, state: 'completed', result: this.runOutcome.result };
         return { ...queued.run };
       }),
+
+    listAzureRmConnections: () =>
+      this.log.record({ port: 'devOps', method: 'listAzureRmConnections', args: [], write: false, subject: 'azurerm' }, () =>
+        [...this.connections.values()].map((stored) => stored.connection).filter((connection) => connection.type.toLowerCase() === 'azurerm' && connection.projectReferences.some((project) => project.id === this.seed.project.id)),
+      ),
+
+    lastUsed: (connectionId) =>
+      this.log.record({ port: 'devOps', method: 'lastUsed', args: [connectionId], write: false, subject: this.nameOf(connectionId) }, () => this.uses.get(connectionId)),
+
+    listChecks: (connectionId) =>
+      this.log.record({ port: 'devOps', method: 'listChecks', args: [connectionId], write: false, subject: this.nameOf(connectionId) }, () => {
+        this.stored(connectionId);
+        return this.checks.filter((check) => check.connectionId === connectionId).map((check) => ({ ...check.check }));
+      }),
+
+    putCheck: (connection, check, existingId) =>
+      this.log.record({ port: 'devOps', method: 'putCheck', args: [connection, check, existingId], write: true, subject: connection.name }, () => {
+        this.stored(connection.id);
+        if (existingId !== undefined) {
+          const found = this.checks.find((candidate) => candidate.check.id === existingId && candidate.connectionId === connection.id);
+          if (!found) throw new TaskError('MIC604', `HTTP 404: check configuration ${existingId} was not found.`);
+          found.check = { ...check, id: existingId };
+          return { ...found.check };
+        }
+        const written = { ...check, id: this.checks.length + 1 };
+        this.checks.push({ connectionId: connection.id, check: written });
+        return { ...written };
+      }),
   };
+
+  /** The newest execution record per connection id (seed it to say a connection was used). */
+  readonly uses = new Map<string, ConnectionUse>();
+
+  /** Check configurations by connection, as Azure DevOps holds them. */
+  readonly checks: { connectionId: string; check: ConnectionCheck }[] = [];
 
   private connectionsUsed(): StoredConnection[] {
     const all = [...this.connections.values()].filter((stored) => stored.connection.projectReferences.some((project) => project.id === this.seed.project.id));

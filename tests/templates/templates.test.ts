@@ -293,12 +293,23 @@ describe('template pack structure', () => {
         const input = taskJson.inputs.find((candidate) => candidate.name === name || candidate.aliases?.includes(name))!;
         const taskDefault = input.defaultValue ?? '';
         // Inputs the task reads as YAML or JSON (verificationRunParameters) compare as values, the rest as text.
-        const expected = typeof parameter.default === 'object' ? (JSON.parse(taskDefault) as unknown) : taskDefault;
+        // An object parameter defaulting to {} (the platform policy) leaves an input without a default out.
+        const expected = typeof parameter.default === 'object' ? (taskDefault === '' ? {} : (JSON.parse(taskDefault) as unknown)) : taskDefault;
         const actual = typeof parameter.default === 'object' ? parameter.default : String(parameter.default);
         assert.deepEqual(actual, expected, `parameter ${String(parameter.name)} defaults to ${JSON.stringify(parameter.default)}, input ${name} to ${JSON.stringify(taskDefault)}`);
         compared++;
       }
       assert.ok(compared >= 8, `compared only ${compared} defaults`);
+    });
+
+    it('passes the platform policy from the step template\'s own default, which no template can set', () => {
+      const path = join(templatesDir, 'steps', 'managed-identity-connections.yml');
+      const policy = parametersOf(readYaml(path)).find((parameter) => parameter.name === 'platformPolicy');
+      assert.deepEqual(policy && { type: policy.type, default: policy.default }, { type: 'object', default: {} });
+      assert.match(readText(path), /\$\{\{ if parameters\.platformPolicy\.rules \}\}:\n\s+policy: \$\{\{ convertToJson\(parameters\.platformPolicy\) \}\}/);
+      for (const template of templateFiles()) {
+        for (const reference of templateReferences(readYaml(template))) assert.ok(!effectiveKeys(reference.parameters).includes('platformPolicy'), `${repoPath(template)} passes platformPolicy`);
+      }
     });
 
     it('reads only output variables the task declares, from the step named `mic`', () => {

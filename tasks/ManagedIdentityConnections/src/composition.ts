@@ -226,6 +226,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
     getIdentity: true,
     listIdentities: true,
+    listIdentitiesInSubscription: true,
     createOrUpdateIdentity: true,
     listFederatedCredentials: true,
     putFederatedCredential: true,
@@ -254,6 +255,10 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       testConnection: true,
       queueRun: true,
       getRun: true,
+      listChecks: true,
+      listAzureRmConnections: true,
+      lastUsed: true,
+      putCheck: true,
     },
   );
   return { platform, identities, roles, devOps };

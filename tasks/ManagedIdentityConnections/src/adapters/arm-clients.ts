@@ -144,6 +144,17 @@ export class ArmIdentityClient implements IdentityClient {
     });
   }
 
+  listIdentitiesInSubscription(subscriptionId: string): Promise<Identity[]> {
+    return this.calls.run({
+      what: `list the identities in subscription ${subscriptionId}`,
+      operation: async () => {
+        const identities: Identity[] = [];
+        for await (const identity of this.clients.get(subscriptionId).userAssignedIdentities.listBySubscription()) identities.push(toIdentity(identity));
+        return identities;
+      },
+    });
+  }
+
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]> {
     return this.calls.run({
       what: `list federated credentials of ${ref.name}`,

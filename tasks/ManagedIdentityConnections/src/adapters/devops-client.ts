@@ -14,10 +14,15 @@ import type { ServiceEndpoint as SdkServiceEndpoint } from 'azure-devops-node-ap
 import { PipelinesApi } from 'azure-devops-node-api/PipelinesApi';
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { TaskError } from '../errors';
+import { defaultCheckTimeoutMinutes, normalizeCheck } from '../core/checks';
+import { checkLabel } from '../core/names';
 import type {
+  CheckSpec,
+  ConnectionCheck,
   ConnectionDefinition,
   ConnectionTestOptions,
   ConnectionTestResult,
+  ConnectionUse,
   DevOpsClient,
   PipelineAuthorization,
   PipelinePermissions,
@@ -464,11 +469,130 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
+  listAzureRmConnections(): Promise<ServiceConnection[]> {
+    return this.calls.run({
+      what: 'list the Azure Resource Manager service connections of the project',
+      operation: async () => ((await this.endpoints.getServiceEndpoints(this.project, 'azurerm', undefined, undefined, undefined, true, true)) ?? []).map(toServiceConnection),
+    });
+  }
+
+  lastUsed(connectionId: string): Promise<ConnectionUse | undefined> {
+    return this.calls.run({
+      what: `read the execution history of connection ${connectionId}`,
+      operation: async () => {
+        const records = await this.endpoints.getServiceEndpointExecutionRecords(this.project, connectionId, 1);
+        const data = (records ?? [])[0]?.data;
+        const at = data?.finishTime ?? data?.startTime;
+        if (!data || !at) return undefined;
+        const result = data.result === undefined ? undefined : (['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'][data.result] ?? String(data.result));
+        return { at: new Date(at).toISOString(), ...(data.definition?.name ? { pipeline: data.definition.name } : {}), ...(result ? { result } : {}) };
+      },
+    });
+  }
+
+  listChecks(connectionId: string): Promise<ConnectionCheck[]> {
+    return this.calls.run({
+      what: `read the checks of connection ${connectionId}`,
+      operation: async () => {
+        const url = `${this.projectUrl}/_apis/pipelines/checks/configurations?resourceType=endpoint&resourceId=${encodeURIComponent(connectionId)}&$expand=settings&api-version=${CHECKS_API_VERSION}`;
+        const response = await this.endpoints.rest.get<{ value?: CheckConfigurationJson[] } | CheckConfigurationJson[]>(url);
+        const result = response.result;
+        const list = Array.isArray(result) ? result : (result?.value ?? []);
+        return list.flatMap((json) => toConnectionCheck(json) ?? []);
+      },
+    });
+  }
+
+  putCheck(connection: { readonly id: string; readonly name: string }, check: CheckSpec, existingId?: number): Promise<ConnectionCheck> {
+    const what = `${existingId === undefined ? 'add' : 'update'} the ${checkLabel(check.kind)} check of connection ${connection.name}`;
+    return this.calls.run({
+      what,
+      operation: async () => {
+        const base = `${this.projectUrl}/_apis/pipelines/checks/configurations`;
+        const body = checkConfigurationBody(connection, check, existingId);
+        const response =
+          existingId === undefined
+            ? await this.endpoints.rest.create<CheckConfigurationJson>(`${base}?api-version=${CHECKS_API_VERSION}`, body)
+            : await this.endpoints.rest.update<CheckConfigurationJson>(`${base}/${existingId}?api-version=${CHECKS_API_VERSION}`, body);
+        const written = response.result && toConnectionCheck(response.result);
+        if (!written) throw new TaskError('MIC902', `Azure DevOps answered ${what} without the check configuration.`);
+        return written;
+      },
+      translate: (failure) =>
+        this.rightsError(failure, 'MIC405', what) ??
+        (failure.statusCode === 400 ? new TaskError('MIC430', `Azure DevOps refused to ${what}: ${failure.message}`) : undefined),
+    });
+  }
+
   private rightsError(failure: ServiceFailure, code: 'MIC404' | 'MIC405', what: string): TaskError | undefined {
     if (failure.statusCode !== 403 && failure.statusCode !== 401) return undefined;
     if (failure.statusCode === 401) return new TaskError('MIC408', `Azure DevOps refused the task's token (${what}): ${failure.message}`);
     return new TaskError(code, `Azure DevOps refused to ${what}: ${failure.message}`);
   }
+}
+
+// ——— Checks (Approvals and checks, PipelinesChecks 7.1-preview.1) ———
+// Type ids and the business-hours task reference as Azure DevOps uses them (microsoft/terraform-provider-azuredevops,
+// azuredevops/internal/service/checks); see docs/governance.md.
+const CHECKS_API_VERSION = '7.1-preview.1';
+const checkTypes = {
+  approval: { id: '8c6f20a7-a545-4486-9777-f762fafe0d4d', name: 'Approval' },
+  exclusiveLock: { id: '2ef31ad6-baa0-403a-8b45-2cbc9b4e5563', name: 'ExclusiveLock' },
+  requiredTemplate: { id: '4020e66e-b0f3-47e1-bc88-48f3cc59b5f3', name: 'ExtendsCheck' },
+  businessHours: { id: 'fe1de3ee-a436-41b4-bb20-f6eb4cb879a7', name: 'Task Check' },
+} as const;
+const businessHoursTask = { id: '445fde2f-6c39-441c-807f-8a59ff2e075f', name: 'evaluatebusinesshours', version: '0.0.1' };
+
+interface CheckConfigurationJson {
+  id?: number;
+  type?: { id?: string; name?: string };
+  timeout?: number;
+  settings?: Record<string, any>;
+  resource?: { type?: string; id?: string; name?: string };
+}
+
+/** A check configuration as the REST API takes it. */
+export function checkConfigurationBody(connection: { readonly id: string; readonly name: string }, check: CheckSpec, id?: number): CheckConfigurationJson {
+  const base = { ...(id === undefined ? {} : { id }), type: checkTypes[check.kind], timeout: check.timeoutMinutes, resource: { type: 'endpoint', id: connection.id, name: connection.name } };
+  switch (check.kind) {
+    case 'approval':
+      return { ...base, settings: { approvers: check.approvers.map((approver) => ({ id: approver })), executionOrder: 'anyOrder', minRequiredApprovers: check.minApprovers, instructions: check.instructions, requesterCannotBeApprover: false, blockedApprovers: [] } };
+    case 'exclusiveLock':
+      return { ...base, settings: {} };
+    case 'requiredTemplate':
+      return { ...base, settings: { extendsChecks: check.templates.map((template) => ({ repositoryType: template.repositoryType, repositoryName: template.repository, repositoryRef: template.ref, templatePath: template.path })) } };
+    case 'businessHours':
+      return {
+        ...base,
+        settings: { displayName: 'Business Hours', definitionRef: businessHoursTask, inputs: { businessDays: check.days.join(','), timeZone: check.timeZone, startTime: check.start, endTime: check.end }, retryInterval: 5 },
+      };
+  }
+}
+
+/** A check configuration of a kind the task manages, normalized; undefined for any other kind. */
+export function toConnectionCheck(json: CheckConfigurationJson): ConnectionCheck | undefined {
+  const typeId = json.type?.id?.toLowerCase();
+  const settings = json.settings ?? {};
+  const timeoutMinutes = typeof json.timeout === 'number' ? json.timeout : defaultCheckTimeoutMinutes;
+  const id = json.id ?? 0;
+  let check: CheckSpec | undefined;
+  if (typeId === checkTypes.approval.id) {
+    const approvers = Array.isArray(settings['approvers']) ? settings['approvers'].map((approver: { id?: string }) => String(approver?.id ?? '')) : [];
+    check = { kind: 'approval', timeoutMinutes, approvers, minApprovers: Number(settings['minRequiredApprovers'] ?? 0), instructions: String(settings['instructions'] ?? '') };
+  } else if (typeId === checkTypes.exclusiveLock.id) {
+    check = { kind: 'exclusiveLock', timeoutMinutes };
+  } else if (typeId === checkTypes.requiredTemplate.id) {
+    const entries = Array.isArray(settings['extendsChecks']) ? settings['extendsChecks'] : [];
+    check = {
+      kind: 'requiredTemplate',
+      timeoutMinutes,
+      templates: entries.map((entry: Record<string, unknown>) => ({ repositoryType: String(entry['repositoryType'] ?? ''), repository: String(entry['repositoryName'] ?? ''), ref: String(entry['repositoryRef'] ?? ''), path: String(entry['templatePath'] ?? '') })),
+    };
+  } else if (typeId === checkTypes.businessHours.id && String(settings['definitionRef']?.id ?? '').toLowerCase() === businessHoursTask.id) {
+    const inputs = settings['inputs'] ?? {};
+    check = { kind: 'businessHours', timeoutMinutes, timeZone: String(inputs.timeZone ?? ''), days: String(inputs.businessDays ?? '').split(',').map((day: string) => day.trim()).filter(Boolean), start: String(inputs.startTime ?? ''), end: String(inputs.endTime ?? '') };
+  }
+  return check ? { ...normalizeCheck(check), id } : undefined;
 }
 
 /** One connection's pipeline permissions as the pipelinePermissions routes take them. */

@@ -182,6 +182,10 @@ class EnvironmentRun {
         await this.ports.devOps.shareConnection(this.resolve(action.connectionId), action.connectionName, action.projects);
         return undefined;
       }
+      case 'configureCheck': {
+        const check = await this.ports.devOps.putCheck({ id: this.resolve(action.connectionId), name: action.connectionName }, action.check, action.existing?.id);
+        return `check ${check.id}`;
+      }
       case 'testConnection': {
         const connection = this.resolve(action.connection);
         const result = await this.ports.devOps.testConnection(connection, { waitForRoles: action.waitForRoles });

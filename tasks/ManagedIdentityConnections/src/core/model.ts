@@ -3,7 +3,7 @@
 // of two values and tests can build any situation from literals.
 import type { Problem } from '../errors';
 import type { FederatedCredential, Identity, IdentityRef, RoleAssignment, RoleDefinition, Subscription } from '../ports/azure';
-import type { PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
+import type { CheckSpec, ConnectionCheck, PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
 
 // ——— Desired state (the validated spec, defaults applied) ———
 
@@ -35,6 +35,8 @@ export interface DesiredConnection {
   readonly description: string;
   readonly shareWith: readonly string[];
   readonly authorize: Authorize;
+  /** Approvals and checks the connection must carry (spec `checks`); absent: none managed. */
+  readonly checks?: readonly CheckSpec[];
   readonly origin: SpecOrigin;
 }
 
@@ -75,6 +77,16 @@ export interface PlanSettings {
 export interface DesiredState {
   readonly environments: readonly DesiredEnvironment[];
   readonly settings: PlanSettings;
+  /**
+   * The identities of every environment of the spec, also those `only` leaves out: the escalation guard
+   * protects them all. Absent: those of `environments`.
+   */
+  readonly specIdentities?: readonly SpecIdentity[];
+}
+
+export interface SpecIdentity {
+  readonly environment: string;
+  readonly ref: IdentityRef;
 }
 
 // ——— Observed state (read through the ports; absent from a map = does not exist) ———
@@ -111,6 +123,13 @@ export interface ObservedWorld {
   readonly subscriptions: ReadonlyMap<string, Subscription>;
   /** By lowercased project name. */
   readonly projects: ReadonlyMap<string, ProjectRef>;
+  /**
+   * Where the identity the task runs as lives, looked up only when a role of the spec could take over an
+   * identity (the escalation guard protects it). Absent: not looked up (no such role, or the CLI).
+   */
+  readonly bootstrapIdentity?: BootstrapIdentityLookup;
+  /** By lowercased connection id: the checks of existing connections whose spec names checks. */
+  readonly checks?: ReadonlyMap<string, readonly ConnectionCheck[]>;
 }
 
 /** The key of a connection's pipeline permissions in a project; the project the task runs in needs no id. */
@@ -121,6 +140,14 @@ export function permissionsKey(connectionId: string, projectId?: string): string
 export function otherProjectConnectionKey(projectId: string, connectionName: string): string {
   return `${projectId.toLowerCase()}|${connectionName.toLowerCase()}`;
 }
+
+export type BootstrapIdentityLookup =
+  /** Given as an input, or found by the bootstrap connection's client id. */
+  | { readonly status: 'found'; readonly resourceId: string; readonly name: string; readonly source: string }
+  /** No user-assigned identity with that client id in any subscription a risky role names: no such role can reach it. */
+  | { readonly status: 'absent'; readonly reason: string }
+  /** The lookup could not tell (a subscription could not be listed). */
+  | { readonly status: 'unknown'; readonly reason: string };
 
 export function roleKey(subscriptionId: string, role: string): string {
   return `${subscriptionId.toLowerCase()}|${role.toLowerCase()}`;
@@ -270,6 +297,16 @@ export interface ShareConnectionAction extends ActionBase {
   readonly projects: readonly ProjectRef[];
 }
 
+/** Adds a check to the connection, or rewrites the one of its kind in place. Restricts; grants nothing. */
+export interface ConfigureCheckAction extends ActionBase {
+  readonly kind: 'configureCheck';
+  readonly connectionName: string;
+  readonly connectionId: Resolvable<string>;
+  readonly check: CheckSpec;
+  /** The check rewritten in place; absent: a new one is added. */
+  readonly existing?: ConnectionCheck;
+}
+
 /** A read: runs the connection's TestConnection. Provision and verify run it; plan does not. */
 export interface TestConnectionAction extends ActionBase {
   readonly kind: 'testConnection';
@@ -292,6 +329,7 @@ export type Action =
   | AssignRoleAction
   | AuthorizePipelinesAction
   | ShareConnectionAction
+  | ConfigureCheckAction
   | TestConnectionAction;
 
 export type ActionKind = Action['kind'];
@@ -386,4 +424,5 @@ export interface ApplyResult {
   readonly environments: readonly EnvironmentOutcome[];
 }
 
+export type { CheckSpec, ConnectionCheck } from '../ports/devops';
 export type { FederatedCredential, Identity, IdentityRef, PipelinePermissions, ProjectRef, RoleAssignment, RoleDefinition, ServiceConnection, Subscription };

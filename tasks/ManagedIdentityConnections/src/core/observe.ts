@@ -3,10 +3,12 @@
 // crawls nor trips ARM's per-principal read throttling. Azure DevOps lookups are batched across environments
 // (one findConnections and one findProjects for the whole run) because that API takes lists of names.
 import { Limiter } from './concurrency';
+import { identityTakeoverAllowed } from './guardrails';
 import {
   otherProjectConnectionKey,
   permissionsKey,
   roleKey,
+  type BootstrapIdentityLookup,
   type DesiredConnection,
   type DesiredEnvironment,
   type DesiredState,
@@ -19,10 +21,19 @@ import {
 import { identityKey } from './names';
 import { parseScope, subscriptionScope } from './scopes';
 import type { Ports } from '../ports';
-import type { PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
+import type { ConnectionCheck, PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
 
 export interface ObserveOptions {
   readonly concurrency: number;
+  /** The identity the task runs as, for the escalation guard; absent in the CLI (it runs as a person). */
+  readonly bootstrapIdentity?: BootstrapIdentityHint;
+}
+
+export interface BootstrapIdentityHint {
+  /** The bootstrap connection's service principal (client) id. */
+  readonly clientId: string;
+  /** From the bootstrapIdentityResourceId input: no lookup needed. */
+  readonly resourceId?: string;
 }
 
 export async function observe(desired: DesiredState, ports: Pick<Ports, 'identities' | 'roles' | 'devOps'>, options: ObserveOptions): Promise<ObservedWorld> {
@@ -41,7 +52,50 @@ export async function observe(desired: DesiredState, ports: Pick<Ports, 'identit
     observeSubscriptions(environments, ports, limiter),
     observeIdentities(environments, ports, limiter),
   ]);
-  return { identities, roleDefinitions, subscriptions, projects, ...connectionState };
+  const bootstrapIdentity = await locateBootstrapIdentity(environments, roleDefinitions, options.bootstrapIdentity, ports, limiter);
+  return { identities, roleDefinitions, subscriptions, projects, ...connectionState, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) };
+}
+
+/**
+ * Where the bootstrap identity is, for the escalation guard — looked up only when some role of the spec could
+ * take over an identity, so an ordinary spec costs no request. Role scopes lie in subscriptions the spec names
+ * (MIC119), so listing the identities of the subscriptions those roles name is enough: an identity found
+ * nowhere there is out of every such role's reach.
+ */
+async function locateBootstrapIdentity(
+  environments: readonly DesiredEnvironment[],
+  roleDefinitions: ReadonlyMap<string, RoleDefinition>,
+  hint: BootstrapIdentityHint | undefined,
+  ports: Pick<Ports, 'identities'>,
+  limiter: Limiter,
+): Promise<BootstrapIdentityLookup | undefined> {
+  if (!hint) return undefined;
+  const subscriptions = unique(
+    environments.flatMap((environment) =>
+      environment.roles.map((role) => {
+        const subscriptionId = parseScope(role.scope)?.subscriptionId.toLowerCase();
+        const definition = subscriptionId === undefined ? undefined : roleDefinitions.get(roleKey(subscriptionId, role.role));
+        return definition && identityTakeoverAllowed(definition).length > 0 ? subscriptionId : undefined;
+      }),
+    ),
+  );
+  if (subscriptions.length === 0) return undefined;
+  if (hint.resourceId !== undefined) {
+    return { status: 'found', resourceId: hint.resourceId, name: hint.resourceId.split('/').pop() ?? hint.resourceId, source: 'the bootstrapIdentityResourceId input' };
+  }
+  const failures: string[] = [];
+  const lists = await Promise.all(
+    subscriptions.map((subscriptionId) =>
+      limiter.run(() => ports.identities.listIdentitiesInSubscription(subscriptionId)).catch((error: unknown) => {
+        failures.push(`listing the identities of subscription ${subscriptionId} failed: ${error instanceof Error ? error.message : String(error)}`);
+        return [] as Identity[];
+      }),
+    ),
+  );
+  const found = lists.flat().find((identity) => identity.clientId.toLowerCase() === hint.clientId.toLowerCase());
+  if (found) return { status: 'found', resourceId: found.id, name: found.name, source: `found by the bootstrap connection's client id ${hint.clientId}` };
+  if (failures.length > 0) return { status: 'unknown', reason: failures.join('; ') };
+  return { status: 'absent', reason: `no user-assigned identity has client id ${hint.clientId} in subscription${subscriptions.length === 1 ? '' : 's'} ${subscriptions.join(', ')}` };
 }
 
 /**
@@ -135,6 +189,8 @@ interface ConnectionState {
   pipelinePermissions: Map<string, PipelinePermissions>;
   pipelines: Map<string, Set<number>>;
   otherProjectConnections: Map<string, ServiceConnection>;
+  /** By lowercased connection id; only when the spec names checks (a spec without costs no request). */
+  checks?: Map<string, readonly ConnectionCheck[]>;
 }
 
 async function observeConnections(
@@ -171,6 +227,12 @@ async function observeConnections(
         reads.push(limiter.run(async () => void state.pipelinePermissions.set(permissionsKey(existing.id, project.id), await ports.devOps.getPipelinePermissions(existing.id, project))));
       }
     }
+  }
+  const needChecks = desired.filter((item) => (item.checks?.length ?? 0) > 0).flatMap((item) => state.connections.get(item.name.toLowerCase()) ?? []);
+  if (needChecks.length > 0) {
+    const checks = new Map<string, readonly ConnectionCheck[]>();
+    state.checks = checks;
+    for (const connection of needChecks) reads.push(limiter.run(async () => void checks.set(connection.id.toLowerCase(), await ports.devOps.listChecks(connection.id))));
   }
   await Promise.all([...reads, observeOtherProjectConnections(desired, state, projects, ports, limiter)]);
   return state;

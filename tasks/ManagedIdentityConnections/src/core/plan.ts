@@ -9,7 +9,7 @@
 // - Every action names the actions it needs (dependsOn), so apply can run each environment as a DAG.
 // - Problems that block writing are findings of severity error; the run writes nothing when any exists.
 import { problem, type ErrorCode } from '../errors';
-import { authorizationWritesAllowed, federatedCredentialLimit } from './guardrails';
+import { authorizationWritesAllowed, exposedByScope, federatedCredentialLimit, identityTakeoverAllowed, type ProtectedIdentityScope } from './guardrails';
 import {
   fromAction,
   isGrant,
@@ -22,11 +22,14 @@ import {
   type Action,
   type ActionId,
   type AssignRoleAction,
+  type CheckSpec,
+  type ConnectionCheck,
   type ConnectionChange,
   type ConnectionDefinitionPlan,
   type ConnectionSnapshot,
   type DesiredConnection,
   type DesiredEnvironment,
+  type DesiredRole,
   type DesiredState,
   type EnvironmentPlan,
   type FederatedCredential,
@@ -37,12 +40,13 @@ import {
   type Plan,
   type ProjectRef,
   type Resolvable,
+  type RoleDefinition,
   type ServiceConnection,
   type Severity,
   type SpecOrigin,
 } from './model';
-import { federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
-import { isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
+import { checkLabel, federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
+import { identityScope, isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
 
 /** A share the plan makes: authorizations in those projects wait for it. */
 interface PlannedShare {
@@ -51,7 +55,8 @@ interface PlannedShare {
 }
 
 export function plan(desired: DesiredState, observed: ObservedWorld): Plan {
-  const environments = desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings));
+  const guard = escalationGuard(desired, observed);
+  const environments = desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings, guard));
   const actions = environments.flatMap((environment) => environment.actions);
   return { environments, changesPresent: actions.some(isWrite), permissionsBroadened: actions.some(isGrant) };
 }
@@ -82,8 +87,35 @@ export function verificationPlan(full: Plan): Plan {
   };
 }
 
-function planEnvironment(environment: DesiredEnvironment, observed: ObservedWorld, settings: PlanSettings): EnvironmentPlan {
-  const planner = new EnvironmentPlanner(environment, observed, settings);
+/** What the escalation guard protects, computed once for the whole spec. */
+interface EscalationGuard {
+  readonly protectedScopes: readonly ProtectedIdentityScope[];
+  /** By normalized resource group scope: the environments whose identities live there. */
+  readonly environmentsByGroup: ReadonlyMap<string, readonly string[]>;
+  readonly bootstrap: ObservedWorld['bootstrapIdentity'];
+}
+
+function escalationGuard(desired: DesiredState, observed: ObservedWorld): EscalationGuard {
+  const identities = desired.specIdentities ?? desired.environments.map((environment) => ({ environment: environment.name, ref: environment.identity.ref }));
+  const protectedScopes: ProtectedIdentityScope[] = [];
+  const bootstrap = observed.bootstrapIdentity;
+  if (bootstrap?.status === 'found') protectedScopes.push({ scope: bootstrap.resourceId, label: `the bootstrap identity ${bootstrap.name}`, resourceGroup: false });
+  const environmentsByGroup = new Map<string, string[]>();
+  for (const { environment, ref } of identities) {
+    protectedScopes.push({ scope: identityScope(ref), label: `identity ${ref.name} (environment ${environment})`, resourceGroup: false });
+    const group = normalizeScope(resourceGroupScope(ref.subscriptionId, ref.resourceGroup));
+    const names = environmentsByGroup.get(group);
+    if (names) names.push(environment);
+    else {
+      environmentsByGroup.set(group, [environment]);
+      protectedScopes.push({ scope: group, label: `identity resource group ${ref.resourceGroup}`, resourceGroup: true });
+    }
+  }
+  return { protectedScopes, environmentsByGroup, bootstrap };
+}
+
+function planEnvironment(environment: DesiredEnvironment, observed: ObservedWorld, settings: PlanSettings, guard: EscalationGuard): EnvironmentPlan {
+  const planner = new EnvironmentPlanner(environment, observed, settings, guard);
   planner.planIdentity();
   planner.planRoles();
   for (const connection of environment.connections) planner.planConnection(connection);
@@ -96,6 +128,7 @@ class EnvironmentPlanner {
   private readonly connectionActions: Action[] = [];
   private readonly credentialActions: Action[] = [];
   private readonly roleActions: AssignRoleAction[] = [];
+  private readonly checkActions: Action[] = [];
   private readonly permissionActions: Action[] = [];
   private readonly testActions: Action[] = [];
   private readonly findings: Finding[] = [];
@@ -108,6 +141,7 @@ class EnvironmentPlanner {
     private readonly environment: DesiredEnvironment,
     private readonly observed: ObservedWorld,
     private readonly settings: PlanSettings,
+    private readonly guard: EscalationGuard,
   ) {
     this.current = observed.identities.get(identityKey(environment.identity.ref));
   }
@@ -206,6 +240,7 @@ class EnvironmentPlanner {
           continue;
         }
       }
+      if (this.refusedAsEscalation(role, definition)) continue;
       const guid = definition.guid.toLowerCase();
       const grant = `${guid}|${normalizeScope(role.scope)}`;
       if (planned.has(grant)) continue;
@@ -236,6 +271,45 @@ class EnvironmentPlanner {
         description: `Managed by the ManagedIdentityConnections task for environment ${this.name}.`,
       });
     }
+  }
+
+  /**
+   * The escalation guard: a role that can write a federated credential onto (or otherwise become) a
+   * user-assigned identity, on a scope holding the bootstrap identity, an identity of the spec or an identity
+   * resource group, lets this environment's connections sign in as those identities — the bootstrap's rights
+   * included. Refused unless allowPrivilegedRoles; reported either way.
+   */
+  private refusedAsEscalation(role: DesiredRole, definition: RoleDefinition): boolean {
+    const operations = identityTakeoverAllowed(definition);
+    if (operations.length === 0) return false;
+    const exposed = exposedByScope(role.scope, this.guard.protectedScopes);
+    const what = `Role ${definition.roleName} (${definition.guid}) on ${role.scope} allows ${operations.join(', ')}`;
+    const bootstrap = this.guard.bootstrap;
+    const uncheckedBootstrap = (): void => {
+      if (bootstrap?.status !== 'unknown') return;
+      this.find('warning', 'MIC311', `${what}; whether that scope holds the bootstrap identity could not be checked (${bootstrap.reason}). Spec identities and identity resource groups were checked; set bootstrapIdentityResourceId to check the bootstrap identity too.`, role.origin, 'scope');
+    };
+    if (exposed.length === 0) {
+      uncheckedBootstrap();
+      return false;
+    }
+    const labels = exposed.map((item) => item.label);
+    const shown = `${labels.slice(0, 4).join(', ')}${labels.length > 4 ? `, and ${labels.length - 4} more` : ''}`;
+    const consequence = `the connections of environment ${this.name} could add a federated credential to those identities and sign in as them`;
+    const shared = exposed
+      .filter((item) => item.resourceGroup)
+      .map((item) => ({ group: item.label, environments: [...new Set(this.guard.environmentsByGroup.get(normalizeScope(item.scope)) ?? [])] }))
+      .filter((group) => group.environments.length > 1);
+    if (!this.settings.allowPrivilegedRoles) {
+      this.find('error', 'MIC310', `${what}, and that scope holds ${shown}: ${consequence}. Grant it on a scope without identities (docs/permissions.md, safe layout), or set allowPrivilegedRoles.`, role.origin, 'scope');
+      return true;
+    }
+    uncheckedBootstrap();
+    this.find('warning', 'MIC313', `${what}, and that scope holds ${shown}: ${consequence}. Allowed because allowPrivilegedRoles is true.`, role.origin, 'scope');
+    for (const group of shared) {
+      this.find('warning', 'MIC312', `Identities of environments ${group.environments.join(', ')} share ${group.group}, and ${what}: environment ${this.name} can sign in as the others' identities. Give each environment its own identity resource group.`, role.origin, 'scope');
+    }
+    return false;
   }
 
   // ——— Connections and what hangs off them ———
@@ -338,8 +412,10 @@ class EnvironmentPlanner {
     const credentialAction = this.planCredential(connection, existing, createdConnection);
     const connectionId: Resolvable<string> = createdConnection ? fromAction(createdConnection, 'connection.id') : known(existing!.id);
     const afterCreate = createdConnection ? [createdConnection] : [];
+    // Checks first: no pipeline should be able to use the connection before its checks guard it.
+    const checkIds = this.planChecks(connection, existing, connectionId, afterCreate);
     const share = this.planSharing(connection, existing, connectionId, afterCreate);
-    this.planAuthorization(connection, existing, connectionId, afterCreate, share);
+    this.planAuthorization(connection, existing, connectionId, [...afterCreate, ...checkIds], share);
 
     if (existing?.isDisabled) return;
     const connectionAction = createdConnection ?? updatedConnection;
@@ -432,6 +508,33 @@ class EnvironmentPlanner {
     }
     this.credentialActions.push({ ...base, kind: 'updateFederatedCredential', reason, dependsOn, credentialName: target.name, ...pair, previous: target });
     return id;
+  }
+
+  /** One configureCheck per spec check that is missing or differs; checks of other kinds are left alone. */
+  private planChecks(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[]): ActionId[] {
+    const current = (existing && this.observed.checks?.get(existing.id.toLowerCase())) ?? [];
+    const ids: ActionId[] = [];
+    for (const check of connection.checks ?? []) {
+      const sameKind = current.filter((candidate) => candidate.kind === check.kind);
+      if (sameKind.some((candidate) => sameCheck(candidate, check))) continue;
+      const target = sameKind[0];
+      const id = this.id(`check:${connection.name}:${check.kind}`);
+      ids.push(id);
+      this.checkActions.push({
+        kind: 'configureCheck',
+        id,
+        environment: this.name,
+        reason: target
+          ? `The ${checkLabel(check.kind)} check on connection ${connection.name} differs from the spec; it is rewritten in place.`
+          : `Connection ${connection.name} has no ${checkLabel(check.kind)} check yet.`,
+        dependsOn,
+        connectionName: connection.name,
+        connectionId,
+        check,
+        ...(target ? { existing: target } : {}),
+      });
+    }
+    return ids;
   }
 
   private planAuthorization(connection: DesiredConnection, existing: ServiceConnection | undefined, connectionId: Resolvable<string>, dependsOn: ActionId[], share: PlannedShare | undefined): void {
@@ -610,7 +713,7 @@ class EnvironmentPlanner {
       identity: this.current ? { ref, location, observed: this.current.identity } : { ref, location },
       connections: this.snapshots,
       // Dependencies only point to earlier groups, so this order is a topological order.
-      actions: [...this.identityActions, ...this.connectionActions, ...this.credentialActions, ...this.roleActions, ...this.permissionActions, ...this.testActions],
+      actions: [...this.identityActions, ...this.connectionActions, ...this.credentialActions, ...this.roleActions, ...this.checkActions, ...this.permissionActions, ...this.testActions],
       findings: this.findings,
     };
   }
@@ -625,6 +728,18 @@ export function whyNotManageable(connection: ServiceConnection): string | undefi
   if (connection.creationMode !== undefined && connection.creationMode.toLowerCase() !== 'manual') return `was created in ${connection.creationMode} mode (Azure DevOps manages its app registration)`;
   if (connection.scopeLevel !== undefined && connection.scopeLevel.toLowerCase() !== 'subscription') return `is scoped to a ${connection.scopeLevel}, not a subscription`;
   return undefined;
+}
+
+/** Equal as the task writes them (both sides normalized: approvers lowercase and sorted, days in week order). */
+function sameCheck(observed: ConnectionCheck, desired: CheckSpec): boolean {
+  const { id: _id, ...rest } = observed;
+  return canonicalJson(rest) === canonicalJson(desired);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => a.localeCompare(b))) : item,
+  );
 }
 
 function hasExactAudience(credential: FederatedCredential): boolean {

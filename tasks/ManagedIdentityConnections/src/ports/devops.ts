@@ -118,6 +118,37 @@ export interface PipelineRun {
   readonly url: string;
 }
 
+export interface ConnectionUse {
+  /** ISO time the job finished (or started, when it has not finished). */
+  readonly at: string;
+  /** The pipeline (definition) name, when Azure DevOps gives it. */
+  readonly pipeline?: string;
+  readonly result?: string;
+}
+
+/** The checks the task manages on a connection (Approvals and checks); other kinds are left alone. */
+export type CheckKind = 'approval' | 'exclusiveLock' | 'requiredTemplate' | 'businessHours';
+
+export interface RequiredTemplate {
+  /** `git` (Azure Repos), `github` or `bitbucket`. */
+  readonly repositoryType: string;
+  /** `project/repository` for Azure Repos, `owner/repository` for GitHub. */
+  readonly repository: string;
+  /** `refs/heads/main`, `refs/tags/v1.0.0`. */
+  readonly ref: string;
+  readonly path: string;
+}
+
+/** One check as the task writes and compares it; values normalized (approvers lowercase and sorted, days in week order). */
+export type CheckSpec =
+  | { readonly kind: 'approval'; readonly timeoutMinutes: number; readonly approvers: readonly string[]; readonly minApprovers: number; readonly instructions: string }
+  | { readonly kind: 'exclusiveLock'; readonly timeoutMinutes: number }
+  | { readonly kind: 'requiredTemplate'; readonly timeoutMinutes: number; readonly templates: readonly RequiredTemplate[] }
+  | { readonly kind: 'businessHours'; readonly timeoutMinutes: number; readonly timeZone: string; readonly days: readonly string[]; readonly start: string; readonly end: string };
+
+/** A check configuration on a connection, read back (only the kinds above). */
+export type ConnectionCheck = CheckSpec & { readonly id: number };
+
 export interface DevOpsClient {
   /**
    * Connections with any of these names (ignoring case), failed ones included, in the current project or, when
@@ -148,4 +179,12 @@ export interface DevOpsClient {
   /** Queues a run of a pipeline in the current project. */
   queueRun(request: RunRequest): Promise<PipelineRun>;
   getRun(pipelineId: number, runId: number): Promise<PipelineRun>;
+  /** Every Azure Resource Manager connection of the current project, failed ones included (the audit). */
+  listAzureRmConnections(): Promise<ServiceConnection[]>;
+  /** When a job last used the connection (its newest execution record), undefined when never. */
+  lastUsed(connectionId: string): Promise<ConnectionUse | undefined>;
+  /** The connection's check configurations of the kinds the task manages. */
+  listChecks(connectionId: string): Promise<ConnectionCheck[]>;
+  /** Adds the check, or replaces check `existingId` in place. */
+  putCheck(connection: { readonly id: string; readonly name: string }, check: CheckSpec, existingId?: number): Promise<ConnectionCheck>;
 }
