@@ -10,7 +10,7 @@ import { responseJson } from './azure-calls';
 import type { DevOpsService } from './devops-service';
 import { createEndpoint, parameter, type EndpointInput } from './endpoint-store';
 import { isWorkloadIdentityFederation } from './endpoint-types';
-import { isIssuerType, TOKEN_EXCHANGE_AUDIENCE, type IssuerType } from './issuer-formats';
+import { toIssuerType, TOKEN_EXCHANGE_AUDIENCE, type IssuerType } from './issuer-formats';
 import type { AgentDirectories } from './jobs';
 import { queueRun } from './pipeline-runs';
 import { isEndpointRole, type ConnectionReference, type EndpointRole, type Identity, type IdentityKind, type PipelineParameter } from './world';
@@ -200,8 +200,9 @@ export async function loadDevOpsSeed(service: DevOpsService, directories: AgentD
   };
 
   if (!seed.organization?.name || !seed.organization.id) throw seedError('organization needs name and id');
-  if (seed.organization.issuerType !== undefined && !isIssuerType(seed.organization.issuerType)) throw seedError(`organization.issuerType must be EntraID or AzureDevOps`);
-  world.organization = { name: seed.organization.name, id: seed.organization.id.toLowerCase(), issuerType: seed.organization.issuerType ?? 'EntraID' };
+  const issuerType = seed.organization.issuerType === undefined ? 'EntraID' : toIssuerType(seed.organization.issuerType);
+  if (issuerType === undefined) throw seedError(`organization.issuerType must be EntraID or DevOps (or its alias AzureDevOps)`);
+  world.organization = { name: seed.organization.name, id: seed.organization.id.toLowerCase(), issuerType };
   const now = new Date().toISOString();
   for (const project of seed.projects ?? []) world.projects.push({ name: project.name, id: project.id.toLowerCase(), description: project.description ?? '', lastUpdateTime: now });
 
