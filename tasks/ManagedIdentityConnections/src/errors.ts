@@ -54,6 +54,7 @@ export const errorCatalog = {
   MIC207: { title: 'Federated credential rejected', remediation: 'Check the message; an identical issuer and subject may exist under another name on the identity.', raisedBy: 'adapters' },
   MIC208: { title: 'Connection subscription is in another tenant than the identity', remediation: 'A managed identity works only in its own tenant: target a subscription of that tenant.', raisedBy: 'core' },
   MIC209: { title: 'Federated credentials not supported for this identity', remediation: 'Some regions do not support federated credentials on managed identities: use another location.', raisedBy: 'adapters' },
+  MIC210: { title: 'New identity not visible to federated credentials in time (ParentResourceNotFound)', remediation: 'Azure had not yet made the new identity visible to its federated credentials within propagationTimeoutSeconds: run again, or raise the timeout.', raisedBy: 'adapters' },
   // Roles and subscriptions
   MIC301: { title: 'Privileged role refused', remediation: 'Owner, User Access Administrator and Role Based Access Control Administrator need allowPrivilegedRoles: true. Prefer a narrower role.', raisedBy: 'core' },
   MIC302: { title: 'Role can change authorization', remediation: 'The role can write Microsoft.Authorization (role assignments, definitions, policy or locks): use a narrower role or set allowPrivilegedRoles.', raisedBy: 'core' },
@@ -74,6 +75,9 @@ export const errorCatalog = {
   MIC409: { title: 'No pipeline to authorize', remediation: 'authorize: current needs a pipeline run; outside one, list pipeline ids or use all or none.', raisedBy: 'core' },
   MIC410: { title: 'Verification run could not be queued', remediation: 'The identity calling Azure DevOps needs "Queue builds" on this pipeline; the pipeline must declare every parameter in verificationRunParameters and may use every connection it names.', raisedBy: 'adapters' },
   MIC411: { title: 'No pipeline to queue a verification run of', remediation: 'queueVerificationRun queues the pipeline running the task again (System.DefinitionId): use it in a YAML pipeline run, or turn it off.', raisedBy: 'core' },
+  MIC420: { title: 'A connection of this name appeared for another identity while the task ran', remediation: 'Something else (another run, a person) created a service connection with this name for another identity or tenant: rename one of them, or delete the other and run again.', raisedBy: 'adapters' },
+  MIC421: { title: 'Connection uses the Azure DevOps (legacy) issuer', remediation: 'The Azure DevOps issuer retires on 2027-07-01: convert the connection to the Entra issuer (Project settings > Service connections > the connection > Convert, or edit and save), then run provision to update its federated credential.', raisedBy: 'core' },
+  MIC422: { title: 'Only the Reader role on a service connection', remediation: 'Azure DevOps shows a Reader only a stub of the connection: make the identity running the task an Administrator of the connection (Project settings > Service connections > the connection > Security).', raisedBy: 'core' },
   // Verification and propagation
   MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
   MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },
@@ -185,7 +189,17 @@ const verificationCodes: readonly (readonly [RegExp, ErrorCode])[] = [
   [/AADSTS700211\b/, 'MIC504'],
   [/AADSTS700024\b/, 'MIC506'],
   [/AADSTS70021\b/, 'MIC503'],
+  [/AADSTS70025\b/, 'MIC503'],
 ];
+
+/**
+ * The code of a failed TestConnection. A credential the task did not write in this run cannot be propagating:
+ * "no record" (AADSTS70021, 70025) is then drift (MIC502), reported at once.
+ */
+export function classifyTestFailure(message: string, credentialWrittenThisRun: boolean): ErrorCode {
+  const code = classifyVerificationFailure(message);
+  return code === 'MIC503' && !credentialWrittenThisRun ? 'MIC502' : code;
+}
 
 export function classifyVerificationFailure(message: string): ErrorCode {
   for (const [pattern, code] of verificationCodes) if (pattern.test(message)) return code;

@@ -33,8 +33,8 @@ export interface FaultRule {
    */
   dropAfterCommit?: boolean;
   /**
-   * Also match calls modules make to each other in-process (`ctx.internalFetch`), e.g. the token exchange
-   * behind Azure DevOps' TestConnection. Only status rules apply there (no latency, no drops).
+   * Match only the calls modules make to each other in-process (`ctx.internalFetch`), e.g. the token exchange
+   * behind Azure DevOps' TestConnection, not network traffic. Only status rules apply there (no latency, no drops).
    */
   internal?: boolean;
   /** Fire for at most this many matching requests; unlimited when absent. */
@@ -78,7 +78,7 @@ export class FaultBook {
     for (const active of this.rules) {
       const { rule } = active;
       if (rule.times !== undefined && active.fired >= rule.times) continue;
-      if (request.internal && (rule.internal !== true || rule.status === undefined)) continue;
+      if (request.internal ? rule.internal !== true || rule.status === undefined : rule.internal === true) continue;
       if (rule.method && rule.method.toUpperCase() !== request.method.toUpperCase()) continue;
       if (rule.service && rule.service !== request.service) continue;
       if (rule.route && !(request.route ?? '').startsWith(rule.route)) continue;
