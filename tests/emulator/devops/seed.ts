@@ -16,7 +16,7 @@ import { queueRun } from './pipeline-runs';
 import { isEndpointRole, type ConnectionReference, type EndpointRole, type Identity, type IdentityKind, type PipelineParameter } from './world';
 
 export interface DevOpsSeed {
-  organization: { name: string; id: string; tenantId?: string; issuerType?: IssuerType };
+  organization: { name: string; id: string; tenantId?: string; issuerType?: IssuerType | 'AzureDevOps' };
   projects: Array<{ name: string; id: string; description?: string }>;
   identities: Array<{
     key: string;
