@@ -10,7 +10,7 @@
 #
 # Every failure names its usual cause, because the three things that go wrong after provisioning look
 # alike from the outside: Entra ID still propagating a new federated credential (AADSTS70021 for a few
-# minutes), a federated credential whose issuer or subject differs from the connection's, and a role
+# minutes, or AADSTS70025 while it is the identity's only one), a federated credential whose issuer or subject differs from the connection's, and a role
 # that is missing or not yet replicated.
 set -euo pipefail
 
@@ -30,7 +30,7 @@ Usage: smoke-test.sh [options]   (each option can also be given by the environme
                                                           client id and tenant, and with --connection the
                                                           subscription and resource group (defaults of the
                                                           spec applied), when not given (optional)
-  --sign-in-timeout SECONDS MIC_SIGN_IN_TIMEOUT_SECONDS   when signing in itself: keep retrying AADSTS70021
+  --sign-in-timeout SECONDS MIC_SIGN_IN_TIMEOUT_SECONDS   when signing in itself: keep retrying AADSTS70021/70025
                                                           (a credential still propagating) this long (default 0)
   --sign-in-interval SECONDS MIC_SIGN_IN_INTERVAL_SECONDS  pause between those retries (default 10)
   -h, --help
@@ -162,7 +162,7 @@ explain_sign_in_failure() { # explain_sign_in_failure AZ_STDERR
     AADSTS7002138)
       fail "Case mismatch: a federated credential matches the connection's token (${seen}) only when case is ignored, and Entra ID compares case-sensitively. Run the pipeline with mode provision to rewrite the credential from the connection." ;;
     AADSTS70025)
-      fail "The identity (client id ${servicePrincipalId:-?}) has no federated credentials at all: run the pipeline with mode provision." ;;
+      fail "The identity (client id ${servicePrincipalId:-?}) has no federated credentials at all, as far as Entra ID can see. If the connection was provisioned minutes ago, Entra ID is probably still propagating its first credential: run this job again in a few minutes. If it persists: run the pipeline with mode provision." ;;
     AADSTS70021)
       fail "No federated credential on the identity (client id ${servicePrincipalId:-?}) matches the connection's token (${seen}). If the connection was provisioned minutes ago, Entra ID is probably still propagating the credential: run this job again in a few minutes. If it persists, the credential's issuer or subject differs from the connection's: run the pipeline with mode provision to repair it." ;;
     AADSTS700016)
@@ -186,7 +186,7 @@ sign_in_if_needed() {
     fail "The Azure CLI is not signed in, and servicePrincipalId, idToken and tenantId are not set: run this script in AzureCLI@2 with addSpnToEnvironment: true."
     return 1
   fi
-  local started now output
+  local started now output propagating
   started="$(date +%s)"
   while true; do
     # The same command AzureCLI@2 runs for a workload identity federation connection.
@@ -196,8 +196,11 @@ sign_in_if_needed() {
       return 0
     fi
     now="$(date +%s)"
-    if printf '%s' "$output" | grep -q 'AADSTS70021\b' && [ $((now - started + sign_in_interval)) -le "$sign_in_timeout" ]; then
-      echo "AADSTS70021: the federated credential may still be propagating; retrying in ${sign_in_interval}s."
+    # AADSTS70025 ("no configured federated identity credentials") is what Entra ID answers while an
+    # identity's first and only credential propagates.
+    propagating="$(printf '%s' "$output" | grep -oE 'AADSTS700(21|25)\b' | head -n 1 || true)"
+    if [ -n "$propagating" ] && [ $((now - started + sign_in_interval)) -le "$sign_in_timeout" ]; then
+      echo "${propagating}: the federated credential may still be propagating; retrying in ${sign_in_interval}s."
       sleep "$sign_in_interval"
       continue
     fi

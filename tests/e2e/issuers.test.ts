@@ -19,11 +19,26 @@ describe('e2e: issuer formats', () => {
     return { connection, credentials };
   }
 
-  it('an organization on the legacy issuer gets a vstoken issuer and sc:// subject credential that verifies', async () => {
-    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer
-    await world.control('POST', 'devops/organization/issuer', { issuerType: 'AzureDevOps', moveConnections: 'none' });
+  it('an organization defaulting to the legacy issuer still gives a new connection the Entra issuer the task asks for', async () => {
+    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer unless the create asks otherwise
+    await world.control('POST', 'devops/organization/issuer', { issuerType: 'DevOps', moveConnections: 'none' });
     const provision = await world.run({ environments: spec });
     assert.equal(provision.result, 'Succeeded', transcript(provision));
+    const { connection, credentials } = credentialAndConnection();
+    assert.equal(connection.authorization.parameters.workloadIdentityFederationIssuerType, 'EntraID');
+    assert.equal(credentials[0]!.properties.issuer, connection.authorization.parameters.workloadIdentityFederationIssuer);
+    assert.deepEqual(provision.warnings.filter((warning) => warning.includes('MIC421')), []);
+  });
+
+  it('an organization that keeps new connections on the legacy issuer: a vstoken/sc:// credential that verifies, and MIC421 with the retirement date', async () => {
+    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer, whatever the create asks
+    await world.control('POST', 'devops/organization/issuer', { issuerType: 'DevOps', moveConnections: 'none' });
+    await world.control('POST', 'settings', { devops: { honourRequestedIssuerType: false } });
+    const provision = await world.run({ environments: spec });
+    assert.equal(provision.result, 'SucceededWithIssues', transcript(provision));
+    const legacy = provision.warnings.find((warning) => warning.includes('MIC421'));
+    assert.ok(legacy, transcript(provision));
+    assert.match(legacy, /app-dev.*2027-07-01/);
     const { connection, credentials } = credentialAndConnection();
     const { organization, project } = world.info;
     assert.equal(credentials.length, 1);

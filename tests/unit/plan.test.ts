@@ -269,7 +269,23 @@ describe('plan', () => {
       const update = only(result, 'updateConnection');
       assert.deepEqual(update.changes.map((change) => [change.field, change.to]), [['serviceprincipalid', { known: recreated.clientId }]]);
       assert.deepEqual(only(result, 'assignRole').principalId, { known: recreated.principalId });
-      assert.deepEqual(only(result, 'createFederatedCredential').issuer, { known: world.connections.get('app-dev')!.issuer });
+      // Written from what the update answers (a changed tenant or a save may move the pair), not the pair seen before it
+      assert.deepEqual(only(result, 'createFederatedCredential').issuer, { from: update.id, output: 'connection.issuer' });
+      assert.deepEqual(only(result, 'createFederatedCredential').subject, { from: update.id, output: 'connection.subject' });
+    });
+
+    it('rewrites the credential trusting a connection from the pair read back when the connection is updated', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      const connection = world.connections.get('app-dev')!;
+      world.connections.set('app-dev', { ...connection, description: 'changed by hand' });
+      const result = plan(state, build(world));
+      assert.deepEqual(kinds(result), ['updateConnection', 'updateFederatedCredential']);
+      const update = only(result, 'updateConnection');
+      const credential = only(result, 'updateFederatedCredential');
+      assert.deepEqual([credential.issuer, credential.subject], [{ from: update.id, output: 'connection.issuer' }, { from: update.id, output: 'connection.subject' }]);
+      assert.equal(credential.previous.issuer, connection.issuer, 'the credential that trusted the connection is moved along, not a second one added');
+      assert.deepEqual(credential.dependsOn, [update.id]);
     });
 
     it('creates a missing identity and re-points existing connections at it once it exists', () => {
@@ -281,7 +297,7 @@ describe('plan', () => {
       const update = only(result, 'updateConnection');
       assert.deepEqual(update.dependsOn, [create.id]);
       assert.deepEqual(update.definition.clientId, { from: create.id, output: 'identity.clientId' });
-      assert.deepEqual(only(result, 'createFederatedCredential').dependsOn, [create.id]);
+      assert.deepEqual(only(result, 'createFederatedCredential').dependsOn, [create.id, update.id]);
     });
 
     it('reports an identity that exists in another location; it cannot be moved', () => {

@@ -108,14 +108,14 @@ describe('run', () => {
       assert.match(result.errors[0]!.message, /AuthorizationFailed/);
       assert.ok(result.warnings.some((warning) => warning.code === 'MIC507'), 'the plan should have warned about it');
       const test = fake.log.calls.find((call) => call.method === 'testConnection')!;
-      assert.deepEqual(test.args[1], { waitForRoles: false }, 'no role to wait for: the adapter must not wait for one');
+      assert.deepEqual(test.args[1], { waitForRoles: false, credentialWrittenThisRun: true }, 'no role to wait for: the adapter must not wait for one');
     });
 
     it('lets the test wait for a role assignment to propagate when the spec gives one in the subscription', async () => {
       const fake = createFakeWorld();
       await runCommand(fake, 'provision', specFor(['dev']));
       const test = fake.log.calls.find((call) => call.method === 'testConnection')!;
-      assert.deepEqual(test.args[1], { waitForRoles: true });
+      assert.deepEqual(test.args[1], { waitForRoles: true, credentialWrittenThisRun: true });
     });
   });
 

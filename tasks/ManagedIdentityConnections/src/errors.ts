@@ -64,6 +64,7 @@ export const errorCatalog = {
   MIC207: { title: 'Federated credential rejected', remediation: 'Check the message; an identical issuer and subject may exist under another name on the identity.', raisedBy: 'adapters' },
   MIC208: { title: 'Connection subscription is in another tenant than the identity', remediation: 'A managed identity works only in its own tenant: target a subscription of that tenant.', raisedBy: 'core' },
   MIC209: { title: 'Federated credentials not supported for this identity', remediation: 'Some regions do not support federated credentials on managed identities: use another location.', raisedBy: 'adapters' },
+  MIC210: { title: 'New identity not visible to federated credentials in time (ParentResourceNotFound)', remediation: 'Azure had not yet made the new identity visible to its federated credentials within propagationTimeoutSeconds: run again, or raise the timeout.', raisedBy: 'adapters' },
   // Roles and subscriptions
   MIC301: { title: 'Privileged role refused', remediation: 'Owner, User Access Administrator and Role Based Access Control Administrator need allowPrivilegedRoles: true. Prefer a narrower role.', raisedBy: 'core' },
   MIC302: { title: 'Role can change authorization', remediation: 'The role can write Microsoft.Authorization (role assignments, definitions, policy or locks): use a narrower role or set allowPrivilegedRoles.', raisedBy: 'core' },
@@ -91,6 +92,9 @@ export const errorCatalog = {
   MIC412: { title: 'Unknown pipeline in authorize', remediation: 'List pipeline (definition) ids of the project the task runs in or of a shareWith project of the connection; the id is in the pipeline\'s address (definitionId=…).', raisedBy: 'core' },
   MIC413: { title: 'Connection deleted in this project but still shared with another', remediation: 'Delete the connection in the other project too (the next run creates and shares it anew), or share that copy back with this project (the next run adopts it).', raisedBy: 'core' },
   MIC414: { title: 'A shareWith project has another connection of that name', remediation: 'Connection names are unique per project: rename one of the two, or remove the project from shareWith.', raisedBy: 'core' },
+  MIC420: { title: 'A connection of this name appeared for another identity while the task ran', remediation: 'Something else (another run, a person) created a service connection with this name for another identity or tenant: rename one of them, or delete the other and run again.', raisedBy: 'adapters' },
+  MIC421: { title: 'Connection uses the Azure DevOps (legacy) issuer', remediation: 'The Azure DevOps issuer retires on 2027-07-01: convert the connection to the Entra issuer (Project settings > Service connections > the connection > Convert, or edit and save), then run provision to update its federated credential.', raisedBy: 'core' },
+  MIC422: { title: 'Only the Reader role on a service connection', remediation: 'Azure DevOps shows a Reader only a stub of the connection: make the identity running the task an Administrator of the connection (Project settings > Service connections > the connection > Security).', raisedBy: 'core' },
   MIC430: { title: 'Check configuration refused', remediation: 'Azure DevOps refused a check on the connection: check the approver ids (users or groups of the organization), the template repository, the time zone (a Windows time zone id) and the message.', raisedBy: 'adapters' },
   MIC431: { title: 'Invalid check on a connection', remediation: 'Fix the value named (approvers and minApprovers, timeoutMinutes, the template\'s ref and path, business days and hours); docs/environments-spec.md lists what is allowed.', raisedBy: 'core' },
   MIC432: { title: 'Audit rule matched', remediation: 'The connections named match an auditFailOn rule: migrate them (secret → workload identity federation, legacy issuer → Entra ID issuer, app registration → managed identity), bring them under the spec, or drop the rule.', raisedBy: 'core' },
@@ -206,7 +210,17 @@ const verificationCodes: readonly (readonly [RegExp, ErrorCode])[] = [
   [/AADSTS700211\b/, 'MIC504'],
   [/AADSTS700024\b/, 'MIC506'],
   [/AADSTS70021\b/, 'MIC503'],
+  [/AADSTS70025\b/, 'MIC503'],
 ];
+
+/**
+ * The code of a failed TestConnection. A credential the task did not write in this run cannot be propagating:
+ * "no record" (AADSTS70021, 70025) is then drift (MIC502), reported at once.
+ */
+export function classifyTestFailure(message: string, credentialWrittenThisRun: boolean): ErrorCode {
+  const code = classifyVerificationFailure(message);
+  return code === 'MIC503' && !credentialWrittenThisRun ? 'MIC502' : code;
+}
 
 export function classifyVerificationFailure(message: string): ErrorCode {
   for (const [pattern, code] of verificationCodes) if (pattern.test(message)) return code;

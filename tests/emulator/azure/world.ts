@@ -49,6 +49,8 @@ export interface Identity {
   tenantId: string;
   clientId: string;
   principalId: string;
+  /** When ARM created it (ms since epoch); 0 for seeded and setup identities, which count as visible everywhere. */
+  createdAt: number;
   /** Keyed by lowercase name, in creation order. */
   federatedCredentials: Map<string, FederatedCredential>;
 }

@@ -8,7 +8,7 @@ import type { DevOpsService } from './devops-service';
 import { AZURE_DEVOPS_TOKEN_ISSUER } from './callers';
 import { applyFederation, parameter } from './endpoint-store';
 import { isWorkloadIdentityFederation } from './endpoint-types';
-import { isIssuerType } from './issuer-formats';
+import { toIssuerType } from './issuer-formats';
 import { agentEnvironment, type AgentDirectories } from './jobs';
 import { approveRun } from './check-configurations';
 import { completeRun, queueRun } from './pipeline-runs';
@@ -69,8 +69,9 @@ export function registerDevOpsControlRoutes(service: DevOpsService, directories:
   // ones too, as Azure DevOps' own migration does — their federated credentials stop matching.
   route('POST', '/devops/organization/issuer', 'issuer', (req) => {
     const input = body<{ issuerType?: unknown; moveConnections?: unknown }>(req);
-    if (!isIssuerType(input.issuerType)) throw controlError(400, 'issuerType must be "EntraID" or "AzureDevOps"');
-    world().organization.issuerType = input.issuerType;
+    const issuerType = toIssuerType(input.issuerType);
+    if (issuerType === undefined) throw controlError(400, 'issuerType must be "EntraID" or "DevOps" (or its alias "AzureDevOps")');
+    world().organization.issuerType = issuerType;
     const move = input.moveConnections;
     const targets =
       move === 'all'
@@ -83,7 +84,7 @@ export function registerDevOpsControlRoutes(service: DevOpsService, directories:
                 throw controlError(400, 'moveConnections must be "all", "none" or an array of connection ids or names');
               })();
     const moved = targets.filter(isWorkloadIdentityFederation);
-    for (const endpoint of moved) applyFederation(service, endpoint, input.issuerType);
+    for (const endpoint of moved) applyFederation(service, endpoint, issuerType);
     return { issuerType: world().organization.issuerType, moved: moved.map(summary) };
   });
 

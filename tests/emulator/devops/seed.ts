@@ -10,7 +10,7 @@ import { responseJson } from './azure-calls';
 import type { DevOpsService } from './devops-service';
 import { createEndpoint, parameter, type EndpointInput } from './endpoint-store';
 import { isWorkloadIdentityFederation } from './endpoint-types';
-import { isIssuerType, TOKEN_EXCHANGE_AUDIENCE, type IssuerType } from './issuer-formats';
+import { toIssuerType, TOKEN_EXCHANGE_AUDIENCE, type IssuerType } from './issuer-formats';
 import type { AgentDirectories } from './jobs';
 import { queueRun } from './pipeline-runs';
 import { isEndpointRole, type ConnectionReference, type EndpointRole, type ExtendedTemplate, type Identity, type IdentityKind, type PipelineParameter } from './world';
@@ -19,7 +19,7 @@ import { isEndpointRole, type ConnectionReference, type EndpointRole, type Exten
 export const DEFAULT_BOOTSTRAP_TEMPLATE = { repositoryType: 'git', repositoryName: 'Platform/mic-templates', repositoryRef: 'refs/tags/v1.0.0', templatePath: 'templates/bootstrap.yml' };
 
 export interface DevOpsSeed {
-  organization: { name: string; id: string; tenantId?: string; issuerType?: IssuerType };
+  organization: { name: string; id: string; tenantId?: string; issuerType?: IssuerType | 'AzureDevOps' };
   projects: Array<{ name: string; id: string; description?: string }>;
   identities: Array<{
     key: string;
@@ -210,8 +210,9 @@ export async function loadDevOpsSeed(service: DevOpsService, directories: AgentD
   };
 
   if (!seed.organization?.name || !seed.organization.id) throw seedError('organization needs name and id');
-  if (seed.organization.issuerType !== undefined && !isIssuerType(seed.organization.issuerType)) throw seedError(`organization.issuerType must be EntraID or AzureDevOps`);
-  world.organization = { name: seed.organization.name, id: seed.organization.id.toLowerCase(), issuerType: seed.organization.issuerType ?? 'EntraID' };
+  const issuerType = seed.organization.issuerType === undefined ? 'EntraID' : toIssuerType(seed.organization.issuerType);
+  if (issuerType === undefined) throw seedError(`organization.issuerType must be EntraID or DevOps (or its alias AzureDevOps)`);
+  world.organization = { name: seed.organization.name, id: seed.organization.id.toLowerCase(), issuerType };
   const now = new Date().toISOString();
   for (const project of seed.projects ?? []) world.projects.push({ name: project.name, id: project.id.toLowerCase(), description: project.description ?? '', lastUpdateTime: now });
 

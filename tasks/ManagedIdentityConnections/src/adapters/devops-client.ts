@@ -37,8 +37,9 @@ import type { Secret } from '../secret';
 import type { AgentNetwork } from '../config';
 import { devOpsRequestOptions } from './agent-network';
 import { MicroBatcher } from './micro-batch';
+import { adoptConcurrentlyCreated, isNameTaken } from './connection-adoption';
 import { defaultRequestTimeoutMs, type ServiceCalls } from './service-calls';
-import type { ServiceFailure } from './service-failure';
+import { describeFailure, requireAnswer, type ServiceFailure } from './service-failure';
 
 export interface DevOpsSettings {
   /** e.g. https://dev.azure.com/contoso/ */
@@ -69,11 +70,13 @@ interface PermissionUpdate {
 
 /**
  * TestConnection failures worth waiting out: the federated credential or the identity's role assignment is
- * still replicating. AADSTS70021 is Entra's "no matching federated identity record" — also what it says while
- * a new credential propagates; AuthorizationFailed is ARM's answer until a new role assignment is visible.
- * The second is only worth waiting for when there is a role to wait for (ConnectionTestOptions.waitForRoles).
+ * still replicating. While a new credential propagates Entra answers AADSTS70021 ("no matching federated
+ * identity record"), AADSTS70025 (the identity seems to have none) or, now and then, AADSTS700213 on a pair
+ * that is right (kedacore/keda#8152) — worth waiting out only for a credential this run wrote
+ * (ConnectionTestOptions.credentialWrittenThisRun). AuthorizationFailed is ARM's answer until a new role
+ * assignment is visible, only worth waiting for when there is a role to wait for (waitForRoles).
  */
-const CREDENTIAL_PROPAGATING = /AADSTS70021\b/;
+const CREDENTIAL_PROPAGATING = /AADSTS70021\b|AADSTS70025\b|AADSTS700213\b/;
 const ROLE_PROPAGATING = /AuthorizationFailed|does not have authorization/;
 
 class PropagationPending extends Error {
@@ -129,12 +132,19 @@ export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnec
       id: reference.projectReference?.id ?? '',
       name: reference.projectReference?.name ?? '',
     })),
+    // What a caller with only the Reader role gets (terraform-provider-azuredevops#1445): an id, no type or authorization.
+    ...(endpoint.id && !endpoint.type && !endpoint.authorization ? { readerStub: true as const } : {}),
   };
 }
 
-/** The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). */
+/**
+ * The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). A create
+ * asks for the Entra issuer (`workloadIdentityFederationIssuerType: EntraID`, as Terraform's provider sends):
+ * the Azure DevOps issuer retires on 2027-07-01, and an organization may still default to it.
+ */
 function endpointBody(definition: ConnectionDefinition, base?: SdkServiceEndpoint): SdkServiceEndpoint {
   const parameters: Record<string, string> = { tenantid: definition.tenantId, serviceprincipalid: definition.clientId };
+  if (base === undefined) parameters.workloadIdentityFederationIssuerType = 'EntraID';
   if (definition.resourceGroupScope !== undefined) parameters.scope = definition.resourceGroupScope;
   return {
     ...(base ?? {}),
@@ -240,13 +250,27 @@ export class AzureDevOpsClient implements DevOpsClient {
   }
 
   createConnection(definition: ConnectionDefinition): Promise<ServiceConnection> {
+    const findByName = async (): Promise<SdkServiceEndpoint | undefined> => {
+      const existing = await this.endpoints.getServiceEndpointsByNames(this.project, [definition.name], undefined, undefined, undefined, true, true);
+      return (existing ?? []).find((endpoint) => (endpoint.name ?? '').toLowerCase() === definition.name.toLowerCase());
+    };
     return this.calls.runCreate({
       what: `create service connection ${definition.name}`,
-      operation: async () => this.readBack(await this.endpoints.createServiceEndpoint(endpointBody(definition))),
+      operation: async () => {
+        try {
+          return await this.readBack(requireAnswer(await this.endpoints.createServiceEndpoint(endpointBody(definition)), `create service connection ${definition.name}`));
+        } catch (error) {
+          const failure = describeFailure(error);
+          if (!isNameTaken(failure)) throw error;
+          // Created meanwhile by another run or a person: adopt it when it is the one the spec asks for.
+          const found = await findByName();
+          const adopted = adoptConcurrentlyCreated(found && toServiceConnection(found), definition, failure.message);
+          return this.readBack(found!, adopted);
+        }
+      },
       // A POST whose answer was lost may still have created the connection: look before posting again.
       findExisting: async () => {
-        const existing = await this.endpoints.getServiceEndpointsByNames(this.project, [definition.name], undefined, undefined, undefined, true, true);
-        const match = (existing ?? []).find((endpoint) => (endpoint.name ?? '').toLowerCase() === definition.name.toLowerCase());
+        const match = await findByName();
         return match ? this.readBack(match) : undefined;
       },
       translate: (failure) => this.rightsError(failure, 'MIC404', `create service connection ${definition.name}`),
@@ -257,8 +281,8 @@ export class AzureDevOpsClient implements DevOpsClient {
    * The issuer and subject come from Azure DevOps, never from us: the subject embeds the id it assigned.
    * The create answer normally carries them; if it does not, read the connection again.
    */
-  private async readBack(endpoint: SdkServiceEndpoint): Promise<ServiceConnection> {
-    const connection = toServiceConnection(endpoint);
+  private async readBack(endpoint: SdkServiceEndpoint, converted?: ServiceConnection): Promise<ServiceConnection> {
+    const connection = converted ?? toServiceConnection(endpoint);
     if (connection.issuer !== undefined && connection.subject !== undefined) return connection;
     const details = await this.endpoints.getServiceEndpointDetails(this.project, connection.id);
     const reread = details ? toServiceConnection(details) : connection;
@@ -274,7 +298,7 @@ export class AzureDevOpsClient implements DevOpsClient {
       operation: async () => {
         const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
         if (!current) throw new TaskError('MIC604', `Service connection ${definition.name} (${connectionId}) disappeared while the task ran.`);
-        return this.readBack(await this.endpoints.updateServiceEndpoint(endpointBody(definition, current), connectionId));
+        return this.readBack(requireAnswer(await this.endpoints.updateServiceEndpoint(endpointBody(definition, current), connectionId), `update service connection ${definition.name}`));
       },
       translate: (failure) => this.rightsError(failure, 'MIC405', `update service connection ${definition.name}`),
     });
@@ -386,26 +410,16 @@ export class AzureDevOpsClient implements DevOpsClient {
         what: `verify service connection ${connection.name}`,
         operation: async () => {
           const result = await this.endpoints.executeServiceEndpointRequest(
-            {
-              dataSourceDetails: { dataSourceName: 'TestConnection', parameters: {} },
-              resultTransformationDetails: {},
-              serviceEndpointDetails: {
-                type: connection.type,
-                url: connection.url,
-                authorization: {
-                  scheme: connection.authorizationScheme,
-                  parameters: { tenantid: connection.tenantId ?? '', serviceprincipalid: connection.clientId ?? '', ...(connection.resourceGroupScope ? { scope: connection.resourceGroupScope } : {}) },
-                },
-                data: { subscriptionId: connection.subscriptionId ?? '', subscriptionName: connection.subscriptionName ?? '', scopeLevel: connection.scopeLevel ?? 'Subscription' },
-              },
-            },
+            // What the server stores, nothing else: a partial serviceEndpointDetails would be believed by a
+            // service that trusts client details (as Azure DevOps did before 2025-09-23), and test nothing real.
+            { dataSourceDetails: { dataSourceName: 'TestConnection', parameters: {} }, resultTransformationDetails: {} },
             this.project,
             connection.id,
           );
           const statusCode = String(result?.statusCode ?? '');
           if (statusCode.toLowerCase() === 'ok') return { ok: true, message: 'TestConnection succeeded.' };
           const outcome: ConnectionTestResult = { ok: false, message: result?.errorMessage || `TestConnection answered ${statusCode || 'nothing'}.`, ...(statusCode ? { code: statusCode } : {}) };
-          if (CREDENTIAL_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
+          if (options.credentialWrittenThisRun && CREDENTIAL_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
           if (options.waitForRoles && ROLE_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
           return outcome;
         },

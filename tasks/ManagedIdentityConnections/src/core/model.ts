@@ -317,6 +317,8 @@ export interface TestConnectionAction extends ActionBase {
    * the spec lies in the connection's subscription (MIC507): the answer will not change by waiting.
    */
   readonly waitForRoles: boolean;
+  /** The plan writes the connection's federated credential before this test (Entra may still be propagating it). */
+  readonly credentialWrittenThisRun?: boolean;
 }
 
 export type Action =

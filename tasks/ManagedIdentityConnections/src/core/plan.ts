@@ -317,7 +317,7 @@ class EnvironmentPlanner {
   planConnection(connection: DesiredConnection): void {
     const existing = this.observed.connections.get(connection.name.toLowerCase());
     // A same-named connection that is not ours is not reported as ours (outputs, summary).
-    const ours = existing && whyNotManageable(existing) === undefined ? existing : undefined;
+    const ours = existing && !existing.readerStub && whyNotManageable(existing) === undefined ? existing : undefined;
     const wanted = { name: connection.name, subscriptionId: connection.subscriptionId, ...(connection.resourceGroup === undefined ? {} : { resourceGroup: connection.resourceGroup }) };
     this.snapshots.push(ours ? { ...wanted, observed: ours } : wanted);
     const subscription = this.observed.subscriptions.get(connection.subscriptionId.toLowerCase());
@@ -333,6 +333,17 @@ class EnvironmentPlanner {
         `Connection ${connection.name} targets subscription ${subscription.displayName} in tenant ${subscription.tenantId}, but identity ${this.environment.identity.ref.name} lives in tenant ${identityTenant}.`,
         connection.origin,
         'subscriptionId',
+        connection.name,
+      );
+      return;
+    }
+    if (existing?.readerStub) {
+      this.find(
+        'error',
+        'MIC422',
+        `Service connection ${existing.name} exists, but the identity running the task has only the Reader role on it (Azure DevOps shows it a stub); it needs the Administrator role on the connection to manage it.`,
+        connection.origin,
+        'name',
         connection.name,
       );
       return;
@@ -409,7 +420,7 @@ class EnvironmentPlanner {
       }
     }
 
-    const credentialAction = this.planCredential(connection, existing, createdConnection);
+    const credentialAction = this.planCredential(connection, existing, createdConnection ?? updatedConnection);
     const connectionId: Resolvable<string> = createdConnection ? fromAction(createdConnection, 'connection.id') : known(existing!.id);
     const afterCreate = createdConnection ? [createdConnection] : [];
     // Checks first: no pipeline should be able to use the connection before its checks guard it.
@@ -436,6 +447,7 @@ class EnvironmentPlanner {
       connection: connectionAction ? fromAction(connectionAction, 'connection') : known(existing!),
       // Without a role in the subscription, AuthorizationFailed is the final answer, not a propagation delay.
       waitForRoles: hasRoleInSubscription,
+      ...(credentialAction ? { credentialWrittenThisRun: true } : {}),
     });
   }
 
@@ -457,7 +469,12 @@ class EnvironmentPlanner {
     return changes;
   }
 
-  private planCredential(connection: DesiredConnection, existing: ServiceConnection | undefined, createdConnection: ActionId | undefined): ActionId | undefined {
+  /**
+   * `writtenConnection`: the action creating or updating the connection, if any. Its answer is the only
+   * trustworthy issuer and subject — Azure DevOps generates them, and a save may move them (a changed tenant,
+   * or the move to the Entra issuer) — so the credential is then written from what that action reads back.
+   */
+  private planCredential(connection: DesiredConnection, existing: ServiceConnection | undefined, writtenConnection: ActionId | undefined): ActionId | undefined {
     const credentials = this.current?.federatedCredentials ?? [];
     const identity = this.environment.identity.ref;
     const ourName = federatedCredentialName(connection.name);
@@ -465,14 +482,25 @@ class EnvironmentPlanner {
     const base = { id, environment: this.name, identity, connectionName: connection.name, audience: tokenExchangeAudience } as const;
     const ours = credentials.find((credential) => sameName(credential.name, ourName));
 
-    if (!existing) {
-      const dependsOn = [...this.identityDependency(), createdConnection!];
-      const issuer = fromAction<string>(createdConnection!, 'connection.issuer');
-      const subject = fromAction<string>(createdConnection!, 'connection.subject');
+    if (!existing || writtenConnection) {
+      const dependsOn = [...this.identityDependency(), writtenConnection!];
+      const issuer = fromAction<string>(writtenConnection!, 'connection.issuer');
+      const subject = fromAction<string>(writtenConnection!, 'connection.subject');
+      if (!existing) {
+        this.credentialActions.push(
+          ours
+            ? { ...base, kind: 'updateFederatedCredential', reason: `Connection ${connection.name} is new; credential ${ours.name} exists and is rewritten with the issuer and subject read back after creation.`, dependsOn, credentialName: ours.name, issuer, subject, previous: ours }
+            : { ...base, kind: 'createFederatedCredential', reason: `Connection ${connection.name} is new; its issuer and subject are read back after creation.`, dependsOn, credentialName: ourName, issuer, subject },
+        );
+        return id;
+      }
+      // The credential that trusts the connection as it is now is the one to move along with it.
+      const target = credentials.find((credential) => credential.issuer === existing.issuer && credential.subject === existing.subject) ?? ours;
+      const why = `Connection ${connection.name} is updated, and Azure DevOps may answer the update with another issuer and subject`;
       this.credentialActions.push(
-        ours
-          ? { ...base, kind: 'updateFederatedCredential', reason: `Connection ${connection.name} is new; credential ${ours.name} exists and is rewritten with the issuer and subject read back after creation.`, dependsOn, credentialName: ours.name, issuer, subject, previous: ours }
-          : { ...base, kind: 'createFederatedCredential', reason: `Connection ${connection.name} is new; its issuer and subject are read back after creation.`, dependsOn, credentialName: ourName, issuer, subject },
+        target
+          ? { ...base, kind: 'updateFederatedCredential', reason: `${why}; credential ${target.name} is rewritten with the pair read back from the update.`, dependsOn, credentialName: target.name, issuer, subject, previous: target }
+          : { ...base, kind: 'createFederatedCredential', reason: `${why}; its credential is written with the pair read back from the update.`, dependsOn, credentialName: ourName, issuer, subject },
       );
       return id;
     }

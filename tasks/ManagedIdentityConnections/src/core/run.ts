@@ -21,6 +21,7 @@ import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
 import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
+import { legacyIssuerWarnings } from './legacy-issuer';
 import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
 import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan, type PlanSettings } from './model';
@@ -151,6 +152,8 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
     }
     case 'provision': {
       const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, plan) });
+      const legacy = legacyIssuerWarnings(applied);
+      for (const warning of legacy) platform.warn(formatFindingBody(warning));
       const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
       const failedNames = applied.environments.filter((environment) => environment.status === 'failed').map((environment) => environment.environment);
       const verificationRun =
@@ -164,7 +167,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
           : verificationRun?.error
             ? `${provisioned}, but the verification run did not succeed: ${verificationRun.error.code}.`
             : `${provisioned}${verificationRun?.run ? `; verification run ${verificationRun.run.name} ${verificationRun.status}` : ''}.`;
-      const result = finish(message, errors, warnings, plan, applied);
+      const result = finish(message, errors, [...warnings, ...legacy], plan, applied);
       return verificationRun ? { ...result, verificationRun } : result;
     }
     case 'verify': {

@@ -45,6 +45,11 @@ export interface ServiceConnection {
   readonly operationStatus?: OperationStatus;
   /** serviceEndpointProjectReferences: the owning project and every project it is shared with. */
   readonly projectReferences: readonly ProjectRef[];
+  /**
+   * true when Azure DevOps answered only a stub (id and name, no type or authorization): what it shows a
+   * caller with nothing but the Reader role on the connection.
+   */
+  readonly readerStub?: true;
 }
 
 /** What the task writes: an AzureRM connection, scheme WorkloadIdentityFederation, creationMode Manual. */
@@ -92,6 +97,11 @@ export interface ConnectionTestOptions {
    * always waited out.
    */
   readonly waitForRoles: boolean;
+  /**
+   * The connection's federated credential was written in this run. Only then are Entra's "no record" answers
+   * (AADSTS70021, 70025, and a transient 700213) worth waiting out; otherwise they are drift, reported at once.
+   */
+  readonly credentialWrittenThisRun?: boolean;
 }
 
 export interface RunRequest {
