@@ -99,6 +99,8 @@ export interface RunTaskOptions {
   readonly extraEnv?: Readonly<Record<string, string>>;
   /** Default: System.DefaultWorkingDirectory of env, as the agent does, when that folder exists. */
   readonly cwd?: string;
+  /** Called with the child's kill switch once it runs (the chaos test stops the task at chosen writes). */
+  readonly onSpawn?: (kill: () => void) => void;
 }
 
 /** `INPUT_<NAME>`: upper-cased, `.` and space turned into `_`, as the agent does. */
@@ -162,6 +164,7 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     let pending = '';
     let completedAtMs: number | undefined;
     const log: string[] = [];
+    options.onSpawn?.(() => child.kill('SIGKILL'));
     const emit = (line: string) => {
       if (completedAtMs === undefined && parseAgentCommand(line)?.name === 'task.complete') completedAtMs = performance.now() - started;
       const rendered = renderLine(line);

@@ -70,7 +70,7 @@ verify, and provision again (which must write nothing). Then prints what the rea
 
 Options:
   --propagation-ms N           new federated credentials and identities propagate after N ms (default 0)
-  --legacy-issuer              the organization issues ID tokens with the Azure DevOps (legacy) issuer
+  --legacy-issuer              the organization puts new connections on the Azure DevOps (legacy) issuer
   --latency-profile NAME       added latency: ${latencyProfileNames.join(', ')} (default none)
   --keep                       leave the emulator running afterwards and print its JSON line; Ctrl+C stops it
   --from-seed FILE             run on this hand-written world (docs/emulator.md) instead of the derived one
@@ -170,7 +170,12 @@ export async function trySpec(options: TryOptions, io: TryIo): Promise<TryOutcom
   try {
     emulator = await startEmulator({
       seed,
-      settings: { ficPropagationMs: options.propagationMs, principalReplicationMs: options.propagationMs },
+      settings: {
+        ficPropagationMs: options.propagationMs,
+        principalReplicationMs: options.propagationMs,
+        // An organization on the legacy issuer keeps new connections there even when the task asks for Entra.
+        ...(options.legacyIssuer ? { devops: { honourRequestedIssuerType: false } } : {}),
+      },
       ...(io.ca ? { ca: io.ca } : {}),
     });
   } catch (caught) {

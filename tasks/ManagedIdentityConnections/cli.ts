@@ -45,13 +45,15 @@ const options = {
   [names.authorityHost]: { type: 'string' },
   [names.azureEnvironment]: { type: 'string' },
   [names.pipelineId]: { type: 'string' },
+  [names.failOn]: { type: 'string' },
+  [names.outputDirectory]: { type: 'string' },
   [consoleOptions.outputs]: { type: 'string' },
   [consoleOptions.summary]: { type: 'string' },
   [consoleOptions.debug]: { type: 'boolean' },
   [consoleOptions.help]: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-export const helpText = `Usage: managed-identity-connections <plan|provision|verify> --environments-file FILE
+export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit> --environments-file FILE
          --organization URL --project NAME [options]
 
 Plans, provisions or verifies the environments spec from a workstation, signed in with the Azure CLI
@@ -62,6 +64,8 @@ Commands:
   provision   apply the plan, then verify every connection with its TestConnection
   verify      change nothing; fail on drift or on a connection that does not sign in
   try FILE    run the spec on the offline emulator, no sign-in (try --help; docs/cli.md)
+  audit       list every Azure Resource Manager connection of the project (the spec is optional:
+              with it, drift is reported too); writes audit.json and audit.csv
 
 Options:
   --environments-file FILE          the environments spec (YAML or JSON)             (required)
@@ -72,6 +76,8 @@ Options:
   --concurrency N                   environments in parallel, ${inputLimits.concurrency.min}-${inputLimits.concurrency.max} (default ${inputLimits.concurrency.default})
   --propagation-timeout-seconds N   how long to wait out replication, ${inputLimits.propagationTimeoutSeconds.min}-${inputLimits.propagationTimeoutSeconds.max} (default ${inputLimits.propagationTimeoutSeconds.default})
   --pipeline-id ID                  the pipeline authorize: current means (default: none)
+  --fail-on RULES                   audit: fail on secret, legacyIssuer, appRegistration, notOwned, drift
+  --output-directory DIR            audit: where audit.json and audit.csv go (default .)
   --tenant-id GUID                  sign in to this tenant (default: the az account's)
   --arm-endpoint URL                Azure Resource Manager (default ${cloudDefaults.armUrl})
   --arm-resource URL                audience of ARM tokens (default: the ARM endpoint)
@@ -104,7 +110,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision or verify), then options.`, { field: names.command, remediation: seeHelp });
+    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify or audit), then options.`, { field: names.command, remediation: seeHelp });
   }
   const raw: Record<string, string | undefined> = { [names.command]: positionals[0] };
   for (const name of Object.values(names)) {

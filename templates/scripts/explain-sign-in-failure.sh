@@ -21,7 +21,9 @@ ${message}
   AADSTS700213   Subject mismatch: the subject embeds the connection's id, so a recreated connection needs
                  a new credential. Run provision.
   AADSTS7002138  The credential matches only when case is ignored; Entra ID compares case-sensitively.
-  AADSTS70025    The identity has no federated credentials at all. Run provision.
+  AADSTS70025    The identity has no federated credentials Entra ID can see: right after provisioning, its
+                 first credential is usually still propagating (rerun this job in a few minutes); else run
+                 provision.
   AADSTS700016   Wrong credential: no identity with this client id in the tenant (the connection's Service
                  Principal Id is not the identity's client id, or the identity was deleted). Run provision.
   AADSTS700024   The federated token expired before it was used.

@@ -10,7 +10,7 @@
 #
 # Every failure names its usual cause, because the three things that go wrong after provisioning look
 # alike from the outside: Entra ID still propagating a new federated credential (AADSTS70021 for a few
-# minutes), a federated credential whose issuer or subject differs from the connection's, and a role
+# minutes, or AADSTS70025 while it is the identity's only one), a federated credential whose issuer or subject differs from the connection's, and a role
 # that is missing or not yet replicated.
 set -euo pipefail
 
@@ -18,7 +18,8 @@ usage() {
   cat <<'EOF'
 Usage: smoke-test.sh [options]   (each option can also be given by the environment variable shown)
 
-  --subscription-id GUID    MIC_EXPECTED_SUBSCRIPTION_ID  the connection's subscription (required)
+  --subscription-id GUID    MIC_EXPECTED_SUBSCRIPTION_ID  the connection's subscription (required, unless the
+                                                          environments output below has it)
   --client-id GUID          MIC_EXPECTED_CLIENT_ID        the identity's client id (required)
   --tenant-id GUID          MIC_EXPECTED_TENANT_ID        the identity's tenant (optional)
   --resource-group NAME     MIC_EXPECTED_RESOURCE_GROUP   a resource group the identity must read (optional)
@@ -26,8 +27,10 @@ Usage: smoke-test.sh [options]   (each option can also be given by the environme
   --connection NAME         MIC_CONNECTION                the connection's name, for messages (optional)
   --environments-output JSON MIC_ENVIRONMENTS_OUTPUT      the task's `environments` output variable, and
   --environment NAME        MIC_ENVIRONMENT               the environment to read from it: fills in the
-                                                          client id and tenant when not given (optional)
-  --sign-in-timeout SECONDS MIC_SIGN_IN_TIMEOUT_SECONDS   when signing in itself: keep retrying AADSTS70021
+                                                          client id and tenant, and with --connection the
+                                                          subscription and resource group (defaults of the
+                                                          spec applied), when not given (optional)
+  --sign-in-timeout SECONDS MIC_SIGN_IN_TIMEOUT_SECONDS   when signing in itself: keep retrying AADSTS70021/70025
                                                           (a credential still propagating) this long (default 0)
   --sign-in-interval SECONDS MIC_SIGN_IN_INTERVAL_SECONDS  pause between those retries (default 10)
   -h, --help
@@ -73,23 +76,31 @@ done
 
 command -v python3 >/dev/null || bad_usage "python3 is not on PATH (it reads the JSON answers and token claims)"
 
-# The task's `environments` output: {"<environment>": {"identity": {"clientId", "tenantId", …}, …}, …}.
+# The task's `environments` output: {"<environment>": {"identity": {"clientId", "tenantId", …}, "connections":
+# {"<connection>": {"id", "subscriptionId", "resourceGroup"}}}, …}. The task resolved the spec's defaults, so a
+# connection relying on defaults.subscriptionId has its subscription here, and nowhere in the spec text.
 if [ -n "$environments_output" ] && [ -n "$environment" ]; then
-  from_output() {
-    printf '%s' "$environments_output" | MIC_FIELD="$1" MIC_ENVIRONMENT="$environment" python3 -c 'import json,os,sys
+  from_output() { # from_output identity|connection FIELD
+    printf '%s' "$environments_output" | MIC_PART="$1" MIC_FIELD="$2" MIC_ENVIRONMENT="$environment" MIC_CONNECTION_NAME="$connection" python3 -c 'import json,os,sys
 try:
     d=json.load(sys.stdin)
 except ValueError:
     sys.exit(3)
-v=((d.get(os.environ["MIC_ENVIRONMENT"]) or {}).get("identity") or {}).get(os.environ["MIC_FIELD"])
+e=d.get(os.environ["MIC_ENVIRONMENT"]) or {}
+p=e.get("identity") if os.environ["MIC_PART"]=="identity" else (e.get("connections") or {}).get(os.environ["MIC_CONNECTION_NAME"])
+v=(p or {}).get(os.environ["MIC_FIELD"])
 print(v or "")' || bad_usage "--environments-output is not the task's environments JSON"
   }
-  [ -n "$expected_client_id" ] || expected_client_id="$(from_output clientId)"
-  [ -n "$expected_tenant" ] || expected_tenant="$(from_output tenantId)"
+  [ -n "$expected_client_id" ] || expected_client_id="$(from_output identity clientId)"
+  [ -n "$expected_tenant" ] || expected_tenant="$(from_output identity tenantId)"
+  if [ -n "$connection" ]; then
+    [ -n "$expected_subscription" ] || expected_subscription="$(from_output connection subscriptionId)"
+    [ -n "$expected_resource_group" ] || expected_resource_group="$(from_output connection resourceGroup)"
+  fi
 fi
 
 guid_pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-[[ "$expected_subscription" =~ $guid_pattern ]] || bad_usage "--subscription-id must be a GUID, got '${expected_subscription}'"
+[[ "$expected_subscription" =~ $guid_pattern ]] || bad_usage "--subscription-id must be a GUID, got '${expected_subscription}' (the task's environments output has it, with --connection)"
 [[ "$expected_client_id" =~ $guid_pattern ]] || bad_usage "--client-id must be a GUID, got '${expected_client_id}' (the task's environments output has it)"
 [ -z "$expected_tenant" ] || [[ "$expected_tenant" =~ $guid_pattern ]] || bad_usage "--tenant-id must be a GUID, got '${expected_tenant}'"
 [[ "$sign_in_timeout" =~ ^[0-9]+$ ]] || bad_usage "--sign-in-timeout must be whole seconds"
@@ -151,7 +162,7 @@ explain_sign_in_failure() { # explain_sign_in_failure AZ_STDERR
     AADSTS7002138)
       fail "Case mismatch: a federated credential matches the connection's token (${seen}) only when case is ignored, and Entra ID compares case-sensitively. Run the pipeline with mode provision to rewrite the credential from the connection." ;;
     AADSTS70025)
-      fail "The identity (client id ${servicePrincipalId:-?}) has no federated credentials at all: run the pipeline with mode provision." ;;
+      fail "The identity (client id ${servicePrincipalId:-?}) has no federated credentials at all, as far as Entra ID can see. If the connection was provisioned minutes ago, Entra ID is probably still propagating its first credential: run this job again in a few minutes. If it persists: run the pipeline with mode provision." ;;
     AADSTS70021)
       fail "No federated credential on the identity (client id ${servicePrincipalId:-?}) matches the connection's token (${seen}). If the connection was provisioned minutes ago, Entra ID is probably still propagating the credential: run this job again in a few minutes. If it persists, the credential's issuer or subject differs from the connection's: run the pipeline with mode provision to repair it." ;;
     AADSTS700016)
@@ -175,7 +186,7 @@ sign_in_if_needed() {
     fail "The Azure CLI is not signed in, and servicePrincipalId, idToken and tenantId are not set: run this script in AzureCLI@2 with addSpnToEnvironment: true."
     return 1
   fi
-  local started now output
+  local started now output propagating
   started="$(date +%s)"
   while true; do
     # The same command AzureCLI@2 runs for a workload identity federation connection.
@@ -185,8 +196,11 @@ sign_in_if_needed() {
       return 0
     fi
     now="$(date +%s)"
-    if printf '%s' "$output" | grep -q 'AADSTS70021\b' && [ $((now - started + sign_in_interval)) -le "$sign_in_timeout" ]; then
-      echo "AADSTS70021: the federated credential may still be propagating; retrying in ${sign_in_interval}s."
+    # AADSTS70025 ("no configured federated identity credentials") is what Entra ID answers while an
+    # identity's first and only credential propagates.
+    propagating="$(printf '%s' "$output" | grep -oE 'AADSTS700(21|25)\b' | head -n 1 || true)"
+    if [ -n "$propagating" ] && [ $((now - started + sign_in_interval)) -le "$sign_in_timeout" ]; then
+      echo "${propagating}: the federated credential may still be propagating; retrying in ${sign_in_interval}s."
       sleep "$sign_in_interval"
       continue
     fi

@@ -118,6 +118,8 @@ export interface RunOptions {
   readonly extraEnv?: Readonly<Record<string, string>>;
   /** Another job's agent environment instead of the bootstrap job's. */
   readonly agentEnv?: Readonly<Record<string, string>>;
+  /** Receives the task's kill switch (SIGKILL) as soon as it runs. */
+  readonly onSpawn?: (kill: () => void) => void;
 }
 
 const PROBLEM = /^\s*(?:- )?(MIC\d{3})(?: \((.*?)\))?: (.*)$/;
@@ -222,7 +224,7 @@ export class E2eWorld {
     }
     const log = this.emulator.ctx.requests.log;
     const first = log.length;
-    const run = await runTask({ env: options.agentEnv ?? info.agentEnv, inputs: all, ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}) });
+    const run = await runTask({ env: options.agentEnv ?? info.agentEnv, inputs: all, ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}), ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}) });
     const requests = log.slice(first);
     // setResult(Failed, message) also logs the result message as an error issue: not a problem of its own.
     const errors = run.errors.filter((error) => error !== run.resultMessage);

@@ -8,10 +8,12 @@ import { roleAssignmentName } from '../../tasks/ManagedIdentityConnections/src/c
 import {
   ARM_API,
   assignmentsOf,
+  credentialsOf,
   devEnvironment,
   DEV,
   e2eWorld,
   identityNamed,
+  requestsTo,
   roleGuid,
   specText,
   transcript,
@@ -96,6 +98,25 @@ describe('e2e: rerun, plan and verify', () => {
       assert.equal(run.writes.length, 0);
       assert.equal(run.outputs.changesPresent, 'true');
       assert.equal(run.outputs.permissionsBroadened, 'true');
+    });
+
+    it('verify fails at once with MIC502 on a federated credential deleted out of band, instead of waiting for it to propagate', async function () {
+      this.timeout(60_000);
+      // GIVEN someone deleted the identity's federated credential
+      const [credential] = credentialsOf(world.state(), identity);
+      const deleted = await world.armAsSystem('DELETE', `${credential!.id}?api-version=2023-01-31`);
+      assert.ok(deleted.status === 200 || deleted.status === 204, JSON.stringify(deleted));
+      // WHEN verify runs with a propagation timeout it could wait out
+      const started = Date.now();
+      const run = await world.run({ command: 'verify', environments: spec, propagationTimeoutSeconds: '30' });
+      const seconds = (Date.now() - started) / 1000;
+      // THEN it fails with the drift its plan found, well before that timeout, and tests nothing it knows is broken
+      assert.equal(run.result, 'Failed', transcript(run));
+      assert.deepEqual(run.problems.map((problem) => problem.code), ['MIC502'], transcript(run));
+      assert.match(run.problems[0]!.text, /federated credential/i);
+      assert.ok(seconds < 15, `verify took ${seconds.toFixed(1)} s`);
+      assert.deepEqual(requestsTo(run.requests, 'devops.endpointproxy'), [], 'no TestConnection of a connection without its credential');
+      assert.equal(run.writes.length, 0);
     });
 
     it('provision restores a deleted role assignment under its deterministic name, writing nothing else', async () => {

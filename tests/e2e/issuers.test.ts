@@ -1,10 +1,11 @@
 // Protects the rule that a federated credential trusts exactly what Azure DevOps says the connection presents,
 // in both issuer formats: an organization still on the legacy issuer gets credentials for
 // `https://vstoken.dev.azure.com/{org}` and `sc://{org}/{project}/{connection}`, which sign in; and when Azure
-// DevOps moves an existing connection to the other issuer, `verify` reports the drift and the failing sign-in
-// (AADSTS700211) without writing, and `provision` rewrites the credential in place, after which verify passes.
+// DevOps moves an existing connection to the other issuer, `verify` reports the drift (the credential to rewrite,
+// naming the new issuer) at once and without writing — a sign-in test it knows must fail would only wait — and
+// `provision` rewrites the credential in place, after which verify passes.
 import assert from 'node:assert/strict';
-import { connectionNamed, credentialsOf, devEnvironment, e2eWorld, identityNamed, specText, transcript, writeCounts } from './harness';
+import { connectionNamed, credentialsOf, devEnvironment, e2eWorld, identityNamed, requestsTo, specText, transcript, writeCounts } from './harness';
 
 const spec = specText([devEnvironment]);
 
@@ -18,11 +19,26 @@ describe('e2e: issuer formats', () => {
     return { connection, credentials };
   }
 
-  it('an organization on the legacy issuer gets a vstoken issuer and sc:// subject credential that verifies', async () => {
-    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer
-    await world.control('POST', 'devops/organization/issuer', { issuerType: 'AzureDevOps', moveConnections: 'none' });
+  it('an organization defaulting to the legacy issuer still gives a new connection the Entra issuer the task asks for', async () => {
+    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer unless the create asks otherwise
+    await world.control('POST', 'devops/organization/issuer', { issuerType: 'DevOps', moveConnections: 'none' });
     const provision = await world.run({ environments: spec });
     assert.equal(provision.result, 'Succeeded', transcript(provision));
+    const { connection, credentials } = credentialAndConnection();
+    assert.equal(connection.authorization.parameters.workloadIdentityFederationIssuerType, 'EntraID');
+    assert.equal(credentials[0]!.properties.issuer, connection.authorization.parameters.workloadIdentityFederationIssuer);
+    assert.deepEqual(provision.warnings.filter((warning) => warning.includes('MIC421')), []);
+  });
+
+  it('an organization that keeps new connections on the legacy issuer: a vstoken/sc:// credential that verifies, and MIC421 with the retirement date', async () => {
+    // GIVEN new connections in this organization get the Azure DevOps (legacy) issuer, whatever the create asks
+    await world.control('POST', 'devops/organization/issuer', { issuerType: 'DevOps', moveConnections: 'none' });
+    await world.control('POST', 'settings', { devops: { honourRequestedIssuerType: false } });
+    const provision = await world.run({ environments: spec });
+    assert.equal(provision.result, 'SucceededWithIssues', transcript(provision));
+    const legacy = provision.warnings.find((warning) => warning.includes('MIC421'));
+    assert.ok(legacy, transcript(provision));
+    assert.match(legacy, /app-dev.*2027-07-01/);
     const { connection, credentials } = credentialAndConnection();
     const { organization, project } = world.info;
     assert.equal(credentials.length, 1);
@@ -46,16 +62,13 @@ describe('e2e: issuer formats', () => {
       assert.notEqual(before.credentials[0]!.properties.issuer, before.connection.authorization.parameters.workloadIdentityFederationIssuer, 'the move changed the issuer');
     });
 
-    it('verify reports the drift and the issuer mismatch (AADSTS700211), and writes nothing', async () => {
+    it('verify reports the drift naming the new issuer at once, without a sign-in test it knows must fail, and writes nothing', async () => {
       // GIVEN (beforeEach) the credential still trusts the Entra issuer  WHEN verify runs
       const run = await world.run({ command: 'verify', environments: spec });
       assert.equal(run.result, 'Failed', transcript(run));
-      const drift = run.problems.find((problem) => problem.code === 'MIC502');
-      assert.ok(drift, transcript(run));
-      assert.match(drift.text, /credential azdo-app-dev/);
-      const mismatch = run.problems.find((problem) => problem.code === 'MIC504' || (problem.code === 'MIC501' && problem.text.includes('AADSTS700211')));
-      assert.ok(mismatch, transcript(run));
-      assert.equal(mismatch.environment, 'dev');
+      assert.deepEqual(run.problems.map((problem) => problem.code), ['MIC502'], transcript(run));
+      assert.match(run.problems[0]!.text, /credential azdo-app-dev .*issuer https:\/\/vstoken\.dev\.azure\.com\//);
+      assert.equal(requestsTo(run.requests, 'devops.endpointproxy').length, 0, 'no TestConnection');
       assert.equal(run.writes.length, 0);
     });
 

@@ -128,7 +128,7 @@ describe('e2e: provision from an empty world', () => {
     assert.deepEqual(JSON.parse(run.outputs.environments!), {
       dev: {
         identity: { name: 'id-ado-dev', resourceId: identity.id, clientId: identity.properties.clientId, principalId: identity.properties.principalId, tenantId: identity.properties.tenantId },
-        connections: { 'app-dev': { id: connection.id } },
+        connections: { 'app-dev': { id: connection.id, subscriptionId: DEV, resourceGroup: null } },
       },
     });
   });

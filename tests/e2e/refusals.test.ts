@@ -19,6 +19,23 @@ function writesAfterRefusal(run: MicRun): number {
 describe('e2e: refusals fail fast with the right code', () => {
   const world = e2eWorld();
 
+  it('a bootstrap connection that cannot sign in → MIC603 with the bootstrap remediation, at once, nothing written', async () => {
+    // GIVEN the bootstrap identity lost the federated credential that trusts the bootstrap connection
+    const bootstrapIdentity = identityNamed(world.state(), 'id-mic-bootstrap')!;
+    const removed = await world.armAsSystem('DELETE', `${bootstrapIdentity.id}/federatedIdentityCredentials/azure-devops-contoso-bootstrap?api-version=2023-01-31`);
+    assert.ok(removed.status === 200 || removed.status === 204, JSON.stringify(removed));
+    // WHEN provision runs
+    const run = await world.run({ environments: spec, propagationTimeoutSeconds: '20' });
+    // THEN the one failure is the sign-in's, named as such, with what to check on the bootstrap connection
+    assert.equal(run.result, 'Failed', transcript(run));
+    assert.deepEqual([...new Set(run.problems.map((problem) => problem.code))], ['MIC603'], transcript(run));
+    const [problem] = run.problems;
+    assert.match(problem!.text, /bootstrap connection/i);
+    assert.match(problem!.text, /AADSTS70021/);
+    assert.match(problem!.text, /Fix: Check the bootstrap service connection/);
+    assert.equal(run.writes.length, 0);
+  });
+
   it('AuthorizationFailed on the identity write → MIC304 naming the action and scope, at once, nothing written after', async () => {
     // GIVEN the bootstrap identity lost Managed Identity Contributor on the identity resource group
     const scope = `/subscriptions/${DEV}/resourceGroups/rg-identities`;

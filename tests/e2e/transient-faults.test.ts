@@ -93,13 +93,14 @@ describe('e2e: transient faults are retried', () => {
     assert.ok(run.log.some((line) => /PrincipalNotFound.*trying again/.test(line)), transcript(run));
   });
 
-  it('TestConnection is retried while the new credential propagates (AADSTS70021), until it signs in', async () => {
+  it('TestConnection is retried while the new credential propagates (AADSTS70025 / 70021), until it signs in', async () => {
     // GIVEN Entra ignores a new credential for 400 ms
     await world.control('POST', 'delays', { ficPropagationMs: 400 });
     const run = await world.run({ environments: spec });
     assertProvisioned(run);
     assert.ok(requestsTo(run.requests, 'devops.endpointproxy').length >= 2, 'TestConnection ran more than once');
-    assert.ok(run.log.some((line) => /verify service connection app-dev: AADSTS70021: .*trying again/.test(line)), transcript(run));
+    // The identity's only credential is invisible while it propagates: Entra says it has none (AADSTS70025).
+    assert.ok(run.log.some((line) => /verify service connection app-dev: AADSTS700(21|25): .*trying again/.test(line)), transcript(run));
     assert.ok(verifiedInLog(run, 'dev', 'app-dev'), transcript(run));
   });
 

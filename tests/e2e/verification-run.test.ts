@@ -210,17 +210,20 @@ describe('e2e: the verification run', function () {
     });
   });
 
-  describe('plan and verify ignore it', () => {
+  describe('plan shows its grant, verify ignores it', () => {
     beforeEach(() => world.reset());
     const lockedSpec = specText([{ ...devEnvironment, connections: [{ name: 'app-dev', authorize: 'none' }] }]);
 
-    it('plan queues no run and says so in an info line', async () => {
+    it('plan shows the grant provision makes for the verification run, and queues no run', async () => {
       // GIVEN an empty world  WHEN plan runs with queueVerificationRun: true
       const before = runIds(world.state());
       const run = await world.run({ command: 'plan', environments: lockedSpec, queueVerificationRun: 'true' });
-      // THEN no run, no write, an info line, and no verification run outputs
+      // THEN the running pipeline's grant is in the plan (authorize: none notwithstanding), and no run, no write,
+      // no verification run outputs
       assert.equal(run.result, 'Succeeded', transcript(run));
-      assert.ok(run.log.includes('queueVerificationRun is ignored: only provision queues a verification run, and the command is plan.'), transcript(run));
+      const running = world.info.agentEnv.SYSTEM_DEFINITIONID;
+      assert.ok(run.log.some((line) => line.includes(`dev: pipeline ${running} may use connection app-dev (pipeline ${running}: for the verification run)`)), transcript(run));
+      assert.equal(run.outputs.permissionsBroadened, 'true');
       assert.deepEqual(runsSince(world.state(), before), []);
       assert.equal(run.writes.length, 0, JSON.stringify(run.writes));
       assert.equal(run.outputs.verificationRunId, undefined);

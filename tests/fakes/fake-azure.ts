@@ -151,6 +151,13 @@ export class FakeAzure {
           .map((stored) => ({ ...stored.identity, tags: { ...stored.identity.tags } })),
       ),
 
+    listIdentitiesInSubscription: (subscriptionId) =>
+      this.log.record({ port: 'identities', method: 'listIdentitiesInSubscription', args: [subscriptionId], write: false, subject: subscriptionId }, () =>
+        [...this.identities.values()]
+          .filter((stored) => stored.ref.subscriptionId.toLowerCase() === subscriptionId.toLowerCase())
+          .map((stored) => ({ ...stored.identity, tags: { ...stored.identity.tags } })),
+      ),
+
     createOrUpdateIdentity: (ref: IdentityRef, properties: IdentityProperties) =>
       this.log.record({ port: 'identities', method: 'createOrUpdateIdentity', args: [ref, properties], write: true, subject: ref.name }, () => {
         if (!this.resourceGroups.has(`${ref.subscriptionId}/${ref.resourceGroup}`.toLowerCase())) {

@@ -34,6 +34,11 @@ export class FakePlatform implements Platform {
     this.summaries.push(markdown);
   }
 
+  async writeTextFile(path: string, text: string): Promise<string> {
+    this.files.set(path, text);
+    return path;
+  }
+
   async readTextFile(path: string): Promise<string> {
     const text = this.files.get(path);
     if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);

@@ -19,6 +19,10 @@ export const world = {
   otherProject: { id: 'b0b0b0b0-0000-4000-8000-000000000002', name: 'Apps' },
   thirdProject: { id: 'c0c0c0c0-0000-4000-8000-000000000003', name: 'Data' },
   pipelineId: 42,
+  /** Another pipeline of `project`. */
+  otherPipelineId: 7,
+  /** A pipeline of `otherProject` (Apps). */
+  appsPipelineId: 12,
 } as const;
 
 export interface FakeWorld {
@@ -47,6 +51,8 @@ export function createFakeWorld(options: { latencyTicks?: number } = {}): FakeWo
     tenantId: world.tenantId,
     project: world.project,
     otherProjects: [world.otherProject, world.thirdProject],
+    projectPipelines: [world.pipelineId, world.otherPipelineId],
+    otherProjectPipelines: { [world.otherProject.id]: [world.appsPipelineId] },
   });
   const platform = new FakePlatform();
   return { log, azure, devOps, platform, ports: { platform, identities: azure.identityClient, roles: azure.roleClient, devOps: devOps.client } };

@@ -71,7 +71,7 @@ describe('task.json', () => {
   it('declares the inputs pipelines use, with their kinds and defaults', () => {
     const command = input('command');
     assert.equal(command.type, 'pickList');
-    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['plan', 'provision', 'verify']);
+    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['audit', 'plan', 'provision', 'verify']);
     assert.equal(command.defaultValue, 'provision');
 
     const bootstrap = input('bootstrapConnection');
@@ -119,7 +119,9 @@ describe('task.json', () => {
     assert.equal(specSource.defaultValue, undefined);
     assert.equal(input('environments').visibleRule, 'specSource != file');
     assert.equal(input('environmentsFile').visibleRule, 'specSource = file');
-    assert.equal(task.inputs.at(-1)?.name, 'specSource', 'new inputs go at the end');
+    // New inputs go at the end: specSource after every input that existed before it (later ones follow it).
+    const names = task.inputs.map((item) => item.name);
+    assert.ok(names.indexOf('specSource') > names.indexOf('propagationTimeoutSeconds'), 'new inputs go at the end');
   });
 
   it('restricts the variables a logging command in its output may set to its own outputs', () => {

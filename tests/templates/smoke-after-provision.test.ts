@@ -8,11 +8,13 @@
 // smoke.test.ts covers the script's other cases on worlds it seeds directly; this file proves the script
 // and the task agree (names, outputs, the credential the task writes). Skipped only when `az` is missing.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { DEFAULT_TENANT, DEV_SUBSCRIPTION } from '../emulator/azure/default-world';
 import type { RunningEmulator } from '../emulator/emulator';
 import { jsonLine } from '../emulator/json-line';
 import { control, startTestEmulator } from '../helpers/emulator';
 import { runTask, type TaskRun } from '../../scripts/lib/run-task';
+import { readText, templatesDir } from './repository-files';
 import { armAsBootstrap, azAvailable, AzSession, devOpsConnectionToken, type FederatedConnection, type ProcessResult } from './az-harness';
 
 const SUBSCRIPTION = DEV_SUBSCRIPTION.id;
@@ -26,7 +28,8 @@ const ROLES = [
 const SPEC = {
   version: 1,
   defaults: { subscriptionId: SUBSCRIPTION, identityResourceGroup: 'rg-identities', location: 'westeurope' },
-  environments: [{ name: 'dev', connections: [{ name: 'app-dev', subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-app-dev' }], roles: ROLES }],
+  // The connection relies on defaults.subscriptionId, as most specs do: the template cannot apply defaults.
+  environments: [{ name: 'dev', connections: [{ name: 'app-dev', resourceGroup: 'rg-app-dev' }], roles: ROLES }],
 };
 
 interface EnvironmentsOutput {
@@ -113,6 +116,20 @@ describe('the smoke test after the task provisioned the connection', function ()
     // The federated credential the task wrote trusts what Azure DevOps issues for the new connection.
     assert.match(result.stdout, new RegExp(`issuer 'https://login\\.microsoftonline\\.com/${DEFAULT_TENANT.id}/v2\\.0', subject '/eid1/c/pub/t/[^']+/sc/[0-9a-f-]{36}/${connectionId}'`));
     assert.match(result.stdout, new RegExp(`Smoke test of connection 'app-dev' \\(identity client id ${connection.clientId}\\) passed\\.`));
+  });
+
+  it('passes given only what the verify job passes: the subscription (from defaults) and resource group come from the environments output', async () => {
+    // templates/jobs/verify-connection.yml passes the connection's name, the environment, its roles and the
+    // task's output — nothing the spec may leave to defaults.
+    const job = readText(join(templatesDir, 'jobs', 'verify-connection.yml'));
+    assert.doesNotMatch(job, /parameters\.connection\.(subscriptionId|resourceGroup)/);
+    const session = newSession();
+    const connection = await connectionInNewJob();
+    await session.signInAsAzureCli2(connection, SUBSCRIPTION);
+    const result = await session.smokeTest(connection, ['--roles', JSON.stringify(ROLES), '--connection', 'app-dev', '--environments-output', provision.outputs.environments!, '--environment', 'dev']);
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.stdout, new RegExp(`ok: subscription ${SUBSCRIPTION}\n`));
+    assert.match(result.stdout, /ok: resource group rg-app-dev is readable/);
   });
 
   it('fails naming an issuer mismatch once the organization moved the connection to the other issuer', async () => {

@@ -197,7 +197,8 @@ describe('smoke test scripts with the real Azure CLI against the emulator', func
     await control(emulator, 'POST', 'delays', { ficPropagationMs: 0 });
     const result = await running;
     assertPassed(result);
-    assert.match(result.stdout, /AADSTS70021: the federated credential may still be propagating; retrying in 1s\./);
+    // The identity's only credential is invisible while it propagates: Entra answers AADSTS70025 (or 70021).
+    assert.match(result.stdout, /AADSTS700(21|25): the federated credential may still be propagating; retrying in 1s\./);
   });
 
   it('fails naming propagation when the credential is still not there after the retry window', async () => {

@@ -263,6 +263,26 @@ describe('template pack structure', () => {
       assert.match(conditions[0]!, /^\$\{\{ if and\(parameters\.queueVerificationRun, parameters\.waitForVerificationRun\) \}\}$/);
     });
 
+    it('runs the plan stage with queueVerificationRun whenever provision queues the verification run, so the plan shows its grant', () => {
+      // bootstrap → stages/plan.yml: the same parameter provision gets.
+      const bootstrap = templateReferences(readYaml(join(templatesDir, 'bootstrap.yml')));
+      const planStage = bootstrap.find((reference) => reference.target === 'stages/plan.yml');
+      const provisionStage = bootstrap.find((reference) => reference.target === 'stages/provision.yml');
+      assert.equal(planStage?.parameters.queueVerificationRun, '${{ parameters.queueVerificationRun }}');
+      assert.equal(provisionStage?.parameters.queueVerificationRun, '${{ parameters.queueVerificationRun }}');
+      // stages/plan.yml → the step template, with the same default as provision's.
+      const planYaml = readYaml(join(templatesDir, 'stages', 'plan.yml'));
+      const declared = parametersOf(planYaml).find((parameter) => parameter.name === 'queueVerificationRun');
+      const provisionDeclared = parametersOf(readYaml(join(templatesDir, 'stages', 'provision.yml'))).find((parameter) => parameter.name === 'queueVerificationRun');
+      assert.deepEqual([declared?.type, declared?.default], ['boolean', provisionDeclared?.default]);
+      const step = templateReferences(planYaml).find((reference) => reference.target === '../steps/managed-identity-connections.yml');
+      assert.equal(step?.parameters.command, 'plan');
+      assert.equal(step?.parameters.queueVerificationRun, '${{ parameters.queueVerificationRun }}');
+      // The step template sets the input for plan too (the task then plans the grant and queues nothing).
+      const stepText = readText(join(templatesDir, 'steps', 'managed-identity-connections.yml'));
+      assert.match(stepText, /\$\{\{ if and\(in\(parameters\.command, 'plan', 'provision'\), parameters\.queueVerificationRun\) \}\}:\n\s+queueVerificationRun: true\n/);
+    });
+
     it('defaults the step template\'s parameters to the task\'s defaults, so leaving one out means leaving the input out', () => {
       const path = join(templatesDir, 'steps', 'managed-identity-connections.yml');
       const declared = new Map(parametersOf(readYaml(path)).map((parameter) => [String(parameter.name), parameter]));
@@ -273,12 +293,23 @@ describe('template pack structure', () => {
         const input = taskJson.inputs.find((candidate) => candidate.name === name || candidate.aliases?.includes(name))!;
         const taskDefault = input.defaultValue ?? '';
         // Inputs the task reads as YAML or JSON (verificationRunParameters) compare as values, the rest as text.
-        const expected = typeof parameter.default === 'object' ? (JSON.parse(taskDefault) as unknown) : taskDefault;
+        // An object parameter defaulting to {} (the platform policy) leaves an input without a default out.
+        const expected = typeof parameter.default === 'object' ? (taskDefault === '' ? {} : (JSON.parse(taskDefault) as unknown)) : taskDefault;
         const actual = typeof parameter.default === 'object' ? parameter.default : String(parameter.default);
         assert.deepEqual(actual, expected, `parameter ${String(parameter.name)} defaults to ${JSON.stringify(parameter.default)}, input ${name} to ${JSON.stringify(taskDefault)}`);
         compared++;
       }
       assert.ok(compared >= 8, `compared only ${compared} defaults`);
+    });
+
+    it('passes the platform policy from the step template\'s own default, which no template can set', () => {
+      const path = join(templatesDir, 'steps', 'managed-identity-connections.yml');
+      const policy = parametersOf(readYaml(path)).find((parameter) => parameter.name === 'platformPolicy');
+      assert.deepEqual(policy && { type: policy.type, default: policy.default }, { type: 'object', default: {} });
+      assert.match(readText(path), /\$\{\{ if parameters\.platformPolicy\.rules \}\}:\n\s+policy: \$\{\{ convertToJson\(parameters\.platformPolicy\) \}\}/);
+      for (const template of templateFiles()) {
+        for (const reference of templateReferences(readYaml(template))) assert.ok(!effectiveKeys(reference.parameters).includes('platformPolicy'), `${repoPath(template)} passes platformPolicy`);
+      }
     });
 
     it('reads only output variables the task declares, from the step named `mic`', () => {
@@ -336,6 +367,21 @@ describe('template pack structure', () => {
       assert.ok(scripts.length >= 2, scripts.join(', '));
       const check = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...scripts], { encoding: 'utf8' });
       assert.equal(check.status, 0, check.stdout + check.stderr);
+    });
+
+    it('the verify jobs take the subscription and resource group from the task\'s environments output, never from the spec (defaults)', () => {
+      // A connection may leave subscriptionId to defaults.subscriptionId, which a template cannot apply; the
+      // task resolves defaults once and publishes them in `environments`.
+      const job = readText(join(templatesDir, 'jobs', 'verify-connection.yml'));
+      assert.doesNotMatch(job, /parameters\.connection\.(?!name\b)/, 'the job reads only the connection\'s name from the spec');
+      assert.match(job, /environmentsOutput: \$\(micEnvironments\)/);
+      const smoke = parametersOf(readYaml(join(templatesDir, 'steps', 'smoke-test.yml')));
+      for (const name of ['subscriptionId', 'resourceGroup']) assert.equal(smoke.find((parameter) => parameter.name === name)?.default, '', `${name} is optional`);
+      const script = readText(join(scriptsDir, 'smoke-test.sh'));
+      assert.match(script, /expected_subscription="\$\(from_output connection subscriptionId\)"/);
+      assert.match(script, /expected_resource_group="\$\(from_output connection resourceGroup\)"/);
+      const format = readText(join(root, 'tasks', 'ManagedIdentityConnections', 'src', 'core', 'format-run.ts'));
+      assert.match(format, /subscriptionId: snapshot\.subscriptionId, resourceGroup: snapshot\.resourceGroup/, 'the task publishes them per connection');
     });
 
     it('the smoke step passes the script exactly the variables it reads', () => {

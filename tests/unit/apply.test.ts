@@ -123,10 +123,11 @@ describe('apply', () => {
     const fake = createFakeWorld();
     const state = desired([environment('dev')]);
     await apply(await planAgainst(fake, state), fake.ports, { concurrency: 1 });
-    // Someone points the credential elsewhere; the next test must name the subject mismatch.
+    const tests = verificationPlan(await planAgainst(fake, state));
+    // Someone then points the credential elsewhere; the test must name the subject mismatch.
     const [credential] = fake.azure.credentialsOf(state.environments[0]!.identity.ref);
     fake.azure.credentialsOf(state.environments[0]!.identity.ref)[0] = { ...credential!, subject: `${credential!.subject}x` };
-    const [dev] = (await apply(verificationPlan(await planAgainst(fake, state)), fake.ports, { concurrency: 1 })).environments;
+    const [dev] = (await apply(tests, fake.ports, { concurrency: 1 })).environments;
     assert.equal(dev!.error?.code, 'MIC505');
   });
 });

@@ -156,7 +156,7 @@ describe('CLI against the emulator', function () {
     it('says to run az login when the Azure CLI has no account, for ARM', async () => {
       const result = await cli(['plan', '--environments-file', 'envs.yml', '--project', 'Platform'], { AZURE_DEVOPS_EXT_PAT: pat }, signedOut);
       assert.equal(result.code, exitCodes.failed);
-      assert.match(result.stderr, /error: MIC603: Could not get a token for https:\/\/management\.azure\.com\/\.default: .*az login.* Fix: Sign in with `az login`/);
+      assert.match(result.stderr, /error: MIC603: The Azure CLI account could not get a token for https:\/\/management\.azure\.com\/\.default: .*az login.* Fix: Sign in with `az login`/);
     });
 
     it('says to set a PAT or run az login when there is no token for Azure DevOps', async () => {
@@ -198,4 +198,18 @@ describe('CLI against the emulator', function () {
       assert.equal(platform.messages('info').length, retries, 'no retry without a role to wait for');
     });
   });
+
+  it('audits the project after provisioning: the JSON and CSV files, and --fail-on failing with exit code 1', async () => {
+    const before = writes();
+    const result = await cli(['audit', '--project', 'Platform', '--environments-file', 'envs.yml', '--output-directory', 'audit'], { AZURE_DEVOPS_EXT_PAT: pat });
+    assert.equal(result.code, exitCodes.succeeded, result.stderr);
+    assert.equal(writes(), before, 'the audit writes nothing');
+    const rows = (JSON.parse(readFileSync(join(directory, 'audit', 'audit.json'), 'utf8')) as { connections: { name: string; owned: boolean; drift: string }[] }).connections;
+    assert.deepEqual(rows.find((row) => row.name === 'cli-app-dev') && { owned: rows.find((row) => row.name === 'cli-app-dev')!.owned }, { owned: true });
+    assert.ok(readFileSync(join(directory, 'audit', 'audit.csv'), 'utf8').startsWith('name,id,scheme,'));
+    const failing = await cli(['audit', '--project', 'Platform', '--output-directory', 'audit', '--fail-on', 'notOwned'], { AZURE_DEVOPS_EXT_PAT: pat });
+    assert.equal(failing.code, exitCodes.failed, failing.stdout);
+    assert.match(failing.stderr, /MIC432.*auditFailOn notOwned matched bootstrap/);
+  });
 });
+

@@ -30,7 +30,10 @@ describe('observe', () => {
     await observe(state, fake.ports, { concurrency: 4 });
     const count = (method: string) => fake.log.methods().filter((item) => item === method).length;
     assert.deepEqual(fake.log.writes(), []);
-    assert.equal(count('findConnections'), 1);
+    // Once in this project; once in Apps for the names still to be shared there (what sharing could collide with).
+    assert.equal(count('findConnections'), 2);
+    const inApps = fake.log.calls.filter((call) => call.method === 'findConnections')[1]!;
+    assert.deepEqual(inApps.args, [['app-e1', 'app-e2', 'app-e3'], { id: 'b0b0b0b0-0000-4000-8000-000000000002', name: 'Apps' }]);
     assert.equal(count('findProjects'), 1);
     assert.equal(count('findRoleDefinition'), 2);
     assert.equal(count('getSubscription'), 1);
@@ -40,6 +43,21 @@ describe('observe', () => {
     assert.equal(count('listAssignmentsForPrincipal'), 1);
     assert.equal(count('getPipelinePermissions'), 1, 'only for existing connections the spec authorizes');
     assert.deepEqual(fake.log.calls.find((call) => call.method === 'findConnections')!.args[0], names.flatMap((name) => [`app-${name}`, `api-${name}`]));
+  });
+
+  it('looks up the pipelines authorize lists: in this project, then those it lacks in the connection\'s shareWith projects', async () => {
+    const fake = createFakeWorld();
+    const listed = desired([environment('e1', { connections: [connection('app-e1', { shareWith: ['Apps'], authorize: { kind: 'pipelines', pipelineIds: [7, 12, 99] } })] })]);
+    const observed = await observe(listed, fake.ports, { concurrency: 4 });
+    const lookups = fake.log.calls.filter((call) => call.method === 'findPipelines').map((call) => call.args);
+    assert.deepEqual(lookups, [[[7, 12, 99]], [[12, 99], { id: 'b0b0b0b0-0000-4000-8000-000000000002', name: 'Apps' }]]);
+    assert.deepEqual(
+      [...observed.pipelines].map(([project, ids]) => [project, [...ids]]),
+      [
+        ['a0a0a0a0-0000-4000-8000-000000000001', [7]],
+        ['b0b0b0b0-0000-4000-8000-000000000002', [12]],
+      ],
+    );
   });
 
   it('reads the permissions of every existing connection when a verification run will need them all', async () => {

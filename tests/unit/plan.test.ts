@@ -269,7 +269,23 @@ describe('plan', () => {
       const update = only(result, 'updateConnection');
       assert.deepEqual(update.changes.map((change) => [change.field, change.to]), [['serviceprincipalid', { known: recreated.clientId }]]);
       assert.deepEqual(only(result, 'assignRole').principalId, { known: recreated.principalId });
-      assert.deepEqual(only(result, 'createFederatedCredential').issuer, { known: world.connections.get('app-dev')!.issuer });
+      // Written from what the update answers (a changed tenant or a save may move the pair), not the pair seen before it
+      assert.deepEqual(only(result, 'createFederatedCredential').issuer, { from: update.id, output: 'connection.issuer' });
+      assert.deepEqual(only(result, 'createFederatedCredential').subject, { from: update.id, output: 'connection.subject' });
+    });
+
+    it('rewrites the credential trusting a connection from the pair read back when the connection is updated', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      const connection = world.connections.get('app-dev')!;
+      world.connections.set('app-dev', { ...connection, description: 'changed by hand' });
+      const result = plan(state, build(world));
+      assert.deepEqual(kinds(result), ['updateConnection', 'updateFederatedCredential']);
+      const update = only(result, 'updateConnection');
+      const credential = only(result, 'updateFederatedCredential');
+      assert.deepEqual([credential.issuer, credential.subject], [{ from: update.id, output: 'connection.issuer' }, { from: update.id, output: 'connection.subject' }]);
+      assert.equal(credential.previous.issuer, connection.issuer, 'the credential that trusted the connection is moved along, not a second one added');
+      assert.deepEqual(credential.dependsOn, [update.id]);
     });
 
     it('creates a missing identity and re-points existing connections at it once it exists', () => {
@@ -281,7 +297,7 @@ describe('plan', () => {
       const update = only(result, 'updateConnection');
       assert.deepEqual(update.dependsOn, [create.id]);
       assert.deepEqual(update.definition.clientId, { from: create.id, output: 'identity.clientId' });
-      assert.deepEqual(only(result, 'createFederatedCredential').dependsOn, [create.id]);
+      assert.deepEqual(only(result, 'createFederatedCredential').dependsOn, [create.id, update.id]);
     });
 
     it('reports an identity that exists in another location; it cannot be moved', () => {
@@ -440,6 +456,61 @@ describe('plan', () => {
       assert.deepEqual(findings(result), [{ code: 'MIC409', severity: 'warning', field: 'connections.app-dev.authorize' }]);
     });
 
+    describe('of pipelines in a project the connection is shared with', () => {
+      const apps = otherProjects[0]!;
+      const appsPipeline = 12;
+      const sharedAuthorizing = (pipelineIds: number[]) => desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Apps'], authorize: { kind: 'pipelines', pipelineIds } })] })]);
+      /** This project has pipeline 7; Apps has pipeline 12. */
+      const withPipelines = (world: ReturnType<typeof emptyWorld>) => {
+        world.pipelines.set('a0a0a0a0-0000-4000-8000-000000000001', new Set([7]));
+        world.pipelines.set(apps.id, new Set([appsPipeline]));
+        return world;
+      };
+
+      it('authorizes them through that project, after sharing the connection with it', () => {
+        const state = sharedAuthorizing([7, appsPipeline]);
+        const result = plan(state, build(withPipelines(emptyWorld(state))));
+        const permissions = writes(result).filter((action): action is Extract<Action, { kind: 'authorizePipelines' }> => action.kind === 'authorizePipelines');
+        assert.deepEqual(
+          permissions.map((action) => [action.project?.name, action.pipelineIds]),
+          [
+            ['Apps', [appsPipeline]],
+            [undefined, [7]],
+          ],
+        );
+        const share = only(result, 'shareConnection');
+        assert.ok(permissions[0]!.dependsOn.includes(share.id), 'after the share');
+        assert.ok(!permissions[1]!.dependsOn.includes(share.id), 'this project\'s pipelines need no share');
+        assert.equal(findings(result).length, 0);
+      });
+
+      it('reads what that project already allows, and plans nothing more', () => {
+        const state = sharedAuthorizing([appsPipeline]);
+        const world = withPipelines(inSync(state));
+        const id = world.connections.get('app-dev')!.id;
+        world.pipelinePermissions.set(`${id}@${apps.id}`, { allPipelines: false, pipelineIds: [appsPipeline] });
+        world.pipelinePermissions.set(id, { allPipelines: false, pipelineIds: [] });
+        assert.deepEqual(writes(plan(state, build(world))), []);
+        world.pipelinePermissions.set(`${id}@${apps.id}`, { allPipelines: false, pipelineIds: [] });
+        const again = only(plan(state, build(world)), 'authorizePipelines');
+        assert.deepEqual([again.project, again.pipelineIds, again.dependsOn], [apps, [appsPipeline], []]);
+      });
+
+      it('refuses a pipeline no project of the connection has (MIC412), planning no permission', () => {
+        const state = sharedAuthorizing([7, appsPipeline, 99]);
+        const result = plan(state, build(withPipelines(emptyWorld(state))));
+        assert.deepEqual(findings(result), [{ code: 'MIC412', severity: 'error', field: 'connections.app-dev.authorize' }]);
+        assert.match(result.environments[0]!.findings[0]!.message, /^Pipeline 99 \(authorize of connection app-dev\) exists in none of the projects Platform, Apps\.$/);
+        assert.equal(kinds(result).includes('authorizePipelines'), false);
+      });
+
+      it('refuses a pipeline of a project the connection is not shared with (MIC412)', () => {
+        const state = desired([environment('dev', { connections: [connection('app-dev', { authorize: { kind: 'pipelines', pipelineIds: [appsPipeline] } })] })]);
+        const result = plan(state, build(withPipelines(emptyWorld(state))));
+        assert.deepEqual(findings(result), [{ code: 'MIC412', severity: 'error', field: 'connections.app-dev.authorize' }]);
+      });
+    });
+
     describe('before a verification run of the running pipeline', () => {
       const verification = { verificationRunPipelineId: currentPipelineId };
       const cases = [
@@ -494,6 +565,26 @@ describe('plan', () => {
       assert.deepEqual(share.projects, [otherProjects[1]]);
     });
 
+    it('refuses to recreate a connection deleted here while a shareWith project still has it, signing in as the identity (MIC413)', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Apps'] })] })]);
+      const world = inSync(state);
+      const copy = world.connections.get('app-dev')!;
+      world.connections.delete('app-dev');
+      world.otherProjectConnections.set(`${otherProjects[0]!.id}|app-dev`, { ...copy, projectReferences: [otherProjects[0]!] });
+      const result = plan(state, build(world));
+      assert.deepEqual(findings(result), [{ code: 'MIC413', severity: 'error', field: 'connections.app-dev.name' }]);
+      assert.ok(result.environments[0]!.findings[0]!.message.includes(copy.id));
+      assert.equal(kinds(result).includes('shareConnection'), false);
+    });
+
+    it('refuses to share into a project that has another connection of that name (MIC414)', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Apps'] })] })]);
+      const world = inSync(desired([environment('dev')]));
+      world.otherProjectConnections.set(`${otherProjects[0]!.id}|app-dev`, { ...world.connections.get('app-dev')!, id: '5c5c5c5c-0000-4000-8000-0000000000ff', clientId: 'someone-else', projectReferences: [otherProjects[0]!] });
+      const result = plan(state, build(world));
+      assert.deepEqual(findings(result), [{ code: 'MIC414', severity: 'error', field: 'connections.app-dev.shareWith' }]);
+    });
+
     it('reports a project that does not exist', () => {
       const state = desired([environment('dev', { connections: [connection('app-dev', { shareWith: ['Nowhere'] })] })]);
       assert.deepEqual(findings(plan(state, build(inSync(desired([environment('dev')]))))), [{ code: 'MIC406', severity: 'error', field: 'connections.app-dev.shareWith' }]);
@@ -505,11 +596,27 @@ describe('plan', () => {
       const state = desired([environment('dev', { tags: { a: 'b' }, connections: [connection('app-dev', { shareWith: ['Apps'] })] })]);
       const result = plan(state, build(emptyWorld(state)));
       const grants = writes(result).filter(isGrant).map((action) => action.kind);
-      assert.deepEqual(grants, ['createFederatedCredential', 'assignRole', 'authorizePipelines', 'shareConnection']);
+      assert.deepEqual(grants, ['createFederatedCredential', 'assignRole', 'shareConnection', 'authorizePipelines']);
     });
   });
 
   describe('verificationPlan', () => {
+    it('tests no connection whose federated credential the plan would write, and waits for no role the plan would assign', () => {
+      const state = desired([environment('dev', { connections: [connection('app-dev'), connection('app-ok')] })]);
+      const world = inSync(state);
+      updateIdentity(world, state.environments[0]!, (current) => ({
+        ...current,
+        federatedCredentials: current.federatedCredentials.filter((credential) => credential.name !== federatedCredentialName('app-dev')),
+        roleAssignments: current.roleAssignments.slice(1),
+      }));
+      const tests = verificationPlan(plan(state, build(world))).environments.flatMap((item) => item.actions) as Extract<Action, { kind: 'testConnection' }>[];
+      assert.deepEqual(
+        tests.map((action) => [action.connectionName, action.waitForRoles]),
+        [['app-ok', false]],
+      );
+    });
+
+
     it('keeps only tests of connections that exist, as observed, without dependencies', () => {
       const state = desired([environment('dev', { connections: [connection('app-dev'), connection('app-new')] })]);
       const world = inSync(desired([environment('dev')]));
@@ -534,7 +641,7 @@ describe('plan', () => {
     const state = desired([environment('dev')]);
     const world = inSync(state);
     const result = plan(state, build(world));
-    assert.deepEqual(result.environments[0]!.connections, [{ name: 'app-dev', observed: world.connections.get('app-dev') }]);
+    assert.deepEqual(result.environments[0]!.connections, [{ name: 'app-dev', subscriptionId: devSubscription, observed: world.connections.get('app-dev') }]);
     assert.equal(result.environments[0]!.identity.observed?.clientId, identityFor(state.environments[0]!, 0).clientId);
     assert.equal(entraIssuer, world.connections.get('app-dev')!.issuer);
   });

@@ -108,14 +108,14 @@ describe('run', () => {
       assert.match(result.errors[0]!.message, /AuthorizationFailed/);
       assert.ok(result.warnings.some((warning) => warning.code === 'MIC507'), 'the plan should have warned about it');
       const test = fake.log.calls.find((call) => call.method === 'testConnection')!;
-      assert.deepEqual(test.args[1], { waitForRoles: false }, 'no role to wait for: the adapter must not wait for one');
+      assert.deepEqual(test.args[1], { waitForRoles: false, credentialWrittenThisRun: true }, 'no role to wait for: the adapter must not wait for one');
     });
 
     it('lets the test wait for a role assignment to propagate when the spec gives one in the subscription', async () => {
       const fake = createFakeWorld();
       await runCommand(fake, 'provision', specFor(['dev']));
       const test = fake.log.calls.find((call) => call.method === 'testConnection')!;
-      assert.deepEqual(test.args[1], { waitForRoles: true });
+      assert.deepEqual(test.args[1], { waitForRoles: true, credentialWrittenThisRun: true });
     });
   });
 
@@ -172,6 +172,23 @@ describe('run', () => {
       assert.deepEqual(result.errors.map((error) => error.code), ['MIC503']);
     });
 
+    it('fails at once on a missing federated credential: the drift, without testing the connection it breaks', async () => {
+      const spec = specFor(['dev', 'prod']);
+      const fake = await provisioned(spec);
+      // GIVEN dev's identity lost its credential out of band
+      const [stored] = [...fake.azure.identities.values()].filter((item) => item.ref.name === 'id-ado-dev');
+      stored!.credentials.length = 0;
+      const callsBefore = fake.log.calls.length;
+      // WHEN verify runs
+      const result = await runCommand(fake, 'verify', spec);
+      // THEN the drift is the failure, app-dev's test (which would wait for a credential that is not coming) does
+      // not run, and prod's connection is still tested
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC502'], result.errors.map(formatTaskError).join('\n'));
+      assert.match(result.errors[0]!.message, /dev: .*federated credential/i);
+      const tested = fake.log.calls.slice(callsBefore).filter((call) => call.method === 'testConnection').map((call) => call.subject);
+      assert.deepEqual(tested, ['app-prod']);
+    });
+
     it('fails on a disabled connection, without testing it', async () => {
       const spec = specFor(['dev']);
       const fake = await provisioned(spec);
@@ -180,6 +197,39 @@ describe('run', () => {
       const result = await runCommand(fake, 'verify', spec);
       assert.deepEqual(result.errors.map((error) => error.code), ['MIC402']);
       assert.equal(fake.log.methods().filter((method) => method === 'testConnection').length, tests);
+    });
+  });
+
+  describe('a connection shared with another project', () => {
+    const sharedSpec = (authorize: string) => specFor(['dev'], () => `        shareWith: [Apps]\n        authorize: ${authorize}\n`);
+
+    it('authorizes a pipeline of the shareWith project in that project, and a rerun writes nothing', async () => {
+      const spec = sharedSpec(`[${world.otherPipelineId}, ${world.appsPipelineId}]`);
+      const fake = await provisioned(spec);
+      assert.deepEqual(fake.devOps.permissionsOf('app-dev').pipelineIds, [world.otherPipelineId]);
+      assert.deepEqual(fake.devOps.permissionsIn('app-dev', world.otherProject.id)?.pipelineIds, [world.appsPipelineId]);
+      const before = fake.log.writes().length;
+      const again = await runCommand(fake, 'provision', spec);
+      assert.equal(again.status, 'succeeded', again.errors.map(formatTaskError).join('\n'));
+      assert.equal(fake.log.writes().length, before);
+    });
+
+    it('refuses a pipeline id in no project of the connection with MIC412, writing nothing', async () => {
+      const fake = createFakeWorld();
+      const result = await runCommand(fake, 'provision', sharedSpec(`[${world.appsPipelineId}, 999]`));
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC412']);
+      assert.deepEqual(fake.log.writes(), []);
+    });
+
+    it('refuses to recreate a shared connection deleted in this project while another still has it (MIC413), writing nothing', async () => {
+      const spec = sharedSpec('current');
+      const fake = await provisioned(spec);
+      const before = fake.log.writes().length;
+      fake.devOps.deleteInProject('app-dev', world.project.id);
+      const result = await runCommand(fake, 'provision', spec);
+      assert.deepEqual(result.errors.map((error) => error.code), ['MIC413']);
+      assert.match(result.errors[0]!.message, /project Apps still has it/);
+      assert.equal(fake.log.writes().length, before);
     });
   });
 
@@ -229,14 +279,26 @@ describe('run', () => {
       assert.equal(fake.platform.outputs.get('connectionId_app_web_prod'), fake.devOps.byName('app-web-prod')!.id);
       assert.deepEqual(json['web-prod'], {
         identity: { name: 'id-ado-web-prod', resourceId: identity.id, clientId: identity.clientId, principalId: identity.principalId, tenantId: identity.tenantId },
-        connections: { 'app-web-prod': { id: fake.devOps.byName('app-web-prod')!.id } },
+        connections: { 'app-web-prod': { id: fake.devOps.byName('app-web-prod')!.id, subscriptionId: sub, resourceGroup: null } },
+      });
+    });
+
+    it('gives each connection its subscription with defaults applied, and its resource group, for the verify jobs', async () => {
+      // GIVEN a spec whose connections rely on defaults.subscriptionId (specFor sets only the default)
+      const spec = specFor(['dev'], () => `      - name: api-dev\n        subscriptionId: ${world.prodSubscription.subscriptionId}\n        resourceGroup: rg-api\n`);
+      assert.doesNotMatch(spec.split('connections:')[1]!.split('- name: api-dev')[0]!, /subscriptionId/);
+      const fake = createFakeWorld();
+      await runCommand(fake, 'plan', spec);
+      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, {
+        'app-dev': { id: null, subscriptionId: sub, resourceGroup: null },
+        'api-dev': { id: null, subscriptionId: world.prodSubscription.subscriptionId, resourceGroup: 'rg-api' },
       });
     });
 
     it('says null for what does not exist yet in plan mode', async () => {
       const fake = createFakeWorld();
       await runCommand(fake, 'plan', specFor(['dev']));
-      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, { 'app-dev': { id: null } });
+      assert.deepEqual(JSON.parse(fake.platform.outputs.get('environments')!).dev.connections, { 'app-dev': { id: null, subscriptionId: sub, resourceGroup: null } });
       assert.equal(fake.platform.outputs.has('identityClientId_dev'), false);
     });
 

@@ -3,7 +3,9 @@
 // (MIC407 for a connection without issuer), or a credential that explains its failure (the CLI's MIC603) —
 // reaches the core as it is, once, instead of being retried or rewrapped as an unexpected answer (MIC604).
 import * as assert from 'node:assert/strict';
+import type { TokenCredential } from '@azure/core-auth';
 import { ServiceCalls } from '../../tasks/ManagedIdentityConnections/src/adapters/service-calls';
+import { explainedSignInFailures } from '../../tasks/ManagedIdentityConnections/src/composition';
 import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { FakePlatform } from '../fakes/fake-platform';
 import { VirtualClock } from '../helpers/virtual-clock';
@@ -82,6 +84,39 @@ describe('ServiceCalls', () => {
       const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 10_000, clock });
       await assert.rejects(clock.run(calls.run({ what: 'verify', operation: replicatingUntil(clock, 60_000).operation, pollCodes: ['PropagationPending'] })), /still replicating/);
       assert.ok(clock.now() <= 10_000 + 100, `gave up at ${clock.now()} ms`);
+    });
+  });
+
+  describe('a sign-in that fails (explainedSignInFailures)', () => {
+    const remediation = 'Check the bootstrap service connection.';
+    const readSubscription = (credential: TokenCredential, calls: ServiceCalls) =>
+      calls.run({ what: 'read subscription 2222', operation: async () => (await credential.getToken('https://management.azure.com/.default'))!.token });
+
+    it('is the sign-in\'s MIC603 with its remediation, not the call\'s MIC604, and is not retried', async () => {
+      const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 10_000, initialDelayMs: 1, maxDelayMs: 1 });
+      let attempts = 0;
+      const rejected = Object.assign(new Error('invalid_client'), { name: 'AuthenticationError', statusCode: 400, errorResponse: { error: 'invalid_client', errorDescription: 'AADSTS700211: No matching federated identity record found for presented assertion issuer.' } });
+      const credential = explainedSignInFailures({ getToken: () => (attempts++, Promise.reject(rejected)) }, 'Bootstrap connection bootstrap', remediation);
+      await assert.rejects(readSubscription(credential, calls), (error: TaskError) => {
+        assert.equal(error.code, 'MIC603');
+        assert.match(error.message, /^Bootstrap connection bootstrap could not get a token for https:\/\/management\.azure\.com\/\.default: .*AADSTS700211/);
+        assert.equal(error.remediation, remediation);
+        return true;
+      });
+      assert.equal(attempts, 1);
+    });
+
+    it('passes a transient failure through, so the call retries it', async () => {
+      const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 10_000, initialDelayMs: 1, maxDelayMs: 1 });
+      let attempts = 0;
+      const unavailable = Object.assign(new Error('Service Unavailable'), { name: 'AuthenticationError', statusCode: 503, errorResponse: { error: 'temporarily_unavailable', errorDescription: 'AADSTS90033: A transient error has occurred.' } });
+      const credential = explainedSignInFailures(
+        { getToken: () => (++attempts < 3 ? Promise.reject(unavailable) : Promise.resolve({ token: 'ok', expiresOnTimestamp: Date.now() + 3_600_000 })) },
+        'Bootstrap connection bootstrap',
+        remediation,
+      );
+      assert.equal(await readSubscription(credential, calls), 'ok');
+      assert.equal(attempts, 3);
     });
   });
 });

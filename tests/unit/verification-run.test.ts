@@ -213,16 +213,31 @@ describe('verification run', () => {
       assert.ok(fake.platform.messages('info').includes('No verification run was queued: the selected environments have no enabled connection for it to use.'));
     });
 
-    for (const command of ['plan', 'verify']) {
-      it(`is ignored by ${command}, with an info line, and adds no grant to the plan`, async () => {
-        const fake = createFakeWorld();
-        const spec = specFor(['dev'], () => '        authorize: none\n');
-        if (command === 'verify') await run(taskConfig({ command: 'provision', environments: spec }), fake.ports);
-        const result = await provisionWithRun(fake, { command, spec });
-        assert.deepEqual(fake.devOps.runs, []);
-        assert.ok(fake.platform.messages('info').includes(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${command}.`));
-        assert.ok(!result.plan!.environments[0]!.actions.some((action) => action.kind === 'authorizePipelines'));
-      });
-    }
+    it('is ignored by verify, with an info line, and adds no grant to the plan', async () => {
+      const fake = createFakeWorld();
+      const spec = specFor(['dev'], () => '        authorize: none\n');
+      await run(taskConfig({ command: 'provision', environments: spec }), fake.ports);
+      const result = await provisionWithRun(fake, { command: 'verify', spec });
+      assert.deepEqual(fake.devOps.runs, []);
+      assert.ok(fake.platform.messages('info').includes('queueVerificationRun is ignored: only provision queues a verification run, and the command is verify.'));
+      assert.ok(!result.plan!.environments[0]!.actions.some((action) => action.kind === 'authorizePipelines'));
+    });
+
+    it('is shown by plan: the grant provision will make for the verification run is in the plan and in permissionsBroadened, and nothing is queued', async () => {
+      const fake = createFakeWorld();
+      const spec = specFor(['dev'], () => '        authorize: none\n');
+      await run(taskConfig({ command: 'provision', environments: spec }), fake.ports);
+      fake.platform.outputs.clear();
+      const result = await provisionWithRun(fake, { command: 'plan', spec });
+      assert.equal(result.status, 'succeeded', errorsOf(result));
+      assert.deepEqual(fake.devOps.runs, []);
+      const grant = result.plan!.environments[0]!.actions.find((action) => action.kind === 'authorizePipelines');
+      assert.ok(grant && grant.kind === 'authorizePipelines', 'the plan shows the verification run\'s grant');
+      assert.deepEqual([grant.pipelineIds, grant.forVerificationRun], [[world.pipelineId], world.pipelineId]);
+      assert.equal(fake.platform.outputs.get('permissionsBroadened'), 'true');
+      assert.equal(fake.platform.outputs.get('changesPresent'), 'true');
+      assert.ok(fake.platform.messages('info').some((line) => line.includes(`pipeline ${world.pipelineId} runs this task and queues the verification run`)));
+      assert.deepEqual(fake.log.methods('devOps').filter((method) => method === 'authorizePipelines' || method === 'queueRun'), [], 'plan writes nothing');
+    });
   });
 });

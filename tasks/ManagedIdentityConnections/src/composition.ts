@@ -17,6 +17,7 @@ import { maskingCredential } from './adapters/mask-tokens';
 import { builtOnFirstUse } from './adapters/on-first-use';
 import { ServiceCalls } from './adapters/service-calls';
 import { describeFailure, formatFailure } from './adapters/service-failure';
+import { classifyHttpFailure } from './retry';
 
 /** Azure DevOps' first-party application id: the audience of Entra tokens for Azure DevOps. */
 export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
@@ -83,7 +84,8 @@ export function pipelineAuthentication(config: PipelineConfig, platform: Platfor
   const http: HttpSettings = { network: config.network, ...(control.signal ? { signal: control.signal } : {}) };
   const bootstrap = { tenantId: config.bootstrap.tenantId, connectionId: config.bootstrap.id, systemAccessToken: accessToken.reveal(), authorityHost: config.cloud.authorityHost, setSecret };
   const signIn = builtOnFirstUse<TokenCredential>(async () => (await azureSdk()).pipelineCredential({ ...bootstrap, clientId: config.bootstrap.clientId, http }), { getToken: true });
-  const credential = sharedTokenCredential(maskingCredential(signIn, setSecret));
+  const bootstrapName = `Bootstrap connection ${config.bootstrap.id}`;
+  const credential = sharedTokenCredential(maskingCredential(explainedSignInFailures(signIn, bootstrapName, bootstrapSignInRemediation), setSecret));
   return {
     arm: credential,
     http,
@@ -108,6 +110,9 @@ export async function entraTokenForDevOps(credential: TokenCredential, who: stri
 /** The environment variable the Azure DevOps CLI extension reads a personal access token from. */
 export const PAT_VARIABLE = 'AZURE_DEVOPS_EXT_PAT';
 
+const bootstrapSignInRemediation =
+  'Check the bootstrap service connection (the bootstrapConnection input): its identity needs a federated credential with exactly the connection\'s issuer and subject, and this pipeline must be allowed to use the connection.';
+
 const cliSignInRemediation = 'Sign in with `az login` (add --tenant-id, or `az account set`, for another tenant); the CLI uses the Azure CLI\'s account.';
 
 export interface CliSignIn {
@@ -125,7 +130,7 @@ export function cliAuthentication(config: CliConfig, platform: Platform, signIn:
   const setSecret = (value: string) => platform.setSecret(value);
   const inner =
     signIn.credential ?? builtOnFirstUse<TokenCredential>(async () => (await azureSdk()).azureCliCredential(config.tenantId), { getToken: true });
-  const credential = sharedTokenCredential(maskingCredential(explainedSignInFailures(inner), setSecret));
+  const credential = sharedTokenCredential(maskingCredential(explainedSignInFailures(inner, 'The Azure CLI account', cliSignInRemediation), setSecret));
   const pat = signIn.env[PAT_VARIABLE]?.trim();
   if (pat) setSecret(pat);
   return {
@@ -136,16 +141,22 @@ export function cliAuthentication(config: CliConfig, platform: Platform, signIn:
 }
 
 /**
- * A failed sign-in on a workstation is nearly always "not logged in" or "wrong tenant"; say how to fix that
- * instead of the pipeline's remediation about bootstrap connections.
+ * A sign-in that fails for good is the caller's sign-in failing — MIC603 with how to fix that sign-in — not the
+ * call that happened to ask for the first token (a subscription read would otherwise report MIC604, and an
+ * AADSTS code about our own identity would read like one about a managed connection). On a workstation that is
+ * nearly always "not logged in" or "wrong tenant"; in a pipeline, the bootstrap connection. Transient failures
+ * (network, throttling, 5xx) pass through untouched, for the call's retries.
  */
-function explainedSignInFailures(inner: TokenCredential): TokenCredential {
+export function explainedSignInFailures(inner: TokenCredential, who: string, remediation: string): TokenCredential {
   return {
     async getToken(scopes, options) {
       try {
         return await inner.getToken(scopes, options);
       } catch (error) {
-        throw new TaskError('MIC603', `Could not get a token for ${([] as string[]).concat(scopes).join(' ')}: ${formatFailure(describeFailure(error))}`, { cause: error, remediation: cliSignInRemediation });
+        if (isTaskError(error)) throw error;
+        const failure = describeFailure(error);
+        if (classifyHttpFailure(failure).retry) throw error;
+        throw new TaskError('MIC603', `${who} could not get a token for ${([] as string[]).concat(scopes).join(' ')}: ${formatFailure(failure)}`, { cause: error, remediation });
       }
     },
   };
@@ -180,6 +191,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   const identities = builtOnFirstUse<IdentityClient>(async () => new (await armClients()).ArmIdentityClient(arm, calls), {
     getIdentity: true,
     listIdentities: true,
+    listIdentitiesInSubscription: true,
     createOrUpdateIdentity: true,
     listFederatedCredentials: true,
     putFederatedCredential: true,
@@ -202,11 +214,16 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       updateConnection: true,
       getPipelinePermissions: true,
       authorizePipelines: true,
+      findPipelines: true,
       findProjects: true,
       shareConnection: true,
       testConnection: true,
       queueRun: true,
       getRun: true,
+      listChecks: true,
+      listAzureRmConnections: true,
+      lastUsed: true,
+      putCheck: true,
     },
   );
   return { platform, identities, roles, devOps };

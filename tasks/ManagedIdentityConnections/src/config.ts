@@ -11,9 +11,21 @@ import { environmentNameRule, guidRule } from './core/names';
 import type { ProjectRef } from './ports/devops';
 import { Secret } from './secret';
 
-export type Command = 'plan' | 'provision' | 'verify';
+export type Command = 'plan' | 'provision' | 'verify' | 'audit';
 export type DevOpsAuth = 'systemAccessToken' | 'bootstrapIdentity';
-export type EnvironmentsSource = { readonly kind: 'inline'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
+export type TextSource = { readonly kind: 'inline'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
+/** `none`: the audit without a spec (every other command needs one). */
+export type EnvironmentsSource = TextSource | { readonly kind: 'none' };
+
+/** What the audit fails on (auditFailOn): each names a kind of connection that makes the audit fail. */
+export const auditRules = ['secret', 'legacyIssuer', 'appRegistration', 'notOwned', 'drift'] as const;
+export type AuditRule = (typeof auditRules)[number];
+
+export interface AuditSettings {
+  readonly failOn: readonly AuditRule[];
+  /** Where audit.json and audit.csv are written; relative to the working directory. */
+  readonly outputDirectory: string;
+}
 
 /** Task input names, as declared in task.json. Public interface: never rename. */
 export const inputNames = {
@@ -31,6 +43,12 @@ export const inputNames = {
   waitForVerificationRun: 'waitForVerificationRun',
   verificationRunTimeoutMinutes: 'verificationRunTimeoutMinutes',
   specSource: 'specSource',
+  // Governance (escalation guard, platform policy)
+  bootstrapIdentityResourceId: 'bootstrapIdentityResourceId',
+  policy: 'policy',
+  policyFile: 'policyFile',
+  auditFailOn: 'auditFailOn',
+  auditOutputDirectory: 'auditOutputDirectory',
 } as const;
 
 /**
@@ -56,6 +74,8 @@ export const factNames = {
   jobId: 'System.JobId',
   oidcRequestUri: 'System.OidcRequestUri',
   sourceBranch: 'Build.SourceBranch',
+  repositoryName: 'Build.Repository.Name',
+  tempDirectory: 'Agent.TempDirectory',
   accessToken: 'System.AccessToken',
   // Where the agent roots filePath inputs (docs/architecture.md, "The agent's input translation").
   sourcesDirectory: 'Build.SourcesDirectory',
@@ -78,6 +98,8 @@ export interface BootstrapConnection {
   /** The bootstrap identity's client id. */
   readonly clientId: string;
   readonly subscriptionId?: string;
+  /** The bootstrap identity's resource id (bootstrapIdentityResourceId); absent: found by client id when needed. */
+  readonly identityResourceId?: string;
 }
 
 /** The Azure cloud the run talks to: from the bootstrap connection in a pipeline, from options in the CLI. */
@@ -103,6 +125,8 @@ export interface PipelineContext {
   readonly jobId?: string;
   readonly oidcRequestUri?: string;
   readonly sourceBranch?: string;
+  /** Build.Repository.Name: which platform policy rule applies. */
+  readonly repositoryName?: string;
   /** System.AccessToken; required with devOpsAuth: systemAccessToken. */
   readonly accessToken?: Secret;
 }
@@ -128,6 +152,10 @@ interface ConfigBase {
   readonly concurrency: number;
   readonly propagationTimeoutSeconds: number;
   readonly verificationRun: VerificationRunSettings;
+  /** The platform policy (policy or policyFile); absent: no policy. */
+  readonly policy?: TextSource;
+  /** The audit command's settings. */
+  readonly audit?: AuditSettings;
   readonly cloud: AzureCloud;
   readonly pipeline: PipelineContext;
 }
@@ -185,6 +213,8 @@ export const cliOptionNames = {
   authorityHost: 'authority-host',
   azureEnvironment: 'azure-environment',
   pipelineId: 'pipeline-id',
+  failOn: 'fail-on',
+  outputDirectory: 'output-directory',
 } as const;
 
 export const cloudDefaults = {
@@ -202,7 +232,7 @@ export const inputLimits = {
 
 const defaultVerificationRunParameters = { mode: 'verify' };
 
-const commands: readonly Command[] = ['plan', 'provision', 'verify'];
+const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit'];
 const devOpsAuths: readonly DevOpsAuth[] = ['systemAccessToken', 'bootstrapIdentity'];
 
 /** Throws one TaskError (MIC100, or the single problem's own code) listing every problem found. */
@@ -213,14 +243,16 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   if (bootstrapId !== undefined && !guidRule.pattern.test(bootstrapId)) {
     read.report('MIC102', inputNames.bootstrapConnection, `bootstrapConnection must be the id of an Azure Resource Manager service connection (a GUID); got ${JSON.stringify(bootstrapId)}.`);
   }
-  const environments = readEnvironmentsSource(read, inputs, facts);
+  const environments = readEnvironmentsSource(read, inputs, facts, command);
   const only = readOnly(read, inputs, inputNames.only);
   const devOpsAuth = read.choice(inputs, inputNames.devOpsAuth, devOpsAuths, 'systemAccessToken');
   const allowPrivilegedRoles = read.boolean(inputs, inputNames.allowPrivilegedRoles, false);
   const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
-  const bootstrap = readBootstrap(read, facts, bootstrapId ?? '');
+  const { identityResourceId, policy } = readGovernanceInputs(read, inputs, facts);
+  const audit = command === 'audit' ? readAuditSettings(read, inputs, inputNames.auditFailOn, inputNames.auditOutputDirectory, read.optional(facts, factNames.tempDirectory) ?? '.') : undefined;
+  const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...(identityResourceId === undefined ? {} : { identityResourceId }) };
   const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
   const network = readNetwork(read, facts);
@@ -239,6 +271,8 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
     concurrency,
     propagationTimeoutSeconds,
     verificationRun,
+    ...(policy === undefined ? {} : { policy }),
+    ...(audit === undefined ? {} : { audit }),
     bootstrap,
     cloud,
     pipeline,
@@ -256,7 +290,8 @@ export function parseCliConfig(options: RawValues): CliConfig {
   const read = new RawReader((name) => (name === names.command ? name : `--${name}`), 'option');
   if (read.optional(options, names.command) === undefined) read.report('MIC101', names.command, `Name a command first: ${commands.join(', ')}.`);
   const command = read.choice(options, names.command, commands, 'plan');
-  const file = read.required(options, names.environmentsFile, 'MIC101');
+  const file = command === 'audit' ? read.optional(options, names.environmentsFile) : read.required(options, names.environmentsFile, 'MIC101');
+  const audit = command === 'audit' ? readAuditSettings(read, options, names.failOn, names.outputDirectory, '.') : undefined;
   const only = readOnly(read, options, names.only);
   const allowPrivilegedRoles = read.boolean(options, names.allowPrivilegedRoles, false);
   const concurrency = read.integer(options, names.concurrency, inputLimits.concurrency);
@@ -283,7 +318,8 @@ export function parseCliConfig(options: RawValues): CliConfig {
   return deepFreeze({
     source: 'cli',
     command,
-    environments: { kind: 'file', path: file! },
+    environments: file === undefined ? { kind: 'none' } : { kind: 'file', path: file },
+    ...(audit === undefined ? {} : { audit }),
     only,
     allowPrivilegedRoles,
     concurrency,
@@ -331,7 +367,7 @@ export type SpecSource = (typeof specSources)[number];
  * the other is ignored, since the classic editor keeps a hidden input's old value; without specSource the
  * pair rules apply: exactly one of them set.
  */
-function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawValues): EnvironmentsSource | undefined {
+function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawValues, command: Command): EnvironmentsSource | undefined {
   const text = read.optional(inputs, inputNames.environments);
   const path = suppliedFilePath(read.optional(inputs, inputNames.environmentsFile), facts);
   const chosen = read.optional(inputs, inputNames.specSource) === undefined ? undefined : read.choice(inputs, inputNames.specSource, specSources, 'inline');
@@ -351,6 +387,7 @@ function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawVa
   }
   if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
   if (path !== undefined) return { kind: 'file', path };
+  if (command === 'audit') return { kind: 'none' };
   read.report('MIC103', inputNames.environments, 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.');
   return undefined;
 }
@@ -429,6 +466,36 @@ function readBootstrap(read: RawReader, facts: RawValues, id: string): Bootstrap
   };
 }
 
+/** The governance inputs (escalation guard, platform policy), in one place. */
+function readGovernanceInputs(read: RawReader, inputs: RawValues, facts: RawValues): { identityResourceId?: string; policy?: TextSource } {
+  let identityResourceId = read.optional(inputs, inputNames.bootstrapIdentityResourceId);
+  if (identityResourceId !== undefined && !identityResourceIdPattern.test(identityResourceId)) {
+    read.report('MIC102', inputNames.bootstrapIdentityResourceId, `bootstrapIdentityResourceId must be a user-assigned identity's resource id, /subscriptions/{guid}/resourceGroups/{name}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}; got ${JSON.stringify(identityResourceId)}.`);
+    identityResourceId = undefined;
+  }
+  const text = read.optional(inputs, inputNames.policy);
+  // policyFile is a filePath input: the agent roots an empty one at the sources directory.
+  const path = suppliedFilePath(read.optional(inputs, inputNames.policyFile), facts);
+  let policy: TextSource | undefined;
+  if (text !== undefined && path !== undefined) read.report('MIC140', inputNames.policy, 'Both policy and policyFile are set; the platform gives its policy one way.');
+  else if (text !== undefined) policy = { kind: 'inline', text: inputs[inputNames.policy]! };
+  else if (path !== undefined) policy = { kind: 'file', path };
+  return { ...(identityResourceId === undefined ? {} : { identityResourceId }), ...(policy === undefined ? {} : { policy }) };
+}
+
+/** auditFailOn / --fail-on: comma-separated rules; the output directory (default: the agent's temp folder, or .). */
+function readAuditSettings(read: RawReader, raw: RawValues, failOnName: string, directoryName: string, defaultDirectory: string): AuditSettings {
+  const failOn: AuditRule[] = [];
+  for (const item of (read.optional(raw, failOnName) ?? '').split(',').map((part) => part.trim()).filter(Boolean)) {
+    const rule = auditRules.find((candidate) => candidate.toLowerCase() === item.toLowerCase());
+    if (!rule) read.report('MIC102', failOnName, `${read.label(failOnName)} names ${JSON.stringify(item)}; use a comma-separated list of ${auditRules.join(', ')}.`);
+    else if (!failOn.includes(rule)) failOn.push(rule);
+  }
+  return { failOn, outputDirectory: read.optional(raw, directoryName) ?? defaultDirectory };
+}
+
+const identityResourceIdPattern = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourcegroups\/[^/]+\/providers\/microsoft\.managedidentity\/userassignedidentities\/[^/]+$/i;
+
 function readBootstrapCloud(read: RawReader, facts: RawValues): AzureCloud {
   return {
     armUrl: read.url(facts, factNames.bootstrapArmUrl, cloudDefaults.armUrl),
@@ -453,6 +520,7 @@ function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth 
     jobId: read.optional(facts, factNames.jobId),
     oidcRequestUri: read.optional(facts, factNames.oidcRequestUri),
     sourceBranch: read.optional(facts, factNames.sourceBranch),
+    repositoryName: read.optional(facts, factNames.repositoryName),
   };
   return {
     collectionUri: collectionUri.endsWith('/') ? collectionUri : `${collectionUri}/`,

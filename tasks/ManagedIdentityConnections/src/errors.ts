@@ -44,6 +44,16 @@ export const errorCatalog = {
   MIC130: { title: 'No emulator world for the rehearsal', remediation: 'The --from-seed file must be a seed document (docs/emulator.md, "The seed") with a bootstrap connection and job; a world derived from a spec is refused only by an emulator bug: report it.', raisedBy: 'core' },
   MIC131: { title: 'The rehearsal\'s rerun wrote', remediation: 'The second provision of an unchanged spec must write nothing; this is a bug in the task: report it with the rehearsal\'s output.', raisedBy: 'core' },
   MIC132: { title: 'The bundled task is missing', remediation: 'The rehearsal runs the task as shipped, from dist/: run npm run build (npm run try does) and try again.', raisedBy: 'core' },
+  // Platform policy (docs/governance.md)
+  MIC140: { title: 'Platform policy cannot be read', remediation: 'Set one of policy and policyFile, and check that the file exists on the agent (the template passes it; docs/governance.md).', raisedBy: 'core' },
+  MIC141: { title: 'Platform policy is not valid', remediation: 'Fix the policy at the field and line given; policy.v1.schema.json describes it.', raisedBy: 'core' },
+  MIC142: { title: 'No platform policy rule for this project or repository', remediation: 'Ask the platform team to add a rule whose match fits this project and repository.', raisedBy: 'core' },
+  MIC143: { title: 'Subscription not allowed by the platform policy', remediation: 'Use a subscription the policy rule lists, or ask the platform team.', raisedBy: 'core' },
+  MIC144: { title: 'Resource group not allowed by the platform policy', remediation: 'Use a resource group matching the rule\'s patterns; roles on a whole subscription are refused when the rule lists resource groups.', raisedBy: 'core' },
+  MIC145: { title: 'Role not allowed by the platform policy', remediation: 'Use a role the policy rule lists, or ask the platform team.', raisedBy: 'core' },
+  MIC146: { title: 'Name does not follow the platform policy', remediation: 'Rename the identity or connection to match the rule\'s pattern.', raisedBy: 'core' },
+  MIC147: { title: 'Too many environments or connections for the platform policy', remediation: 'Split the spec, or ask the platform team to raise the limit.', raisedBy: 'core' },
+  MIC148: { title: 'Feature not allowed by the platform policy', remediation: 'Sharing, authorize: all and privileged roles are off unless the policy rule allows them: remove them from the spec or inputs.', raisedBy: 'core' },
   // Identities and federated credentials
   MIC201: { title: 'Too many connections for one identity', remediation: 'An identity holds at most 20 federated credentials, one per connection: split the environment.', raisedBy: 'core' },
   MIC202: { title: 'Federated credential limit reached', remediation: 'The identity already has federated credentials this task does not manage; remove unused ones or use another identity.', raisedBy: 'core' },
@@ -54,6 +64,7 @@ export const errorCatalog = {
   MIC207: { title: 'Federated credential rejected', remediation: 'Check the message; an identical issuer and subject may exist under another name on the identity.', raisedBy: 'adapters' },
   MIC208: { title: 'Connection subscription is in another tenant than the identity', remediation: 'A managed identity works only in its own tenant: target a subscription of that tenant.', raisedBy: 'core' },
   MIC209: { title: 'Federated credentials not supported for this identity', remediation: 'Some regions do not support federated credentials on managed identities: use another location.', raisedBy: 'adapters' },
+  MIC210: { title: 'New identity not visible to federated credentials in time (ParentResourceNotFound)', remediation: 'Azure had not yet made the new identity visible to its federated credentials within propagationTimeoutSeconds: run again, or raise the timeout.', raisedBy: 'adapters' },
   // Roles and subscriptions
   MIC301: { title: 'Privileged role refused', remediation: 'Owner, User Access Administrator and Role Based Access Control Administrator need allowPrivilegedRoles: true. Prefer a narrower role.', raisedBy: 'core' },
   MIC302: { title: 'Role can change authorization', remediation: 'The role can write Microsoft.Authorization (role assignments, definitions, policy or locks): use a narrower role or set allowPrivilegedRoles.', raisedBy: 'core' },
@@ -62,6 +73,10 @@ export const errorCatalog = {
   MIC305: { title: 'Identity principal not found in time', remediation: 'Entra replication took longer than propagationTimeoutSeconds: run again or raise the timeout.', raisedBy: 'adapters' },
   MIC306: { title: 'Role assignment name conflict', remediation: 'An assignment with the same name exists for another principal or scope; report it, this should not happen with derived names.', raisedBy: 'adapters' },
   MIC307: { title: 'Subscription not found', remediation: 'Check the subscription id and that the bootstrap identity can read it.', raisedBy: 'core' },
+  MIC310: { title: 'Role could take over an identity', remediation: 'The role can write federated credentials or identities on a scope holding the bootstrap identity, an identity of the spec or an identity resource group: grant it on a scope without identities (docs/permissions.md, safe layout), or set allowPrivilegedRoles.', raisedBy: 'core' },
+  MIC311: { title: 'Bootstrap identity not located', remediation: 'The escalation guard could not tell whether a role covers the bootstrap identity: set the bootstrapIdentityResourceId input, or let the bootstrap identity read identities in the subscriptions the spec names.', raisedBy: 'core' },
+  MIC312: { title: 'Environments share an identity resource group under an identity-writing grant', remediation: 'One environment can sign in as the others: give each environment its own identity resource group, or drop the grant.', raisedBy: 'core' },
+  MIC313: { title: 'Identity takeover allowed by allowPrivilegedRoles', remediation: 'The grant lets a connection sign in as the identities named; narrow its scope unless this is intended.', raisedBy: 'core' },
   // Azure DevOps
   MIC401: { title: 'A connection with this name is not ours to manage', remediation: 'A connection of that name exists but is not an Azure Resource Manager, workload identity federation, manual, subscription-level connection: rename one of them.', raisedBy: 'core' },
   MIC402: { title: 'Service connection disabled', remediation: 'Azure DevOps disables connections unused for 100 days; re-enable it in Project settings > Service connections.', raisedBy: 'core' },
@@ -74,6 +89,16 @@ export const errorCatalog = {
   MIC409: { title: 'No pipeline to authorize', remediation: 'authorize: current needs a pipeline run; outside one, list pipeline ids or use all or none.', raisedBy: 'core' },
   MIC410: { title: 'Verification run could not be queued', remediation: 'The identity calling Azure DevOps needs "Queue builds" on this pipeline; the pipeline must declare every parameter in verificationRunParameters and may use every connection it names.', raisedBy: 'adapters' },
   MIC411: { title: 'No pipeline to queue a verification run of', remediation: 'queueVerificationRun queues the pipeline running the task again (System.DefinitionId): use it in a YAML pipeline run, or turn it off.', raisedBy: 'core' },
+  MIC412: { title: 'Unknown pipeline in authorize', remediation: 'List pipeline (definition) ids of the project the task runs in or of a shareWith project of the connection; the id is in the pipeline\'s address (definitionId=…).', raisedBy: 'core' },
+  MIC413: { title: 'Connection deleted in this project but still shared with another', remediation: 'Delete the connection in the other project too (the next run creates and shares it anew), or share that copy back with this project (the next run adopts it).', raisedBy: 'core' },
+  MIC414: { title: 'A shareWith project has another connection of that name', remediation: 'Connection names are unique per project: rename one of the two, or remove the project from shareWith.', raisedBy: 'core' },
+  MIC420: { title: 'A connection of this name appeared for another identity while the task ran', remediation: 'Something else (another run, a person) created a service connection with this name for another identity or tenant: rename one of them, or delete the other and run again.', raisedBy: 'adapters' },
+  MIC421: { title: 'Connection uses the Azure DevOps (legacy) issuer', remediation: 'The Azure DevOps issuer retires on 2027-07-01: convert the connection to the Entra issuer (Project settings > Service connections > the connection > Convert, or edit and save), then run provision to update its federated credential.', raisedBy: 'core' },
+  MIC422: { title: 'Only the Reader role on a service connection', remediation: 'Azure DevOps shows a Reader only a stub of the connection: make the identity running the task an Administrator of the connection (Project settings > Service connections > the connection > Security).', raisedBy: 'core' },
+  MIC430: { title: 'Check configuration refused', remediation: 'Azure DevOps refused a check on the connection: check the approver ids (users or groups of the organization), the template repository, the time zone (a Windows time zone id) and the message.', raisedBy: 'adapters' },
+  MIC431: { title: 'Invalid check on a connection', remediation: 'Fix the value named (approvers and minApprovers, timeoutMinutes, the template\'s ref and path, business days and hours); docs/environments-spec.md lists what is allowed.', raisedBy: 'core' },
+  MIC432: { title: 'Audit rule matched', remediation: 'The connections named match an auditFailOn rule: migrate them (secret → workload identity federation, legacy issuer → Entra ID issuer, app registration → managed identity), bring them under the spec, or drop the rule.', raisedBy: 'core' },
+  MIC433: { title: 'Audit files cannot be written', remediation: 'Check auditOutputDirectory (or --output-directory): it must be a writable folder on the agent.', raisedBy: 'core' },
   // Verification and propagation
   MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
   MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },
@@ -185,7 +210,17 @@ const verificationCodes: readonly (readonly [RegExp, ErrorCode])[] = [
   [/AADSTS700211\b/, 'MIC504'],
   [/AADSTS700024\b/, 'MIC506'],
   [/AADSTS70021\b/, 'MIC503'],
+  [/AADSTS70025\b/, 'MIC503'],
 ];
+
+/**
+ * The code of a failed TestConnection. A credential the task did not write in this run cannot be propagating:
+ * "no record" (AADSTS70021, 70025) is then drift (MIC502), reported at once.
+ */
+export function classifyTestFailure(message: string, credentialWrittenThisRun: boolean): ErrorCode {
+  const code = classifyVerificationFailure(message);
+  return code === 'MIC503' && !credentialWrittenThisRun ? 'MIC502' : code;
+}
 
 export function classifyVerificationFailure(message: string): ErrorCode {
   for (const [pattern, code] of verificationCodes) if (pattern.test(message)) return code;

@@ -128,6 +128,10 @@ export function registerFederatedCredentialRoutes(runtime: AzureRuntime): void {
   armRoute(runtime, 'PUT', `${base}/:ficName`, 'arm.fic.put', async (call) => {
     const name = call.req.params.ficName;
     const { identity, identityId } = parentOf(call, WRITE);
+    // The identity exists, but the credential resource provider has not heard of it yet.
+    if (!call.req.system && identity.createdAt > 0 && Date.now() - identity.createdAt < call.runtime.settings.identityVisibilityMs) {
+      throw parentResourceNotFound(identity.name);
+    }
     if (!NAME.test(name)) {
       throw badRequest(`Federated Identity Credential name '${name}' is invalid. It must be 3 to 120 characters, start with a letter or digit, and contain only letters, digits, '-' and '_'.`);
     }

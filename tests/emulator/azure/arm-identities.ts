@@ -62,6 +62,7 @@ export function createIdentity(world: AzureWorld, input: NewIdentity): Identity 
     tenantId: world.tenant.id,
     clientId: input.clientId ?? randomUUID(),
     principalId: input.principalId ?? randomUUID(),
+    createdAt: input.replicated ? 0 : Date.now(),
     federatedCredentials: new Map(),
   };
   world.putIdentity(identity);

@@ -20,7 +20,7 @@ import { armRoute, type ArmCall } from './arm-pipeline';
 import { isAtOrAbove, isGuid, keyOf, lastSegment, normalizeScope, parseScope, sameId } from './ids';
 import { page } from './paging';
 import { roleAssignmentAttributes } from './rbac';
-import { roleByGuid, roleDefinitionId } from './role-definitions';
+import { roleDefinitionId, roleInWorld } from './role-definitions';
 import type { AzureRuntime } from './runtime';
 import { PRINCIPAL_TYPES, type AzureWorld, type PrincipalType, type RoleAssignment } from './world';
 
@@ -141,7 +141,7 @@ function requestedPrincipalType(runtime: AzureRuntime, input: RoleAssignmentInpu
  */
 export function applyRoleAssignment(runtime: AzureRuntime, input: RoleAssignmentInput, actor: string | null, system: boolean): { status: 200 | 201; assignment: RoleAssignment } {
   const { world } = runtime;
-  if (!roleByGuid(input.roleDefinitionGuid)) {
+  if (!roleInWorld(world, input.roleDefinitionGuid)) {
     throw armError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${input.roleDefinitionGuid}' does not exist.`);
   }
   const now = new Date().toISOString();

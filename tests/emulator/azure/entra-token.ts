@@ -53,12 +53,23 @@ function isPropagated(runtime: AzureRuntime, credential: FederatedCredential, no
   return credential.writtenAt === 0 || now - credential.writtenAt >= runtime.ctx.settings.ficPropagationMs;
 }
 
+/**
+ * `api://AzureADTokenExchange` is the identifier URI of Entra's token-exchange application; an assertion may
+ * name it by its app id instead, as Azure DevOps' Entra-issued ID tokens do (aud fb60f99c-…, Teleport RFD 211).
+ */
+const TOKEN_EXCHANGE_APP_ID = 'fb60f99c-7a34-4190-8149-302f77469936';
+
+function audienceMatches(credentialAudience: string, presented: readonly string[]): boolean {
+  const same = (value: string) => value === TOKEN_EXCHANGE_APP_ID || value === 'api://AzureADTokenExchange';
+  return presented.some((audience) => audience === credentialAudience || (same(audience) && same(credentialAudience)));
+}
+
 /** Picks the federated credential the assertion presents, or throws the AADSTS error Entra would. */
 function matchCredential(runtime: AzureRuntime, req: EmuRequest, identity: Identity, claims: { iss: string; sub: string; aud: string[] }): FederatedCredential {
   const now = Date.now();
   const all = [...identity.federatedCredentials.values()];
   const fits = (credential: FederatedCredential) =>
-    credential.issuer === claims.iss && credential.subject === claims.sub && credential.audiences.some((audience) => claims.aud.includes(audience));
+    credential.issuer === claims.iss && credential.subject === claims.sub && credential.audiences.some((audience) => audienceMatches(audience, claims.aud));
   const visible = all.filter((credential) => isPropagated(runtime, credential, now));
   const match = visible.find(fits);
   if (match) return match;
@@ -71,8 +82,19 @@ function matchCredential(runtime: AzureRuntime, req: EmuRequest, identity: Ident
       code: 70021,
       description: `No matching federated identity record found for presented assertion. Assertion Issuer: '${claims.iss}'. Assertion Subject: '${claims.sub}'. Assertion Audience: '${audienceText}'. ${FEDERATION_DOCS}`,
     });
-  // A credential still propagating is invisible to token exchange: Entra says it has no record at all.
-  if (visible.length === 0 || all.some((credential) => !isPropagated(runtime, credential, now) && fits(credential))) throw noRecord();
+  // No credential at all — or none visible yet, a new one still propagating: Entra says the app has none
+  // (AADSTS70025, learn.microsoft.com … errors-workload-identity; status and error name [U]).
+  if (visible.length === 0) {
+    throw entraError(req, {
+      status: 400,
+      error: 'invalid_client',
+      code: 70025,
+      description: `The client '${identity.clientId}'(${identity.name}) has no configured federated identity credentials.`,
+    });
+  }
+  // A matching credential still propagating is invisible to token exchange: Entra says it has no record.
+  if (all.some((credential) => !isPropagated(runtime, credential, now) && fits(credential))) throw noRecord();
+  if (runtime.settings.mismatchError === 'generic') throw noRecord();
 
   const checkAgainst = `Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${FEDERATION_DOCS}`;
   const byIssuer = visible.filter((credential) => credential.issuer === claims.iss);

@@ -16,6 +16,7 @@ import {
   mintAssertion,
   msiClient,
   raw,
+  setupCall,
   setupIdentity,
   testIssuer,
   uniqueName,
@@ -129,13 +130,46 @@ describe('emulator: Entra ID', () => {
       await expectAuthenticationError(credential.getToken('https://management.azure.com/.default'), 'AADSTS700016');
     });
 
-    it('refuses an identity without federated credentials with AADSTS70021', async () => {
+    it('refuses an identity without federated credentials with AADSTS70025, as Entra does', async () => {
       const identity = await setupIdentity(emulator, uniqueName('id-bare'));
       const credential = credentialFor(emulator, identity.properties.clientId, { subject: 'anything' });
-      await expectAuthenticationError(credential.getToken('https://management.azure.com/.default'), 'AADSTS70021');
+      await expectAuthenticationError(credential.getToken('https://management.azure.com/.default'), 'AADSTS70025');
+      await expectAuthenticationError(credentialFor(emulator, identity.properties.clientId, { subject: 'anything' }).getToken('https://management.azure.com/.default'), 'has no configured federated identity credentials');
     });
 
-    it('answers AADSTS70021 while a new credential propagates, then issues the token once it has', async () => {
+    it('answers AADSTS70025 while an identity\'s only credential propagates, AADSTS70021 while a further one does', async () => {
+      await control(emulator, 'POST', 'delays', { ficPropagationMs: 60_000 });
+      const name = uniqueName('id-prop');
+      const bootstrap = msiClient(emulator, bootstrapCredential(emulator), DEV_SUBSCRIPTION.id);
+      const identity = await bootstrap.userAssignedIdentities.createOrUpdate(IDENTITY_RESOURCE_GROUP, name, { location: 'westeurope' });
+      await bootstrap.federatedIdentityCredentials.createOrUpdate(IDENTITY_RESOURCE_GROUP, name, 'first', { issuer: testIssuer(emulator), subject: 'first', audiences: [FIC_AUDIENCE] });
+      await expectAuthenticationError(credentialFor(emulator, identity.clientId!, { subject: 'first' }).getToken('https://management.azure.com/.default'), 'AADSTS70025');
+      // GIVEN a credential written by setup (propagated) next to the propagating one
+      await setupCall(emulator, 'PUT', `${identity.id}/federatedIdentityCredentials/old`, { properties: { issuer: testIssuer(emulator), subject: 'old', audiences: [FIC_AUDIENCE] } });
+      await expectAuthenticationError(credentialFor(emulator, identity.clientId!, { subject: 'first' }).getToken('https://management.azure.com/.default'), 'AADSTS70021');
+    });
+
+    it('with azure.mismatchError generic, answers a subject mismatch with AADSTS70021 naming the Assertion Issuer and Subject', async () => {
+      await control(emulator, 'POST', 'settings', { azure: { mismatchError: 'generic' } });
+      const credential = credentialFor(emulator, BOOTSTRAP_IDENTITY.clientId, { subject: 'someone-else' });
+      await expectAuthenticationError(credential.getToken('https://management.azure.com/.default'), "AADSTS70021: No matching federated identity record found for presented assertion\\. Assertion Issuer: '[^']+'\\. Assertion Subject: 'someone-else");
+    });
+
+    it('an internal fault rule fails the in-process token exchange once (a transient AADSTS700213), network rules do not', async () => {
+      await control(emulator, 'POST', 'faults', { rules: [{ route: 'entra.token', status: 401, code: 'AADSTS700213', internal: true, times: 1 }] });
+      const fetched = await emulator.ctx.internalFetch({ method: 'POST', path: `/${DEFAULT_TENANT.id}/oauth2/v2.0/token`, host: 'login.microsoftonline.com', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      assert.equal(fetched.status, 401);
+      assert.match(JSON.stringify(fetched.body), /AADSTS700213/);
+      const again = await emulator.ctx.internalFetch({ method: 'POST', path: `/${DEFAULT_TENANT.id}/oauth2/v2.0/token`, host: 'login.microsoftonline.com', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      assert.equal(again.status, 400, 'the rule fired once; the real check answers now (a parameter is missing)');
+    });
+
+    it('accepts the token-exchange app id fb60f99c-… as the audience api://AzureADTokenExchange', async () => {
+      const credential = credentialFor(emulator, BOOTSTRAP_IDENTITY.clientId, { subject: BOOTSTRAP_IDENTITY.testIssuerSubject, audience: 'fb60f99c-7a34-4190-8149-302f77469936' });
+      assert.ok((await credential.getToken('https://management.azure.com/.default'))?.token);
+    });
+
+    it('answers AADSTS70025 while the first credential of a new identity propagates, then issues the token once it has', async () => {
       // GIVEN federated credentials take 400 ms to propagate
       await control(emulator, 'POST', 'delays', { ficPropagationMs: 400 });
       const name = uniqueName('id-new');
@@ -144,8 +178,8 @@ describe('emulator: Entra ID', () => {
       // WHEN the bootstrap identity writes a credential trusting the test issuer and the new identity exchanges at once
       await bootstrap.federatedIdentityCredentials.createOrUpdate(IDENTITY_RESOURCE_GROUP, name, 'pipeline', { issuer: testIssuer(emulator), subject: 'pipeline', audiences: [FIC_AUDIENCE] });
       const credential = credentialFor(emulator, identity.clientId!, { subject: 'pipeline' });
-      // THEN Entra has no record yet, and has one after the delay
-      await expectAuthenticationError(credential.getToken('https://management.azure.com/.default'), 'AADSTS70021');
+      // THEN Entra has no credential yet (the only one is invisible: AADSTS70025), and has it after the delay
+      await expectAuthenticationError(credential.getToken('https://management.azure.com/.default'), 'AADSTS70025');
       await new Promise((resolve) => setTimeout(resolve, 450));
       const token = await credentialFor(emulator, identity.clientId!, { subject: 'pipeline' }).getToken('https://management.azure.com/.default');
       assert.ok(token?.token);

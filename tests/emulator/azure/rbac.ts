@@ -4,7 +4,7 @@
 // any) holds for the request. Deny assignments and group membership are not modelled.
 import { evaluateCondition, parseCondition, type AttributeSource, type ConditionNode } from './abac-condition';
 import { isAtOrAbove, keyOf } from './ids';
-import { roleByGuid, type Permission, type RoleDefinition } from './role-definitions';
+import { roleInWorld, type Permission, type RoleDefinition } from './role-definitions';
 import type { AzureWorld, RoleAssignment } from './world';
 
 const patternCache = new Map<string, RegExp>();
@@ -63,7 +63,7 @@ export function checkAccess(world: AzureWorld, access: AccessRequest): AccessDec
   let conditionNotFulfilled = false;
   for (const assignment of assignmentsOf(world, access.principalId)) {
     if (!isAtOrAbove(assignment.scope, access.resourceId)) continue;
-    const role = roleByGuid(assignment.roleDefinitionGuid);
+    const role = roleInWorld(world, assignment.roleDefinitionGuid);
     if (!role || !roleAllows(role, access.action)) continue;
     if (!assignment.condition) return { allowed: true };
     const holds = evaluateCondition(parsedCondition(assignment.condition), {

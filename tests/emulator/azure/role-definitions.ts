@@ -33,6 +33,11 @@ export function roleByGuid(guid: string): RoleDefinition | undefined {
   return byGuid.get(keyOf(guid));
 }
 
+/** A built-in role, or one of the world's custom roles. */
+export function roleInWorld(world: { readonly customRoles: ReadonlyMap<string, RoleDefinition> }, guid: string): RoleDefinition | undefined {
+  return roleByGuid(guid) ?? world.customRoles.get(keyOf(guid));
+}
+
 export function roleByName(roleName: string): RoleDefinition | undefined {
   return roles.find((role) => role.roleName.toLowerCase() === roleName.toLowerCase());
 }

@@ -11,10 +11,23 @@ export interface AzureSettings {
    * overlaps it (counting from when it reached the emulator, injected latency included) gets ARM's 409.
    */
   ficWriteMs: number;
+  /**
+   * How long a new identity stays unknown to the federated-credential resource provider: a credential PUT
+   * under it meanwhile answers 404 ParentResourceNotFound, as ARM does for up to minutes after the identity
+   * was created (openshift/cloud-credential-operator#878, hashicorp/terraform-provider-azurerm#32179).
+   */
+  identityVisibilityMs: number;
+  /**
+   * What Entra answers when the identity's credentials are not a match for the assertion: `specific` names
+   * the field (AADSTS700211 issuer, 700213 subject, 700212 audience); `generic` answers AADSTS70021 "No matching
+   * federated identity record found" with the Assertion Issuer/Subject/Audience, as many public reports show
+   * (MicrosoftDocs/azure-devops-docs#13644, Azure/login#515). Which one Entra picks when is not published [U].
+   */
+  mismatchError: 'specific' | 'generic';
 }
 
 export function defaultAzureSettings(): AzureSettings {
-  return { ficWriteMs: 20 };
+  return { ficWriteMs: 20, identityVisibilityMs: 0, mismatchError: 'specific' };
 }
 
 /** A write on one identity's federated credentials: from arrival until it completes (ms since epoch). */

@@ -4,6 +4,7 @@
 // Plain data and lookups only. The rules (who may do what, which writes are refused, how errors read)
 // live in the route modules, so the same store serves the Entra and ARM sides and the seed loader.
 import { identityResourceId, keyOf, resourceGroupResourceId } from './ids';
+import type { RoleDefinition } from './role-definitions';
 
 export type PrincipalType = 'User' | 'Group' | 'ServicePrincipal' | 'ForeignGroup' | 'Device';
 export const PRINCIPAL_TYPES: readonly PrincipalType[] = ['User', 'Group', 'ServicePrincipal', 'ForeignGroup', 'Device'];
@@ -48,6 +49,8 @@ export interface Identity {
   tenantId: string;
   clientId: string;
   principalId: string;
+  /** When ARM created it (ms since epoch); 0 for seeded and setup identities, which count as visible everywhere. */
+  createdAt: number;
   /** Keyed by lowercase name, in creation order. */
   federatedCredentials: Map<string, FederatedCredential>;
 }
@@ -86,8 +89,11 @@ export class AzureWorld {
   readonly principals = new Map<string, Principal>();
   /** Keyed by lowercase name: ARM wants role assignment names unique across scopes. */
   readonly roleAssignments = new Map<string, RoleAssignment>();
+  /** Custom role definitions (PUT …/roleDefinitions/{guid}), keyed by lowercase GUID; built-ins live in role-definitions.json. */
+  readonly customRoles = new Map<string, RoleDefinition>();
 
   clear(): void {
+    this.customRoles.clear();
     this.tenant = { id: '', displayName: '', defaultDomain: '' };
     this.subscriptions.clear();
     this.resourceGroups.clear();

@@ -8,8 +8,9 @@ import type { DevOpsService } from './devops-service';
 import { AZURE_DEVOPS_TOKEN_ISSUER } from './callers';
 import { applyFederation, parameter } from './endpoint-store';
 import { isWorkloadIdentityFederation } from './endpoint-types';
-import { isIssuerType } from './issuer-formats';
+import { toIssuerType } from './issuer-formats';
 import { agentEnvironment, type AgentDirectories } from './jobs';
+import { approveRun } from './check-configurations';
 import { completeRun, queueRun } from './pipeline-runs';
 import { isEndpointRole, type ServiceEndpoint } from './world';
 import { HttpError, jsonBody, type EmuRequest } from '../kernel/http';
@@ -68,8 +69,9 @@ export function registerDevOpsControlRoutes(service: DevOpsService, directories:
   // ones too, as Azure DevOps' own migration does — their federated credentials stop matching.
   route('POST', '/devops/organization/issuer', 'issuer', (req) => {
     const input = body<{ issuerType?: unknown; moveConnections?: unknown }>(req);
-    if (!isIssuerType(input.issuerType)) throw controlError(400, 'issuerType must be "EntraID" or "AzureDevOps"');
-    world().organization.issuerType = input.issuerType;
+    const issuerType = toIssuerType(input.issuerType);
+    if (issuerType === undefined) throw controlError(400, 'issuerType must be "EntraID" or "DevOps" (or its alias "AzureDevOps")');
+    world().organization.issuerType = issuerType;
     const move = input.moveConnections;
     const targets =
       move === 'all'
@@ -82,7 +84,7 @@ export function registerDevOpsControlRoutes(service: DevOpsService, directories:
                 throw controlError(400, 'moveConnections must be "all", "none" or an array of connection ids or names');
               })();
     const moved = targets.filter(isWorkloadIdentityFederation);
-    for (const endpoint of moved) applyFederation(service, endpoint, input.issuerType);
+    for (const endpoint of moved) applyFederation(service, endpoint, issuerType);
     return { issuerType: world().organization.issuerType, moved: moved.map(summary) };
   });
 
@@ -159,8 +161,18 @@ export function registerDevOpsControlRoutes(service: DevOpsService, directories:
       extraConnections: ((input.connections as unknown[] | undefined) ?? []).map(String),
       refName: typeof input.refName === 'string' ? input.refName : undefined,
     });
-    const job = world().jobs.get(run.jobIds[0])!;
+    const job = run.jobIds[0] === undefined ? undefined : world().jobs.get(run.jobIds[0]);
+    // Checks can hold the job (approvals) or stop the run (a required template): say so instead of a job.
+    if (!job) return { runId: run.id, state: run.state, result: run.result ?? null, pendingApprovals: run.pendingApprovals ?? [], checkFailure: run.checkFailure ?? null };
     return { runId: run.id, planId: job.planId, jobId: job.jobId, connectionIds: job.connectionIds, agentEnv: agentEnvironment(service, job) };
+  });
+
+  route('POST', '/devops/runs/:runId/approve', 'runs.approve', async (req) => {
+    const run = world().runs.find((candidate) => candidate.id === Number(req.params.runId));
+    if (!run) throw controlError(404, `no run ${req.params.runId}`);
+    if (!run.pendingApprovals || run.pendingApprovals.length === 0) throw controlError(409, `run ${run.id} waits for no approval`);
+    await approveRun(run);
+    return { id: run.id, state: run.state, jobIds: [...run.jobIds] };
   });
 
   route('GET', '/devops/jobs/:jobId/agent-env', 'jobs.agent-env', (req) => {

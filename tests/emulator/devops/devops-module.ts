@@ -11,6 +11,7 @@ import { registerEndpointRoutes } from './endpoint-routes';
 import { parameter } from './endpoint-store';
 import { agentEnvironment, AgentDirectories } from './jobs';
 import { registerOidcTokenRoute } from './oidc-token-route';
+import { registerCheckConfigurationRoutes } from './check-configurations';
 import { registerPipelinePermissionRoutes } from './pipeline-permissions';
 import { registerPipelineRoutes } from './pipeline-routes';
 import { loadDevOpsSeed, type DevOpsSeed } from './seed';
@@ -41,6 +42,7 @@ export const devopsModule: EmulatorModule = {
     registerOidcTokenRoute(service);
     // Before the pipelines routes: `_apis/pipelines/pipelinePermissions/…` must not read as a pipeline id.
     registerPipelinePermissionRoutes(service);
+    registerCheckConfigurationRoutes(service);
     registerPipelineRoutes(service, directories);
     registerDevOpsControlRoutes(service, directories);
   },
@@ -73,7 +75,8 @@ export const devopsModule: EmulatorModule = {
         allPipelines: record.allPipelines ? { authorized: true, authorizedBy: identityRef(world.identity(record.allPipelines.authorizedById), base), authorizedOn: record.allPipelines.authorizedOn } : undefined,
         pipelines: [...record.pipelines.entries()].map(([id, grant]) => ({ id, authorized: true, authorizedBy: identityRef(world.identity(grant.authorizedById), base), authorizedOn: grant.authorizedOn })),
       })),
-      pipelineRuns: world.runs.map((run) => ({ ...renderRun(world, run, base), jobIds: [...run.jobIds] })),
+      pipelineRuns: world.runs.map((run) => ({ ...renderRun(world, run, base), jobIds: [...run.jobIds], pendingApprovals: [...(run.pendingApprovals ?? [])], checkFailure: run.checkFailure ?? null })),
+      checkConfigurations: world.checks.map((record) => ({ ...record })),
       devopsJobs: [...world.jobs.values()].map(({ accessToken: _token, ...job }) => job),
     };
   },

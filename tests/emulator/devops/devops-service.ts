@@ -15,12 +15,31 @@ export interface DevOpsSettings {
   jobAccessTokenLifetimeSeconds: number;
   /** Lifetime of ID tokens in the Entra issuer format (observed: 24 h 5 min). */
   entraIdTokenLifetimeSeconds: number;
-  /** Lifetime of ID tokens in the legacy vstoken format and of pipeline tokens (observed: 5–10 min). */
+  /** Lifetime of ID tokens in the legacy vstoken format and of pipeline tokens (decoded samples: 300 s). */
   legacyIdTokenLifetimeSeconds: number;
+  /** A create body asking for `workloadIdentityFederationIssuerType: EntraID` gets it, whatever the organization's default [U]. */
+  honourRequestedIssuerType: boolean;
+  /** Updating (saving) a connection on the legacy issuer moves it to the Entra issuer; the PUT answer carries the new pair. */
+  updateMovesToEntraIssuer: boolean;
+  /** A caller with only the Reader role on a connection gets a stub from GET (id and name: no type, data or authorization). */
+  readerSeesStub: boolean;
+  /** How long one pipeline-permissions PATCH holds its project: an overlapping one answers 500 TF400898 (0: never). */
+  pipelinePermissionsWriteMs: number;
+  /** TestConnection believes client-sent `serviceEndpointDetails.authorization` (the service before its 2025-09-23 fix). */
+  testConnectionUsesClientDetails: boolean;
 }
 
 export function defaultDevOpsSettings(): DevOpsSettings {
-  return { jobAccessTokenLifetimeSeconds: 86_400, entraIdTokenLifetimeSeconds: 86_700, legacyIdTokenLifetimeSeconds: 600 };
+  return {
+    jobAccessTokenLifetimeSeconds: 86_400,
+    entraIdTokenLifetimeSeconds: 86_700,
+    legacyIdTokenLifetimeSeconds: 300,
+    honourRequestedIssuerType: true,
+    updateMovesToEntraIssuer: false,
+    readerSeesStub: true,
+    pipelinePermissionsWriteMs: 0,
+    testConnectionUsesClientDetails: false,
+  };
 }
 
 export interface RouteCall {

@@ -17,7 +17,7 @@ import { jsonBody, queryParam } from '../kernel/http';
 interface ServiceEndpointRequest {
   dataSourceDetails?: { dataSourceName?: unknown; parameters?: Record<string, unknown> };
   resultTransformationDetails?: unknown;
-  serviceEndpointDetails?: { url?: unknown; data?: Record<string, unknown> };
+  serviceEndpointDetails?: { url?: unknown; data?: Record<string, unknown>; authorization?: { scheme?: unknown; parameters?: Record<string, unknown> } };
 }
 
 interface RequestResult {
@@ -44,6 +44,20 @@ function templateValues(endpoint: ServiceEndpoint, request: ServiceEndpointReque
   return { endpoint: { ...endpoint.authorization.parameters, ...data, url: url.endsWith('/') ? url : `${url}/` }, parameters };
 }
 
+/**
+ * The connection TestConnection signs in as: the stored one. With `devops.testConnectionUsesClientDetails`
+ * the service behaves as before its 2025-09-23 fix and believes the authorization a client sends in
+ * `serviceEndpointDetails` (Daze Security, "Azure DevOps Privilege Escalation via OIDC Abuse") — so a client
+ * sending a partial one (no issuer or subject) fails to sign in.
+ */
+function credentialsFor(service: DevOpsService, endpoint: ServiceEndpoint, request: ServiceEndpointRequest): ServiceEndpoint {
+  const sent = request.serviceEndpointDetails?.authorization;
+  if (!service.settings.testConnectionUsesClientDetails || !sent || typeof sent !== 'object') return endpoint;
+  const parameters: Record<string, string> = {};
+  for (const [key, value] of Object.entries(sent.parameters ?? {})) if (typeof value === 'string') parameters[key] = value;
+  return { ...endpoint, authorization: { scheme: typeof sent.scheme === 'string' ? sent.scheme : endpoint.authorization.scheme, parameters } };
+}
+
 export function registerEndpointProxyRoute(service: DevOpsService): void {
   service.route(
     'POST',
@@ -67,7 +81,7 @@ export function registerEndpointProxyRoute(service: DevOpsService): void {
       const dataSource = findEndpointType(endpoint.type)?.dataSources.find((candidate) => candidate.name.toLowerCase() === name.toLowerCase());
       if (!dataSource) throw badRequest(`Data source '${name}' is not defined for service connection type '${endpoint.type}'.`);
 
-      const login = await signInAsConnection(service, endpoint);
+      const login = await signInAsConnection(service, credentialsFor(service, endpoint, request));
       if (!login.ok) return { status: 200, body: resultOf(statusName(login.status), [], login.message) };
       const url = renderTemplate(dataSource.endpointUrl, templateValues(endpoint, request));
       const response = await armGet(service, url, login.value);

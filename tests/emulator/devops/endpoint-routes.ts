@@ -8,7 +8,7 @@ import { createEndpoint, removeFromProjects, shareEndpoint, updateEndpoint, type
 import { ENDPOINT_TYPES, findScheme } from './endpoint-types';
 import { LOCATIONS } from './locations';
 import { canSeeEndpoint, endpointRole, requireCreator, requireEndpointAdministrator, requireProjectAccess } from './rights';
-import { renderEndpoint } from './views';
+import { renderEndpoint, renderEndpointStub } from './views';
 import { roleRank, sameText, type EndpointRole, type Project, type ServiceEndpoint } from './world';
 import { jsonBody, queryParam, type EmuRequest, type EmuResponse } from '../kernel/http';
 
@@ -43,6 +43,12 @@ function endpointNotFound(id: string): Error {
 export function registerEndpointRoutes(service: DevOpsService): void {
   const world = () => service.world;
   const collection = (value: unknown[]): EmuResponse => ({ status: 200, body: { count: value.length, value } });
+
+  /** A read as the caller may see it: the whole connection, or only a stub for a mere Reader (`devops.readerSeesStub`). */
+  const shown = (call: AuthenticatedCall, endpoint: ServiceEndpoint, projectId: string): Record<string, unknown> =>
+    service.settings.readerSeesStub && endpointRole(world(), call.caller.identity, endpoint) === 'Reader'
+      ? renderEndpointStub(world(), endpoint, projectId)
+      : renderEndpoint(world(), endpoint, call.base, projectId);
 
   const findVisible = (caller: Caller, id: string): ServiceEndpoint => {
     const endpoint = world().endpoints.get(id.toLowerCase());
@@ -86,7 +92,7 @@ export function registerEndpointRoutes(service: DevOpsService): void {
     if (!endpoint || !world().projectReference(endpoint, project.id) || !passesActionFilter(service, call.caller, endpoint, queryParam(req, 'actionFilter'))) {
       return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: 'null' };
     }
-    return { status: 200, body: renderEndpoint(world(), endpoint, call.base, project.id) };
+    return { status: 200, body: shown(call, endpoint, project.id) };
   });
 
   service.route('GET', '/:organization/:project/_apis/serviceendpoint/endpoints', { name: 'devops.endpoints.list', location: LOCATIONS.projectEndpoints }, (req, call) => {
@@ -110,7 +116,7 @@ export function registerEndpointRoutes(service: DevOpsService): void {
         if (!includeFailed && endpoint.operationStatus.state === 'Failed') return false;
         return passesActionFilter(service, call.caller, endpoint, actionFilter);
       });
-    return collection(matches.map((endpoint) => renderEndpoint(world(), endpoint, call.base, project.id)));
+    return collection(matches.map((endpoint) => shown(call, endpoint, project.id)));
   });
 
   const update = (req: EmuRequest, call: AuthenticatedCall, projectId: string | undefined): EmuResponse => {

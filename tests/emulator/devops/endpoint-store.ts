@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { badRequest } from './ado-errors';
 import type { DevOpsService } from './devops-service';
 import { confidentialParameters, findEndpointType, findScheme, isAzureRm, isWorkloadIdentityFederation } from './endpoint-types';
-import { azureDevOpsIssuer, entraIssuer, federationNames, SERVER_GENERATED_PARAMETERS, type IssuerType } from './issuer-formats';
+import { azureDevOpsIssuer, entraIssuer, federationNames, ISSUER_TYPES, SERVER_GENERATED_PARAMETERS, toIssuerType, type IssuerType } from './issuer-formats';
 import type { EndpointProjectReference, Identity, Project, ServiceEndpoint } from './world';
 import { sameText } from './world';
 
@@ -106,8 +106,18 @@ export function applyFederation(service: DevOpsService, endpoint: ServiceEndpoin
 }
 
 export function currentIssuerType(endpoint: ServiceEndpoint): IssuerType | undefined {
-  const value = parameter(endpoint.authorization.parameters, 'workloadIdentityFederationIssuerType');
-  return value === 'EntraID' || value === 'AzureDevOps' ? value : undefined;
+  return toIssuerType(parameter(endpoint.authorization.parameters, 'workloadIdentityFederationIssuerType'));
+}
+
+/**
+ * The format a new connection gets: the organization's default, unless the create body asks for the Entra
+ * issuer (`workloadIdentityFederationIssuerType: EntraID`, as Terraform's provider sends) and the organization
+ * honours that request (`devops.honourRequestedIssuerType`; whether every organization does is [U]).
+ */
+function issuerTypeOnCreate(service: DevOpsService, input: EndpointInput): IssuerType {
+  const requested = isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, 'workloadIdentityFederationIssuerType') : undefined;
+  if (requested === ISSUER_TYPES.entra && service.settings.honourRequestedIssuerType) return ISSUER_TYPES.entra;
+  return service.world.organization.issuerType;
 }
 
 function validateAuthorization(typeName: string, authorization: unknown, creationMode: string | undefined): { scheme: string; parameters: Record<string, string> } {
@@ -190,7 +200,7 @@ export function createEndpoint(service: DevOpsService, input: EndpointInput, cre
     roles: new Map([[creator.id, 'Administrator']]),
     createdAt: new Date().toISOString(),
   };
-  applyFederation(service, endpoint, service.world.organization.issuerType);
+  applyFederation(service, endpoint, issuerTypeOnCreate(service, input));
   service.world.endpoints.set(endpoint.id, endpoint);
   return endpoint;
 }
@@ -250,8 +260,12 @@ export function updateEndpoint(service: DevOpsService, endpoint: ServiceEndpoint
     endpoint.data.revertSchemeDeadline = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
   }
   // The connection keeps its issuer format; the generated values follow what they embed (the tenant, or
-  // for the legacy format the owner project's connection name: renaming breaks a legacy credential).
-  applyFederation(service, endpoint, before.issuerType ?? service.world.organization.issuerType);
+  // for the legacy format the owner project's connection name: renaming breaks a legacy credential). With
+  // `devops.updateMovesToEntraIssuer`, saving a legacy connection moves it to the Entra issuer — Microsoft's
+  // documented fix is "edit the connection and save" (convert-service-connections) — and the PUT answer
+  // carries the new pair.
+  const keep = before.issuerType ?? service.world.organization.issuerType;
+  applyFederation(service, endpoint, service.settings.updateMovesToEntraIssuer ? ISSUER_TYPES.entra : keep);
   return endpoint;
 }
 

@@ -3,7 +3,7 @@
 // pair), and pipeline tokens for requests that name no connection GUID.
 import type { DevOpsService } from './devops-service';
 import { parameter } from './endpoint-store';
-import { AZURE_DEVOPS_APP_ID, azureDevOpsIssuer, ISSUER_TYPES, TOKEN_EXCHANGE_AUDIENCE } from './issuer-formats';
+import { AZURE_DEVOPS_APP_ID, azureDevOpsIssuer, ISSUER_TYPES, TOKEN_EXCHANGE_APP_ID, TOKEN_EXCHANGE_AUDIENCE } from './issuer-formats';
 import type { ServiceEndpoint, SimulatedJob } from './world';
 
 export async function connectionIdToken(service: DevOpsService, endpoint: ServiceEndpoint): Promise<string> {
@@ -15,7 +15,9 @@ export async function connectionIdToken(service: DevOpsService, endpoint: Servic
     sub: parameter(parameters, 'workloadIdentityFederationSubject'),
     aud: TOKEN_EXCHANGE_AUDIENCE,
   };
-  if (entra) Object.assign(claims, { tid: parameter(parameters, 'tenantid'), azp: AZURE_DEVOPS_APP_ID, idtyp: 'app', ver: '2.0' });
+  // Entra-issued tokens name the token-exchange audience by its app id (decoded tokens, Teleport RFD 211);
+  // Entra treats it as api://AzureADTokenExchange when matching federated credentials.
+  if (entra) Object.assign(claims, { aud: TOKEN_EXCHANGE_APP_ID, tid: parameter(parameters, 'tenantid'), azp: AZURE_DEVOPS_APP_ID, idtyp: 'app', ver: '2.0' });
   const lifetime = entra ? service.settings.entraIdTokenLifetimeSeconds : service.settings.legacyIdTokenLifetimeSeconds;
   const token = await service.ctx.keys.devops.sign(claims, lifetime);
   return service.ctx.tokens.record('id-token', token);

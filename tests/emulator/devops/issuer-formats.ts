@@ -10,17 +10,22 @@ export const AZURE_DEVOPS_APP_ID = '499b84ac-1321-427f-aa17-267ca6975798';
 
 /** The audience every federated credential for Azure DevOps uses. */
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
+/** The app id behind that audience: what Entra-issued Azure DevOps ID tokens carry as `aud`. */
+export const TOKEN_EXCHANGE_APP_ID = 'fb60f99c-7a34-4190-8149-302f77469936';
 
 /**
  * Values of `authorization.parameters.workloadIdentityFederationIssuerType`. `EntraID` is what Microsoft's
- * docs show; the legacy value is not documented anywhere we could read ([U]: a write-up claims `DevOps`,
- * we chose `AzureDevOps`). Keep every use behind this constant so one edit corrects it.
+ * docs show; the legacy value is `DevOps` (a security write-up and connections read from live organizations,
+ * see docs/emulator.md). Keep every use behind this constant so one edit corrects it.
  */
-export const ISSUER_TYPES = { entra: 'EntraID', azureDevOps: 'AzureDevOps' } as const;
+export const ISSUER_TYPES = { entra: 'EntraID', azureDevOps: 'DevOps' } as const;
 export type IssuerType = (typeof ISSUER_TYPES)[keyof typeof ISSUER_TYPES];
 
-export function isIssuerType(value: unknown): value is IssuerType {
-  return value === ISSUER_TYPES.entra || value === ISSUER_TYPES.azureDevOps;
+/** `AzureDevOps`, the emulator's earlier spelling of the legacy value, is still accepted by the control API. */
+export function toIssuerType(value: unknown): IssuerType | undefined {
+  if (value === ISSUER_TYPES.entra) return ISSUER_TYPES.entra;
+  if (value === ISSUER_TYPES.azureDevOps || value === 'AzureDevOps') return ISSUER_TYPES.azureDevOps;
+  return undefined;
 }
 
 /**

@@ -41,7 +41,7 @@ describe('devops: job OIDC tokens', () => {
     const connection = await (await api.getServiceEndpointApi()).getServiceEndpointDetails('Platform', OFFLINE.connectionId);
     assert.equal(claims.iss, connection.authorization!.parameters!.workloadIdentityFederationIssuer);
     assert.equal(claims.sub, connection.authorization!.parameters!.workloadIdentityFederationSubject);
-    assert.equal(claims.aud, 'api://AzureADTokenExchange');
+    assert.equal(claims.aud, 'fb60f99c-7a34-4190-8149-302f77469936', 'Entra-issued tokens name the token-exchange app by its id');
     assert.ok((emulator.state().issuedTokens as string[]).includes(result.oidcToken!), 'recorded in issuedTokens');
   });
 
@@ -77,6 +77,8 @@ describe('devops: job OIDC tokens', () => {
     const claims = await verifyToken(body.oidcToken!, emulator.ctx.keys.devops);
     assert.equal(claims.iss, `https://vstoken.dev.azure.com/${OFFLINE.organizationId}`);
     assert.equal(claims.sub, 'sc://contoso/Platform/bootstrap');
+    assert.equal(claims.aud, 'api://AzureADTokenExchange');
+    assert.equal(Number(claims.exp) - Number(claims.iat), 300, 'legacy tokens live 300 s (decoded samples)');
   });
 
   it('takes only the job’s own token, for its own job', async () => {

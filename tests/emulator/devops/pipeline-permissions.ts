@@ -5,6 +5,8 @@
 // Connections are authorized by their Administrators. Other resource types (agent queues, environments,
 // …) exist only as seeded names here and are authorized by Project Collection Administrators [U]: each
 // real resource type has its own security roles, which the emulator does not model.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { adoError, badRequest } from './ado-errors';
 import type { Caller } from './callers';
 import type { AuthenticatedCall, DevOpsService } from './devops-service';
@@ -24,6 +26,28 @@ interface PermissionsInput {
 interface Target {
   type: string;
   id: string;
+}
+
+/**
+ * Pipeline-permission writes in one project that overlap answer 500 TF400898, as Azure DevOps does under
+ * parallel PATCHes (microsoft/terraform-provider-azuredevops#1448, #875): each write holds its project for
+ * `devops.pipelinePermissionsWriteMs` from its arrival. The refused write changes nothing.
+ */
+const writesInFlight = new WeakMap<DevOpsService, Map<string, number[]>>();
+
+async function holdProject(service: DevOpsService, projectId: string, arrivedAt: number | undefined): Promise<void> {
+  const duration = service.settings.pipelinePermissionsWriteMs;
+  if (!(duration > 0)) return;
+  const now = Date.now();
+  const from = arrivedAt ?? now;
+  let byProject = writesInFlight.get(service);
+  if (!byProject) writesInFlight.set(service, (byProject = new Map()));
+  const until = (byProject.get(projectId) ?? []).filter((end) => end > from);
+  if (until.length > 0) {
+    throw adoError(500, 'VssServiceException', `TF400898: An Internal Error Occurred. Activity Id: ${randomUUID()}.`);
+  }
+  byProject.set(projectId, [...until, now + duration]);
+  await sleep(duration);
 }
 
 function resourceNotFound(type: string, id: string): Error {
@@ -96,8 +120,9 @@ export function registerPipelinePermissionRoutes(service: DevOpsService): void {
     'PATCH',
     '/:organization/:project/_apis/pipelines/pipelinePermissions',
     { name: 'devops.pipelinepermissions.update-many', location: LOCATIONS.pipelinePermissions },
-    (req: EmuRequest, call: AuthenticatedCall) => {
+    async (req: EmuRequest, call: AuthenticatedCall) => {
       const project = requireProjectAccess(world(), call.caller, req.params.project);
+      await holdProject(service, project.id, req.arrivedAt);
       const inputs = body<PermissionsInput[]>(req);
       if (!Array.isArray(inputs)) throw badRequest('The request body must be an array of resource pipeline permissions.', 'ArgumentException');
       const prepared = inputs.map((input) => {
@@ -128,8 +153,9 @@ export function registerPipelinePermissionRoutes(service: DevOpsService): void {
     'PATCH',
     '/:organization/:project/_apis/pipelines/pipelinePermissions/:resourceType/:resourceId',
     { name: 'devops.pipelinepermissions.update', location: LOCATIONS.pipelinePermissions },
-    (req, call) => {
+    async (req, call) => {
       const project = requireProjectAccess(world(), call.caller, req.params.project);
+      await holdProject(service, project.id, req.arrivedAt);
       const target = resolve(call.caller, project, req.params.resourceType, req.params.resourceId, true);
       prepare(call.caller, project, target, body<PermissionsInput>(req) ?? {})();
       return { status: 200, body: render(project, target, call.base) };

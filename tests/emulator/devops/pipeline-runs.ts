@@ -6,6 +6,7 @@
 import { adoError } from './ado-errors';
 import type { DevOpsService } from './devops-service';
 import { createJob, type AgentDirectories } from './jobs';
+import { evaluateRunChecks } from './check-configurations';
 import { isAuthorized } from './pipeline-permissions';
 import type { Identity, Pipeline, PipelineRun, ServiceEndpoint } from './world';
 
@@ -110,6 +111,7 @@ export async function queueRun(service: DevOpsService, directories: AgentDirecto
   const templateParameters = checkTemplateParameters(pipeline, request.templateParameters ?? {});
   const names = [...referencedNames(pipeline, templateParameters), ...(request.extraConnections ?? [])];
   const connections = resolveConnections(service, pipeline, names, jobName);
+  const fate = evaluateRunChecks(service.world, pipeline, connections);
   const now = new Date();
   const run: PipelineRun = {
     id: service.world.nextRunId++,
@@ -124,18 +126,32 @@ export async function queueRun(service: DevOpsService, directories: AgentDirecto
     jobIds: [],
   };
   service.world.runs.push(run);
+  if (fate.failure !== undefined) {
+    // A failed check stops the run before any job starts.
+    Object.assign(run, { state: 'completed', result: 'failed', finishedDate: now.toISOString(), checkFailure: fate.failure });
+    return run;
+  }
   const identity = request.jobIdentity ?? buildServiceOf(service, pipeline.projectId) ?? request.requestedBy;
-  await createJob(service, directories, {
-    projectId: pipeline.projectId,
-    pipelineId: pipeline.id,
-    run,
-    connectionIds: connections.map((endpoint) => endpoint.id),
-    identityId: identity.id,
-    planId: request.planId,
-    jobId: request.jobId,
-    stageName: request.stageName,
-    jobName,
-  });
+  const startJob = async (): Promise<void> => {
+    await createJob(service, directories, {
+      projectId: pipeline.projectId,
+      pipelineId: pipeline.id,
+      run,
+      connectionIds: connections.map((endpoint) => endpoint.id),
+      identityId: identity.id,
+      planId: request.planId,
+      jobId: request.jobId,
+      stageName: request.stageName,
+      jobName,
+    });
+  };
+  if (fate.approvals.length > 0) {
+    // Approvals hold the job: the run waits in progress until they are given.
+    run.pendingApprovals = fate.approvals;
+    run.deferredJob = startJob;
+    return run;
+  }
+  await startJob();
   return run;
 }
 

@@ -10,13 +10,16 @@ import { responseJson } from './azure-calls';
 import type { DevOpsService } from './devops-service';
 import { createEndpoint, parameter, type EndpointInput } from './endpoint-store';
 import { isWorkloadIdentityFederation } from './endpoint-types';
-import { isIssuerType, TOKEN_EXCHANGE_AUDIENCE, type IssuerType } from './issuer-formats';
+import { toIssuerType, TOKEN_EXCHANGE_AUDIENCE, type IssuerType } from './issuer-formats';
 import type { AgentDirectories } from './jobs';
 import { queueRun } from './pipeline-runs';
-import { isEndpointRole, type ConnectionReference, type EndpointRole, type Identity, type IdentityKind, type PipelineParameter } from './world';
+import { isEndpointRole, type ConnectionReference, type EndpointRole, type ExtendedTemplate, type Identity, type IdentityKind, type PipelineParameter } from './world';
+
+/** The template the default world's bootstrap pipeline extends (a Required template check can name it). */
+export const DEFAULT_BOOTSTRAP_TEMPLATE = { repositoryType: 'git', repositoryName: 'Platform/mic-templates', repositoryRef: 'refs/tags/v1.0.0', templatePath: 'templates/bootstrap.yml' };
 
 export interface DevOpsSeed {
-  organization: { name: string; id: string; tenantId?: string; issuerType?: IssuerType };
+  organization: { name: string; id: string; tenantId?: string; issuerType?: IssuerType | 'AzureDevOps' };
   projects: Array<{ name: string; id: string; description?: string }>;
   identities: Array<{
     key: string;
@@ -42,6 +45,8 @@ export interface DevOpsSeed {
     repository?: { id: string; name: string };
     parameters?: PipelineParameter[];
     connectionReferences?: ConnectionReference[];
+    /** The template its YAML extends, for Required template checks. */
+    extends?: ExtendedTemplate;
   }>;
   /** Agent queues, environments, … that pipeline permissions may name. */
   pipelineResources?: Array<{ project: string; type: string; id: string; name: string }>;
@@ -123,9 +128,14 @@ export function defaultDevOpsSeed(): DevOpsSeed {
         project: 'Platform',
         name: 'bootstrap',
         yamlPath: 'pipelines/bootstrap.yml',
-        // Like a pipeline extending templates/bootstrap.yml: the queued verification run sets mode: verify.
-        parameters: [{ name: 'mode', type: 'string', default: 'provision' }],
-        connectionReferences: [{ connection: 'bootstrap' }],
+        // Like a pipeline extending templates/bootstrap.yml: the queued verification run sets mode: verify, and
+        // in verify mode the template references the spec's connections (here: named by `connections`).
+        parameters: [
+          { name: 'mode', type: 'string', default: 'provision' },
+          { name: 'connections', type: 'object', default: '[]' },
+        ],
+        connectionReferences: [{ connection: 'bootstrap' }, { parameter: 'connections' }],
+        extends: DEFAULT_BOOTSTRAP_TEMPLATE,
       },
       {
         id: 2,
@@ -200,8 +210,9 @@ export async function loadDevOpsSeed(service: DevOpsService, directories: AgentD
   };
 
   if (!seed.organization?.name || !seed.organization.id) throw seedError('organization needs name and id');
-  if (seed.organization.issuerType !== undefined && !isIssuerType(seed.organization.issuerType)) throw seedError(`organization.issuerType must be EntraID or AzureDevOps`);
-  world.organization = { name: seed.organization.name, id: seed.organization.id.toLowerCase(), issuerType: seed.organization.issuerType ?? 'EntraID' };
+  const issuerType = seed.organization.issuerType === undefined ? 'EntraID' : toIssuerType(seed.organization.issuerType);
+  if (issuerType === undefined) throw seedError(`organization.issuerType must be EntraID or DevOps (or its alias AzureDevOps)`);
+  world.organization = { name: seed.organization.name, id: seed.organization.id.toLowerCase(), issuerType };
   const now = new Date().toISOString();
   for (const project of seed.projects ?? []) world.projects.push({ name: project.name, id: project.id.toLowerCase(), description: project.description ?? '', lastUpdateTime: now });
 
@@ -242,6 +253,7 @@ export async function loadDevOpsSeed(service: DevOpsService, directories: AgentD
       repository: entry.repository ?? { id: DEFAULT_DEVOPS_IDS.repositoryId, name: project.name },
       parameters: entry.parameters ?? [],
       connectionReferences: entry.connectionReferences ?? [],
+      ...(entry.extends ? { extends: { ...entry.extends } } : {}),
     });
   }
   for (const entry of seed.pipelineResources ?? []) world.pipelineResources.push({ projectId: world.project(entry.project).id, type: entry.type, id: entry.id, name: entry.name });

@@ -85,7 +85,7 @@ describe('devops: service connections', () => {
     assert.equal(legacy.authorization!.parameters!.workloadIdentityFederationSubject, 'sc://contoso/Platform/legacy-env');
     const renamed = await endpoints.updateServiceEndpoint({ ...legacy, name: 'legacy-env-2' }, legacy.id!);
     assert.equal(renamed.authorization!.parameters!.workloadIdentityFederationSubject, 'sc://contoso/Platform/legacy-env-2');
-    assert.equal(renamed.authorization!.parameters!.workloadIdentityFederationIssuerType, 'AzureDevOps');
+    assert.equal(renamed.authorization!.parameters!.workloadIdentityFederationIssuerType, 'DevOps');
   });
 
   it('moves existing connections to the other issuer on request (the drift the task repairs)', async () => {
@@ -97,7 +97,7 @@ describe('devops: service connections', () => {
     assert.deepEqual(moved.moved.map((item) => item.id), [created.id]);
     const read = await endpoints.getServiceEndpointDetails('Platform', created.id!);
     assert.equal(read.authorization!.parameters!.workloadIdentityFederationSubject, 'sc://contoso/Platform/env-prod');
-    assert.equal(read.authorization!.parameters!.workloadIdentityFederationIssuerType, 'AzureDevOps');
+    assert.equal(read.authorization!.parameters!.workloadIdentityFederationIssuerType, 'DevOps');
     const other = (await endpoints.getServiceEndpointsByNames('Platform', ['bootstrap']))[0];
     assert.equal(other.authorization!.parameters!.workloadIdentityFederationIssuerType, 'EntraID', 'connections not named stay');
   });

@@ -126,3 +126,14 @@ export function renderRun(world: DevOpsWorld, run: PipelineRun, base: string): R
   if (run.finishedDate) body.finishedDate = run.finishedDate;
   return body;
 }
+
+/**
+ * What a caller with only the Reader role gets instead of the connection: its id and name, no type, url,
+ * data or authorization — microsoft/terraform-provider-azuredevops#1445 and PR #1559 ("a user with just the
+ * Reader role will have serviceEndpoint.Id populated, but serviceEndpoint.Authorization will be nil" and
+ * Type nil). Which other fields the stub keeps is [U]; the emulator keeps the name and project references.
+ */
+export function renderEndpointStub(world: DevOpsWorld, endpoint: ServiceEndpoint, projectId?: string): Record<string, unknown> {
+  const full = renderEndpoint(world, endpoint, '', projectId);
+  return { id: full.id, name: full.name, description: full.description, isShared: full.isShared, isReady: full.isReady, serviceEndpointProjectReferences: full.serviceEndpointProjectReferences };
+}

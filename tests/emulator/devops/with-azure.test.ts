@@ -113,7 +113,7 @@ describe('devops with Entra ID and ARM (default world)', () => {
 
     const beforeCredential = await testConnection(connection.id!);
     assert.equal(beforeCredential.statusCode, 'badRequest');
-    assert.match(beforeCredential.errorMessage!, /AADSTS70021/);
+    assert.match(beforeCredential.errorMessage!, /AADSTS70025/);
 
     await control(emulator, 'POST', 'delays', { ficPropagationMs: 1500 });
     const credential = await arm('PUT', `${identityPath}/federatedIdentityCredentials/azure-devops-env-dev?api-version=2024-11-30`, {
@@ -125,7 +125,7 @@ describe('devops with Entra ID and ARM (default world)', () => {
     });
     assert.ok(credential.status === 200 || credential.status === 201, JSON.stringify(credential.body));
     const whilePropagating = await testConnection(connection.id!);
-    assert.match(whilePropagating.errorMessage!, /AADSTS70021/, 'a fresh credential is invisible until it propagates');
+    assert.match(whilePropagating.errorMessage!, /AADSTS70025/, 'a fresh credential is invisible until it propagates: the identity seems to have none');
 
     await sleep(1600);
     const withoutRole = await testConnection(connection.id!);

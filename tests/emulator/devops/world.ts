@@ -102,6 +102,29 @@ export interface Pipeline {
   repository: { id: string; name: string };
   parameters: PipelineParameter[];
   connectionReferences: ConnectionReference[];
+  /** The template its YAML extends (what a Required template check compares); absent: none. */
+  extends?: ExtendedTemplate;
+}
+
+export interface ExtendedTemplate {
+  repositoryType: string;
+  repositoryName: string;
+  repositoryRef: string;
+  templatePath: string;
+}
+
+/** A check configuration (Approvals and checks) on a protected resource, as the REST API holds it. */
+export interface CheckConfigurationRecord {
+  id: number;
+  projectId: string;
+  type: { id: string; name: string };
+  settings: Record<string, unknown>;
+  timeout: number;
+  resource: { type: string; id: string; name: string };
+  createdById: string;
+  createdOn: string;
+  modifiedById: string;
+  modifiedOn: string;
 }
 
 /** Non-connection resources pipeline permissions can name (agent queues, environments, …). */
@@ -141,6 +164,12 @@ export interface PipelineRun {
   refName: string;
   requestedById: string;
   jobIds: string[];
+  /** Approval checks still waiting (their configuration ids); the job starts once none is left. */
+  pendingApprovals?: number[];
+  /** The job to start once approved. */
+  deferredJob?: () => Promise<void>;
+  /** Why a check stopped the run before any job (a Required template the pipeline does not extend). */
+  checkFailure?: string;
 }
 
 /** A job as an agent would be running it: the ids in its environment and the connections it references. */
@@ -182,6 +211,8 @@ export class DevOpsWorld {
   readonly runs: PipelineRun[] = [];
   readonly jobs = new Map<string, SimulatedJob>();
   nextRunId = 1;
+  readonly checks: CheckConfigurationRecord[] = [];
+  nextCheckId = 1;
 
   findProject(nameOrId: string): Project | undefined {
     return this.projects.find((project) => sameText(project.id, nameOrId) || sameText(project.name, nameOrId));

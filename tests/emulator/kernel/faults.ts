@@ -27,6 +27,16 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   /** Destroy the socket without answering (the client sees ECONNRESET / socket hang up). */
   drop?: boolean;
+  /**
+   * Handle the request (the write is committed), send the status line, headers and half of the body, then
+   * destroy the socket: a connection reset mid-body, after the server did the work.
+   */
+  dropAfterCommit?: boolean;
+  /**
+   * Match only the calls modules make to each other in-process (`ctx.internalFetch`), e.g. the token exchange
+   * behind Azure DevOps' TestConnection, not network traffic. Only status rules apply there (no latency, no drops).
+   */
+  internal?: boolean;
   /** Fire for at most this many matching requests; unlimited when absent. */
   times?: number;
 }
@@ -63,19 +73,20 @@ export class FaultBook {
     return this.rules.map(({ rule, fired }) => ({ ...rule, fired }));
   }
 
-  decide(request: { method: string; path: string; route?: string; service?: Service }): FaultDecision {
+  decide(request: { method: string; path: string; route?: string; service?: Service; internal?: boolean }): FaultDecision {
     const decision: FaultDecision = { latencyMs: 0 };
     for (const active of this.rules) {
       const { rule } = active;
       if (rule.times !== undefined && active.fired >= rule.times) continue;
+      if (request.internal ? rule.internal !== true || rule.status === undefined : rule.internal === true) continue;
       if (rule.method && rule.method.toUpperCase() !== request.method.toUpperCase()) continue;
       if (rule.service && rule.service !== request.service) continue;
       if (rule.route && !(request.route ?? '').startsWith(rule.route)) continue;
       if (active.pattern && !active.pattern.test(request.path)) continue;
-      const failing = rule.status !== undefined || rule.drop === true;
+      const failing = rule.status !== undefined || rule.drop === true || rule.dropAfterCommit === true;
       if (failing && decision.fail) continue;
       active.fired++;
-      decision.latencyMs += rule.latencyMs ?? 0;
+      if (!request.internal) decision.latencyMs += rule.latencyMs ?? 0;
       if (failing) decision.fail = rule;
     }
     return decision;

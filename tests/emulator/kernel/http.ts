@@ -42,6 +42,8 @@ export interface EmuResponse {
   headers?: Record<string, string | number | string[]>;
   /** Objects are sent as JSON; strings and Buffers as they are. */
   body?: unknown;
+  /** Set by a `dropAfterCommit` fault: the server sends half of this answer, then resets the connection. */
+  dropMidBody?: boolean;
 }
 
 /** Throw from a handler to answer with this status, body and headers. */

@@ -57,6 +57,8 @@ const DEFAULT_FAULT_CODES: Record<number, string> = {
 interface DispatchOptions {
   /** Count the request and apply fault rules (true for real HTTP traffic, false for internalFetch). */
   external: boolean;
+  /** An in-process call between modules: only fault rules marked `internal` apply. */
+  internal?: boolean;
   socket?: Socket;
 }
 
@@ -69,12 +71,13 @@ export async function dispatch(ctx: EmulatorContext, router: Router, req: EmuReq
   const kind = match?.route.kind ?? (['GET', 'HEAD', 'OPTIONS'].includes(req.method) ? 'read' : 'write');
   let response: EmuResponse | undefined;
 
-  const decision = options.external ? ctx.faults.decide({ method: req.method, path: req.path, route: routeName, service }) : { latencyMs: 0 };
+  const decision =
+    options.external || options.internal ? ctx.faults.decide({ method: req.method, path: req.path, route: routeName, service, internal: !options.external }) : { latencyMs: 0 };
   if (decision.latencyMs > 0) await sleep(decision.latencyMs);
 
   if (decision.fail?.drop) {
     options.socket?.destroy();
-  } else if (decision.fail) {
+  } else if (decision.fail && !decision.fail.dropAfterCommit) {
     const status = decision.fail.status ?? 500;
     const code = decision.fail.code ?? DEFAULT_FAULT_CODES[status] ?? 'InjectedFault';
     const message = decision.fail.message ?? `Injected fault ${status} ${code} for ${req.method} ${req.path}.`;
@@ -116,7 +119,15 @@ export async function dispatch(ctx: EmulatorContext, router: Router, req: EmuReq
       status: response?.status ?? 0,
     });
   }
+  if (response && decision.fail?.dropAfterCommit) response = { ...response, dropMidBody: true };
   return response;
+}
+
+/** The status line, headers and half of the body, then a reset: what a connection lost mid-answer looks like. */
+function sendHalfAndDrop(res: ServerResponse, response: EmuResponse): void {
+  const payload = Buffer.from(response.body === undefined || response.body === null ? '' : typeof response.body === 'string' || Buffer.isBuffer(response.body) ? response.body : JSON.stringify(response.body));
+  res.writeHead(response.status, { ...(response.headers ?? {}), 'content-type': 'application/json; charset=utf-8', 'content-length': Math.max(payload.length, 2) });
+  res.write(payload.subarray(0, Math.floor(payload.length / 2)), () => res.socket?.destroy());
 }
 
 function send(res: ServerResponse, method: string, response: EmuResponse): void {
@@ -157,7 +168,8 @@ export function createServiceServer(ctx: EmulatorContext, certs: EmulatorCertifi
     void (async () => {
       const request = await toEmuRequest(req, new URL(ctx.urls.origin).host);
       const response = await dispatch(ctx, ctx.router, request, { external: true, socket: req.socket });
-      if (response) send(res, request.method, response);
+      if (response?.dropMidBody) sendHalfAndDrop(res, response);
+      else if (response) send(res, request.method, response);
     })().catch((error: unknown) => {
       if (!res.headersSent) send(res, 'GET', { status: 500, body: { error: { code: 'InternalServerError', message: String(error) } } });
     });
@@ -239,6 +251,6 @@ export async function internalDispatch(ctx: EmulatorContext, request: InternalRe
     system: request.system === true,
     arrivedAt: Date.now(),
   };
-  const response = await dispatch(ctx, ctx.router, emuRequest, { external: false });
+  const response = await dispatch(ctx, ctx.router, emuRequest, { external: false, internal: true });
   return response ?? { status: 500 };
 }

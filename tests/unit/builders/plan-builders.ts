@@ -84,6 +84,9 @@ export interface WorldParts {
   roleDefinitions: Map<string, RoleDefinition>;
   subscriptions: Map<string, Subscription>;
   projects: Map<string, ProjectRef>;
+  /** By lowercased project id. */
+  pipelines: Map<string, Set<number>>;
+  otherProjectConnections: Map<string, ServiceConnection>;
 }
 
 /** Nothing exists yet, but the subscriptions, role definitions and projects the spec names can be read. */
@@ -97,6 +100,14 @@ export function emptyWorld(state: DesiredState): WorldParts {
       [devSubscription, prodSubscription].map((subscriptionId, index) => [subscriptionId, { subscriptionId, displayName: index === 0 ? 'Contoso Dev' : 'Contoso Prod', tenantId }]),
     ),
     projects: new Map(otherProjects.map((item) => [item.name.toLowerCase(), item])),
+    // Every pipeline the spec lists is one of the project the task runs in.
+    pipelines: new Map([
+      [
+        state.settings.project.id.toLowerCase(),
+        new Set(state.environments.flatMap((environment) => environment.connections.flatMap((item) => (item.authorize.kind === 'pipelines' ? item.authorize.pipelineIds : [])))),
+      ],
+    ]),
+    otherProjectConnections: new Map(),
   };
   for (const item of state.environments.flatMap((environment) => environment.roles)) {
     const known = Object.values(roles).find((candidate) => candidate.roleName.toLowerCase() === item.role.toLowerCase() || candidate.guid === item.role.toLowerCase());

@@ -144,6 +144,17 @@ export class ArmIdentityClient implements IdentityClient {
     });
   }
 
+  listIdentitiesInSubscription(subscriptionId: string): Promise<Identity[]> {
+    return this.calls.run({
+      what: `list the identities in subscription ${subscriptionId}`,
+      operation: async () => {
+        const identities: Identity[] = [];
+        for await (const identity of this.clients.get(subscriptionId).userAssignedIdentities.listBySubscription()) identities.push(toIdentity(identity));
+        return identities;
+      },
+    });
+  }
+
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]> {
     return this.calls.run({
       what: `list federated credentials of ${ref.name}`,
@@ -171,8 +182,13 @@ export class ArmIdentityClient implements IdentityClient {
           ),
         ),
       // Entra refuses concurrent writes on one identity; the core serializes ours, but another run may be writing.
-      retryCodes: ['ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'],
+      // A new identity stays unknown to the credential provider for a while (ParentResourceNotFound, up to
+      // minutes: openshift/cloud-credential-operator#878, hashicorp/terraform-provider-azurerm#32179).
+      retryCodes: ['ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', 'ParentResourceNotFound'],
       translate: (failure) => {
+        if (failure.code === 'ParentResourceNotFound') {
+          return new TaskError('MIC210', `Identity ${ref.name} was still unknown to its federated credentials when the task gave up writing ${credential.name}: ${failure.message}`);
+        }
         if (failure.statusCode === 405) return new TaskError('MIC209', `Federated credentials are not supported on identity ${ref.name}: ${failure.message}`);
         if (failure.statusCode === 400) return new TaskError('MIC207', `Azure refused federated credential ${credential.name} on ${ref.name}: ${failure.message}`);
         return undefined;
@@ -205,6 +221,23 @@ function toRoleAssignment(assignment: SdkRoleAssignment): RoleAssignment {
     roleDefinitionId: assignment.roleDefinitionId ?? '',
     principalId: assignment.principalId ?? '',
     ...(assignment.principalType === undefined ? {} : { principalType: assignment.principalType }),
+  };
+}
+
+/**
+ * The assignment ARM's 409 RoleAssignmentExists names: "The ID of the existing role assignment is {32 hex}"
+ * (since 2025; Azure/azure-cli#31995). Without the id (older wording), the assignment is reported by what it is.
+ */
+function existingAssignment(request: RoleAssignmentRequest, message: string): RoleAssignment {
+  const hex = /existing role assignment is ([0-9a-f]{32})/i.exec(message)?.[1];
+  const name = hex ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`.toLowerCase() : 'another name';
+  return {
+    id: `${request.scope.replace(/\/+$/, '')}/providers/Microsoft.Authorization/roleAssignments/${name}`,
+    name,
+    scope: request.scope,
+    roleDefinitionId: request.roleDefinitionId,
+    principalId: request.principalId,
+    ...(request.principalType === undefined ? {} : { principalType: request.principalType }),
   };
 }
 
@@ -268,15 +301,23 @@ export class ArmRoleClient implements RoleClient {
     const client = this.clientForScope(request.scope);
     return this.calls.run({
       what: `assign role ${request.roleDefinitionId.split('/').pop()} on ${request.scope}`,
-      operation: async (_, abortSignal) =>
-        toRoleAssignment(
-          await client.roleAssignments.create(
-            request.scope.replace(/^\/+/, ''),
-            request.name,
-            { roleDefinitionId: request.roleDefinitionId, principalId: request.principalId, principalType: request.principalType, description: request.description },
-            { abortSignal },
-          ),
-        ),
+      operation: async (_, abortSignal) => {
+        try {
+          return toRoleAssignment(
+            await client.roleAssignments.create(
+              request.scope.replace(/^\/+/, ''),
+              request.name,
+              { roleDefinitionId: request.roleDefinitionId, principalId: request.principalId, principalType: request.principalType, description: request.description },
+              { abortSignal },
+            ),
+          );
+        } catch (error) {
+          // The same role, principal and scope under another name (another tool, a person): converged.
+          const failure = describeFailure(error);
+          if (failure.code === 'RoleAssignmentExists') return existingAssignment(request, failure.message);
+          throw error;
+        }
+      },
       // Even with principalType set, a brand-new identity can be briefly unknown to Authorization. Backed off,
       // not polled: every attempt is an ARM write and takes a token from the subscription's write bucket.
       retryCodes: ['PrincipalNotFound'],
@@ -285,8 +326,8 @@ export class ArmRoleClient implements RoleClient {
   }
 
   private assignmentConflict(request: RoleAssignmentRequest, failure: ServiceFailure): TaskError | undefined {
-    if (failure.code === 'RoleAssignmentExists') {
-      return new TaskError('MIC306', `An assignment of ${request.roleDefinitionId.split('/').pop()} to ${request.principalId} on ${request.scope} appeared under another name while the task ran: ${failure.message}`);
+    if (failure.code === 'RoleAssignmentUpdateNotPermitted') {
+      return new TaskError('MIC306', `Role assignment ${request.name} exists for another principal, role or scope than ${request.principalId} on ${request.scope}: ${failure.message}`);
     }
     return undefined;
   }

@@ -3,7 +3,7 @@
 // after the log. A terminal has no agent to mask secrets, so this adapter does it: every value given to
 // setSecret is scrubbed — with anything shaped like a token — from every line, output and file it writes.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { neutralizeLoggingCommands, redact } from '../core/redact';
 import type { Platform } from '../ports/platform';
@@ -66,6 +66,13 @@ export class ConsolePlatform implements Platform {
 
   readTextFile(path: string): Promise<string> {
     return readFile(resolve(this.options.cwd, path), 'utf8');
+  }
+
+  async writeTextFile(path: string, text: string): Promise<string> {
+    const target = resolve(this.options.cwd, path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, this.clean(text), 'utf8');
+    return target;
   }
 
   /**

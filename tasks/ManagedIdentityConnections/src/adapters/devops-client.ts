@@ -14,10 +14,15 @@ import type { ServiceEndpoint as SdkServiceEndpoint } from 'azure-devops-node-ap
 import { PipelinesApi } from 'azure-devops-node-api/PipelinesApi';
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { TaskError } from '../errors';
+import { defaultCheckTimeoutMinutes, normalizeCheck } from '../core/checks';
+import { checkLabel } from '../core/names';
 import type {
+  CheckSpec,
+  ConnectionCheck,
   ConnectionDefinition,
   ConnectionTestOptions,
   ConnectionTestResult,
+  ConnectionUse,
   DevOpsClient,
   PipelineAuthorization,
   PipelinePermissions,
@@ -32,8 +37,9 @@ import type { Secret } from '../secret';
 import type { AgentNetwork } from '../config';
 import { devOpsRequestOptions } from './agent-network';
 import { MicroBatcher } from './micro-batch';
+import { adoptConcurrentlyCreated, isNameTaken } from './connection-adoption';
 import { defaultRequestTimeoutMs, type ServiceCalls } from './service-calls';
-import type { ServiceFailure } from './service-failure';
+import { describeFailure, requireAnswer, type ServiceFailure } from './service-failure';
 
 export interface DevOpsSettings {
   /** e.g. https://dev.azure.com/contoso/ */
@@ -58,15 +64,19 @@ const PERMISSION_BATCH_WINDOW_MS = 10;
 interface PermissionUpdate {
   readonly connectionId: string;
   readonly authorization: PipelineAuthorization;
+  /** Another project than the task's (one the connection is shared with). */
+  readonly project?: ProjectRef;
 }
 
 /**
  * TestConnection failures worth waiting out: the federated credential or the identity's role assignment is
- * still replicating. AADSTS70021 is Entra's "no matching federated identity record" — also what it says while
- * a new credential propagates; AuthorizationFailed is ARM's answer until a new role assignment is visible.
- * The second is only worth waiting for when there is a role to wait for (ConnectionTestOptions.waitForRoles).
+ * still replicating. While a new credential propagates Entra answers AADSTS70021 ("no matching federated
+ * identity record"), AADSTS70025 (the identity seems to have none) or, now and then, AADSTS700213 on a pair
+ * that is right (kedacore/keda#8152) — worth waiting out only for a credential this run wrote
+ * (ConnectionTestOptions.credentialWrittenThisRun). AuthorizationFailed is ARM's answer until a new role
+ * assignment is visible, only worth waiting for when there is a role to wait for (waitForRoles).
  */
-const CREDENTIAL_PROPAGATING = /AADSTS70021\b/;
+const CREDENTIAL_PROPAGATING = /AADSTS70021\b|AADSTS70025\b|AADSTS700213\b/;
 const ROLE_PROPAGATING = /AuthorizationFailed|does not have authorization/;
 
 class PropagationPending extends Error {
@@ -122,12 +132,19 @@ export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnec
       id: reference.projectReference?.id ?? '',
       name: reference.projectReference?.name ?? '',
     })),
+    // What a caller with only the Reader role gets (terraform-provider-azuredevops#1445): an id, no type or authorization.
+    ...(endpoint.id && !endpoint.type && !endpoint.authorization ? { readerStub: true as const } : {}),
   };
 }
 
-/** The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). */
+/**
+ * The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). A create
+ * asks for the Entra issuer (`workloadIdentityFederationIssuerType: EntraID`, as Terraform's provider sends):
+ * the Azure DevOps issuer retires on 2027-07-01, and an organization may still default to it.
+ */
 function endpointBody(definition: ConnectionDefinition, base?: SdkServiceEndpoint): SdkServiceEndpoint {
   const parameters: Record<string, string> = { tenantid: definition.tenantId, serviceprincipalid: definition.clientId };
+  if (base === undefined) parameters.workloadIdentityFederationIssuerType = 'EntraID';
   if (definition.resourceGroupScope !== undefined) parameters.scope = definition.resourceGroupScope;
   return {
     ...(base ?? {}),
@@ -221,25 +238,39 @@ export class AzureDevOpsClient implements DevOpsClient {
     return this.settings.project.id || this.settings.project.name;
   }
 
-  findConnections(names: readonly string[]): Promise<ServiceConnection[]> {
+  findConnections(names: readonly string[], project?: ProjectRef): Promise<ServiceConnection[]> {
     if (names.length === 0) return Promise.resolve([]);
     return this.calls.run({
-      what: `look up service connections ${names.join(', ')}`,
+      what: `look up service connections ${names.join(', ')}${project ? ` in project ${project.name}` : ''}`,
       operation: async () => {
-        const found = await this.endpoints.getServiceEndpointsByNames(this.project, [...names], undefined, undefined, undefined, true, true);
+        const found = await this.endpoints.getServiceEndpointsByNames(project ? project.id || project.name : this.project, [...names], undefined, undefined, undefined, true, true);
         return (found ?? []).map(toServiceConnection);
       },
     });
   }
 
   createConnection(definition: ConnectionDefinition): Promise<ServiceConnection> {
+    const findByName = async (): Promise<SdkServiceEndpoint | undefined> => {
+      const existing = await this.endpoints.getServiceEndpointsByNames(this.project, [definition.name], undefined, undefined, undefined, true, true);
+      return (existing ?? []).find((endpoint) => (endpoint.name ?? '').toLowerCase() === definition.name.toLowerCase());
+    };
     return this.calls.runCreate({
       what: `create service connection ${definition.name}`,
-      operation: async () => this.readBack(await this.endpoints.createServiceEndpoint(endpointBody(definition))),
+      operation: async () => {
+        try {
+          return await this.readBack(requireAnswer(await this.endpoints.createServiceEndpoint(endpointBody(definition)), `create service connection ${definition.name}`));
+        } catch (error) {
+          const failure = describeFailure(error);
+          if (!isNameTaken(failure)) throw error;
+          // Created meanwhile by another run or a person: adopt it when it is the one the spec asks for.
+          const found = await findByName();
+          const adopted = adoptConcurrentlyCreated(found && toServiceConnection(found), definition, failure.message);
+          return this.readBack(found!, adopted);
+        }
+      },
       // A POST whose answer was lost may still have created the connection: look before posting again.
       findExisting: async () => {
-        const existing = await this.endpoints.getServiceEndpointsByNames(this.project, [definition.name], undefined, undefined, undefined, true, true);
-        const match = (existing ?? []).find((endpoint) => (endpoint.name ?? '').toLowerCase() === definition.name.toLowerCase());
+        const match = await findByName();
         return match ? this.readBack(match) : undefined;
       },
       translate: (failure) => this.rightsError(failure, 'MIC404', `create service connection ${definition.name}`),
@@ -250,8 +281,8 @@ export class AzureDevOpsClient implements DevOpsClient {
    * The issuer and subject come from Azure DevOps, never from us: the subject embeds the id it assigned.
    * The create answer normally carries them; if it does not, read the connection again.
    */
-  private async readBack(endpoint: SdkServiceEndpoint): Promise<ServiceConnection> {
-    const connection = toServiceConnection(endpoint);
+  private async readBack(endpoint: SdkServiceEndpoint, converted?: ServiceConnection): Promise<ServiceConnection> {
+    const connection = converted ?? toServiceConnection(endpoint);
     if (connection.issuer !== undefined && connection.subject !== undefined) return connection;
     const details = await this.endpoints.getServiceEndpointDetails(this.project, connection.id);
     const reread = details ? toServiceConnection(details) : connection;
@@ -267,17 +298,17 @@ export class AzureDevOpsClient implements DevOpsClient {
       operation: async () => {
         const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
         if (!current) throw new TaskError('MIC604', `Service connection ${definition.name} (${connectionId}) disappeared while the task ran.`);
-        return this.readBack(await this.endpoints.updateServiceEndpoint(endpointBody(definition, current), connectionId));
+        return this.readBack(requireAnswer(await this.endpoints.updateServiceEndpoint(endpointBody(definition, current), connectionId), `update service connection ${definition.name}`));
       },
       translate: (failure) => this.rightsError(failure, 'MIC405', `update service connection ${definition.name}`),
     });
   }
 
-  getPipelinePermissions(connectionId: string): Promise<PipelinePermissions> {
+  getPipelinePermissions(connectionId: string, project?: ProjectRef): Promise<PipelinePermissions> {
     return this.calls.run({
-      what: `read pipeline permissions of ${connectionId}`,
+      what: `read pipeline permissions of ${connectionId}${project ? ` in project ${project.name}` : ''}`,
       operation: async () => {
-        const response = await this.endpoints.rest.get<PipelinePermissionsResource>(this.pipelinePermissionsUrl(connectionId));
+        const response = await this.endpoints.rest.get<PipelinePermissionsResource>(this.pipelinePermissionsUrl(connectionId, project));
         const resource = response.result ?? {};
         return {
           allPipelines: resource.allPipelines?.authorized === true,
@@ -294,8 +325,23 @@ export class AzureDevOpsClient implements DevOpsClient {
    * DevOps refuses it (400 or 404: a pipeline or connection it does not know), each connection is asked again
    * on its own — one environment's mistake fails only that environment.
    */
-  authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void> {
+  authorizePipelines(connectionId: string, authorization: PipelineAuthorization, project?: ProjectRef): Promise<void> {
+    // Pipelines of another project are authorized through that project's route; rare enough not to batch.
+    if (project) return this.authorizeOne({ connectionId, authorization, project });
     return this.permissionUpdates.add({ connectionId, authorization });
+  }
+
+  /** A pipeline the project does not have reads as 404, which the REST client answers as null. */
+  findPipelines(pipelineIds: readonly number[], project?: ProjectRef): Promise<number[]> {
+    if (pipelineIds.length === 0) return Promise.resolve([]);
+    const projectKey = project ? project.id || project.name : this.project;
+    return this.calls.run({
+      what: `look up pipelines ${pipelineIds.join(', ')}${project ? ` in project ${project.name}` : ''}`,
+      operation: async () => {
+        const found = await Promise.all(pipelineIds.map(async (pipelineId) => ((await this.pipelines.getPipeline(projectKey, pipelineId))?.id === undefined ? [] : [pipelineId])));
+        return found.flat();
+      },
+    });
   }
 
   private async sendPermissionUpdates(updates: readonly PermissionUpdate[]): Promise<PromiseSettledResult<void>[]> {
@@ -321,18 +367,19 @@ export class AzureDevOpsClient implements DevOpsClient {
     return Promise.allSettled(updates.map((update) => this.authorizeOne(update)));
   }
 
-  private authorizeOne({ connectionId, authorization }: PermissionUpdate): Promise<void> {
+  private authorizeOne({ connectionId, authorization, project }: PermissionUpdate): Promise<void> {
     return this.calls.run({
-      what: `authorize pipelines for ${connectionId}`,
+      what: `authorize pipelines for ${connectionId}${project ? ` in project ${project.name}` : ''}`,
       operation: async () => {
-        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId), permissionsBody({ connectionId, authorization }));
+        await this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId, project), permissionsBody({ connectionId, authorization }));
       },
       translate: (failure) => this.rightsError(failure, 'MIC405', `authorize pipelines for connection ${connectionId}`),
     });
   }
 
-  private pipelinePermissionsUrl(connectionId: string): string {
-    return `${this.projectUrl}/_apis/pipelines/pipelinepermissions/endpoint/${encodeURIComponent(connectionId)}?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`;
+  private pipelinePermissionsUrl(connectionId: string, project?: ProjectRef): string {
+    const projectUrl = project ? `${this.settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(project.id || project.name)}` : this.projectUrl;
+    return `${projectUrl}/_apis/pipelines/pipelinepermissions/endpoint/${encodeURIComponent(connectionId)}?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`;
   }
 
   findProjects(names: readonly string[]): Promise<ProjectRef[]> {
@@ -363,26 +410,16 @@ export class AzureDevOpsClient implements DevOpsClient {
         what: `verify service connection ${connection.name}`,
         operation: async () => {
           const result = await this.endpoints.executeServiceEndpointRequest(
-            {
-              dataSourceDetails: { dataSourceName: 'TestConnection', parameters: {} },
-              resultTransformationDetails: {},
-              serviceEndpointDetails: {
-                type: connection.type,
-                url: connection.url,
-                authorization: {
-                  scheme: connection.authorizationScheme,
-                  parameters: { tenantid: connection.tenantId ?? '', serviceprincipalid: connection.clientId ?? '', ...(connection.resourceGroupScope ? { scope: connection.resourceGroupScope } : {}) },
-                },
-                data: { subscriptionId: connection.subscriptionId ?? '', subscriptionName: connection.subscriptionName ?? '', scopeLevel: connection.scopeLevel ?? 'Subscription' },
-              },
-            },
+            // What the server stores, nothing else: a partial serviceEndpointDetails would be believed by a
+            // service that trusts client details (as Azure DevOps did before 2025-09-23), and test nothing real.
+            { dataSourceDetails: { dataSourceName: 'TestConnection', parameters: {} }, resultTransformationDetails: {} },
             this.project,
             connection.id,
           );
           const statusCode = String(result?.statusCode ?? '');
           if (statusCode.toLowerCase() === 'ok') return { ok: true, message: 'TestConnection succeeded.' };
           const outcome: ConnectionTestResult = { ok: false, message: result?.errorMessage || `TestConnection answered ${statusCode || 'nothing'}.`, ...(statusCode ? { code: statusCode } : {}) };
-          if (CREDENTIAL_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
+          if (options.credentialWrittenThisRun && CREDENTIAL_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
           if (options.waitForRoles && ROLE_PROPAGATING.test(outcome.message)) throw new PropagationPending(outcome);
           return outcome;
         },
@@ -446,11 +483,130 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
+  listAzureRmConnections(): Promise<ServiceConnection[]> {
+    return this.calls.run({
+      what: 'list the Azure Resource Manager service connections of the project',
+      operation: async () => ((await this.endpoints.getServiceEndpoints(this.project, 'azurerm', undefined, undefined, undefined, true, true)) ?? []).map(toServiceConnection),
+    });
+  }
+
+  lastUsed(connectionId: string): Promise<ConnectionUse | undefined> {
+    return this.calls.run({
+      what: `read the execution history of connection ${connectionId}`,
+      operation: async () => {
+        const records = await this.endpoints.getServiceEndpointExecutionRecords(this.project, connectionId, 1);
+        const data = (records ?? [])[0]?.data;
+        const at = data?.finishTime ?? data?.startTime;
+        if (!data || !at) return undefined;
+        const result = data.result === undefined ? undefined : (['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'][data.result] ?? String(data.result));
+        return { at: new Date(at).toISOString(), ...(data.definition?.name ? { pipeline: data.definition.name } : {}), ...(result ? { result } : {}) };
+      },
+    });
+  }
+
+  listChecks(connectionId: string): Promise<ConnectionCheck[]> {
+    return this.calls.run({
+      what: `read the checks of connection ${connectionId}`,
+      operation: async () => {
+        const url = `${this.projectUrl}/_apis/pipelines/checks/configurations?resourceType=endpoint&resourceId=${encodeURIComponent(connectionId)}&$expand=settings&api-version=${CHECKS_API_VERSION}`;
+        const response = await this.endpoints.rest.get<{ value?: CheckConfigurationJson[] } | CheckConfigurationJson[]>(url);
+        const result = response.result;
+        const list = Array.isArray(result) ? result : (result?.value ?? []);
+        return list.flatMap((json) => toConnectionCheck(json) ?? []);
+      },
+    });
+  }
+
+  putCheck(connection: { readonly id: string; readonly name: string }, check: CheckSpec, existingId?: number): Promise<ConnectionCheck> {
+    const what = `${existingId === undefined ? 'add' : 'update'} the ${checkLabel(check.kind)} check of connection ${connection.name}`;
+    return this.calls.run({
+      what,
+      operation: async () => {
+        const base = `${this.projectUrl}/_apis/pipelines/checks/configurations`;
+        const body = checkConfigurationBody(connection, check, existingId);
+        const response =
+          existingId === undefined
+            ? await this.endpoints.rest.create<CheckConfigurationJson>(`${base}?api-version=${CHECKS_API_VERSION}`, body)
+            : await this.endpoints.rest.update<CheckConfigurationJson>(`${base}/${existingId}?api-version=${CHECKS_API_VERSION}`, body);
+        const written = response.result && toConnectionCheck(response.result);
+        if (!written) throw new TaskError('MIC902', `Azure DevOps answered ${what} without the check configuration.`);
+        return written;
+      },
+      translate: (failure) =>
+        this.rightsError(failure, 'MIC405', what) ??
+        (failure.statusCode === 400 ? new TaskError('MIC430', `Azure DevOps refused to ${what}: ${failure.message}`) : undefined),
+    });
+  }
+
   private rightsError(failure: ServiceFailure, code: 'MIC404' | 'MIC405', what: string): TaskError | undefined {
     if (failure.statusCode !== 403 && failure.statusCode !== 401) return undefined;
     if (failure.statusCode === 401) return new TaskError('MIC408', `Azure DevOps refused the task's token (${what}): ${failure.message}`);
     return new TaskError(code, `Azure DevOps refused to ${what}: ${failure.message}`);
   }
+}
+
+// ——— Checks (Approvals and checks, PipelinesChecks 7.1-preview.1) ———
+// Type ids and the business-hours task reference as Azure DevOps uses them (microsoft/terraform-provider-azuredevops,
+// azuredevops/internal/service/checks); see docs/governance.md.
+const CHECKS_API_VERSION = '7.1-preview.1';
+const checkTypes = {
+  approval: { id: '8c6f20a7-a545-4486-9777-f762fafe0d4d', name: 'Approval' },
+  exclusiveLock: { id: '2ef31ad6-baa0-403a-8b45-2cbc9b4e5563', name: 'ExclusiveLock' },
+  requiredTemplate: { id: '4020e66e-b0f3-47e1-bc88-48f3cc59b5f3', name: 'ExtendsCheck' },
+  businessHours: { id: 'fe1de3ee-a436-41b4-bb20-f6eb4cb879a7', name: 'Task Check' },
+} as const;
+const businessHoursTask = { id: '445fde2f-6c39-441c-807f-8a59ff2e075f', name: 'evaluatebusinesshours', version: '0.0.1' };
+
+interface CheckConfigurationJson {
+  id?: number;
+  type?: { id?: string; name?: string };
+  timeout?: number;
+  settings?: Record<string, any>;
+  resource?: { type?: string; id?: string; name?: string };
+}
+
+/** A check configuration as the REST API takes it. */
+export function checkConfigurationBody(connection: { readonly id: string; readonly name: string }, check: CheckSpec, id?: number): CheckConfigurationJson {
+  const base = { ...(id === undefined ? {} : { id }), type: checkTypes[check.kind], timeout: check.timeoutMinutes, resource: { type: 'endpoint', id: connection.id, name: connection.name } };
+  switch (check.kind) {
+    case 'approval':
+      return { ...base, settings: { approvers: check.approvers.map((approver) => ({ id: approver })), executionOrder: 'anyOrder', minRequiredApprovers: check.minApprovers, instructions: check.instructions, requesterCannotBeApprover: false, blockedApprovers: [] } };
+    case 'exclusiveLock':
+      return { ...base, settings: {} };
+    case 'requiredTemplate':
+      return { ...base, settings: { extendsChecks: check.templates.map((template) => ({ repositoryType: template.repositoryType, repositoryName: template.repository, repositoryRef: template.ref, templatePath: template.path })) } };
+    case 'businessHours':
+      return {
+        ...base,
+        settings: { displayName: 'Business Hours', definitionRef: businessHoursTask, inputs: { businessDays: check.days.join(','), timeZone: check.timeZone, startTime: check.start, endTime: check.end }, retryInterval: 5 },
+      };
+  }
+}
+
+/** A check configuration of a kind the task manages, normalized; undefined for any other kind. */
+export function toConnectionCheck(json: CheckConfigurationJson): ConnectionCheck | undefined {
+  const typeId = json.type?.id?.toLowerCase();
+  const settings = json.settings ?? {};
+  const timeoutMinutes = typeof json.timeout === 'number' ? json.timeout : defaultCheckTimeoutMinutes;
+  const id = json.id ?? 0;
+  let check: CheckSpec | undefined;
+  if (typeId === checkTypes.approval.id) {
+    const approvers = Array.isArray(settings['approvers']) ? settings['approvers'].map((approver: { id?: string }) => String(approver?.id ?? '')) : [];
+    check = { kind: 'approval', timeoutMinutes, approvers, minApprovers: Number(settings['minRequiredApprovers'] ?? 0), instructions: String(settings['instructions'] ?? '') };
+  } else if (typeId === checkTypes.exclusiveLock.id) {
+    check = { kind: 'exclusiveLock', timeoutMinutes };
+  } else if (typeId === checkTypes.requiredTemplate.id) {
+    const entries = Array.isArray(settings['extendsChecks']) ? settings['extendsChecks'] : [];
+    check = {
+      kind: 'requiredTemplate',
+      timeoutMinutes,
+      templates: entries.map((entry: Record<string, unknown>) => ({ repositoryType: String(entry['repositoryType'] ?? ''), repository: String(entry['repositoryName'] ?? ''), ref: String(entry['repositoryRef'] ?? ''), path: String(entry['templatePath'] ?? '') })),
+    };
+  } else if (typeId === checkTypes.businessHours.id && String(settings['definitionRef']?.id ?? '').toLowerCase() === businessHoursTask.id) {
+    const inputs = settings['inputs'] ?? {};
+    check = { kind: 'businessHours', timeoutMinutes, timeZone: String(inputs.timeZone ?? ''), days: String(inputs.businessDays ?? '').split(',').map((day: string) => day.trim()).filter(Boolean), start: String(inputs.startTime ?? ''), end: String(inputs.endTime ?? '') };
+  }
+  return check ? { ...normalizeCheck(check), id } : undefined;
 }
 
 /** One connection's pipeline permissions as the pipelinePermissions routes take them. */

@@ -46,7 +46,9 @@ function header(headers: HeaderSource | undefined, name: string): string | undef
 function networkCode(error: unknown, depth = 0): string | undefined {
   if (!isBag(error) || depth > 4) return undefined;
   if (typeof error.code === 'string' && networkErrorCodes.has(error.code)) return error.code;
-  if (/socket hang up/i.test(String(error.message ?? ''))) return 'ECONNRESET';
+  // A connection lost mid-answer: Node's "socket hang up", undici's "terminated" / "other side closed", and
+  // core-rest-pipeline's PARSE_ERROR "Error reading response as text: aborted" (the body stopped half-way).
+  if (/socket hang up|other side closed|^terminated$|reading response as text: aborted/i.test(String(error.message ?? ''))) return 'ECONNRESET';
   return networkCode(error.cause, depth + 1) ?? networkCode(error.innerError, depth + 1);
 }
 
@@ -72,7 +74,8 @@ export function describeFailure(error: unknown, now = Date.now()): ServiceFailur
     const headers = headerSource(response?.headers);
     const retryAfterMs = headers ? parseRetryAfter(headers, now) : undefined;
     const correlationId = header(headers, 'x-ms-correlation-request-id') ?? header(headers, 'x-ms-request-id');
-    if (network !== undefined && typeof error.statusCode !== 'number') return { source: 'network', code: network, message };
+    // A status may have arrived before the body was cut off: the answer is still lost.
+    if (network !== undefined && (typeof error.statusCode !== 'number' || error.code === 'PARSE_ERROR')) return { source: 'network', code: network, message };
     return {
       source: 'arm',
       ...(typeof error.statusCode === 'number' ? { statusCode: error.statusCode } : {}),
@@ -125,4 +128,14 @@ export function briefFailure(failure: ServiceFailure): string {
   const text = firstSentence.length > 140 ? `${firstSentence.slice(0, 137)}…` : firstSentence;
   const code = aadsts ?? armCode ?? failure.code ?? (failure.statusCode === undefined ? undefined : `HTTP ${failure.statusCode}`);
   return code === undefined ? text : `${code}: ${text}`;
+}
+
+/**
+ * azure-devops-node-api resolves a call whose answer was cut off mid-body with `null`: the server may have
+ * done the work, the client knows nothing. Thrown as a dropped connection, so the call is retried (a create
+ * looks the object up first) instead of a TypeError on the missing answer.
+ */
+export function requireAnswer<T>(answer: T | null | undefined, what: string): T {
+  if (answer !== null && answer !== undefined) return answer;
+  throw Object.assign(new Error(`the connection closed before the whole answer to "${what}" arrived`), { code: 'ECONNRESET' });
 }

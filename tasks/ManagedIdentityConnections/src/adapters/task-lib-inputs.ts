@@ -40,6 +40,8 @@ export function readTaskInputs(): { inputs: RawValues; facts: RawValues } {
     [factNames.proxyPassword]: tl.getVariable('Agent.ProxyPassword'),
     [factNames.proxyBypassList]: tl.getVariable('Agent.ProxyBypassList'),
     [factNames.caInfo]: tl.getVariable('Agent.CAInfo'),
+    [factNames.repositoryName]: tl.getVariable('Build.Repository.Name'),
+    [factNames.tempDirectory]: tl.getVariable('Agent.TempDirectory'),
     // The job token comes from the system connection, as in Microsoft's tasks, and only through
     // getEndpointAuthorization: task-lib debug-prints the value of whatever getEndpointAuthorizationParameter
     // or getVariable return, before the task could mask it. The agent always passes this connection.

@@ -1,9 +1,9 @@
 // The Platform port on azure-pipelines-task-lib: the only file of the core's world that maps onto it, line
 // for line. Import only `azure-pipelines-task-lib/task`: that is the module MockTestRunner can replace.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { neutralizeLoggingCommands as safe } from '../core/redact';
 import type { Platform } from '../ports/platform';
@@ -102,5 +102,12 @@ export class TaskLibPlatform implements Platform {
 
   readTextFile(path: string): Promise<string> {
     return readFile(resolve(path), 'utf8');
+  }
+
+  async writeTextFile(path: string, text: string): Promise<string> {
+    const target = resolve(path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, text, 'utf8');
+    return target;
   }
 }

@@ -12,7 +12,7 @@
 // credential writes under one identity with a 409. The spec forbids two environments sharing an identity, but
 // one environment with several connections writes several credentials on its identity, and those actions
 // have no dependency on each other — the DAG alone would run them together.
-import { classifyVerificationFailure, TaskError, toTaskError, type Problem } from '../errors';
+import { classifyTestFailure, TaskError, toTaskError, type Problem } from '../errors';
 import { KeyedMutex, mapWithConcurrency } from './concurrency';
 import {
   type Action,
@@ -161,30 +161,41 @@ class EnvironmentRun {
       }
       case 'assignRole': {
         const principalId = this.resolve(action.principalId);
-        await this.ports.roles.createAssignment({
+        const name = roleAssignmentName(action.scope, action.roleDefinitionGuid, principalId);
+        const assigned = await this.ports.roles.createAssignment({
           scope: action.scope,
-          name: roleAssignmentName(action.scope, action.roleDefinitionGuid, principalId),
+          name,
           roleDefinitionId: action.roleDefinitionId,
           principalId,
           principalType: 'ServicePrincipal',
           description: action.description,
         });
-        return undefined;
+        // Someone else assigned the same role meanwhile, under another name: the state is what the spec asks.
+        return assigned.name.toLowerCase() === name.toLowerCase() ? undefined : `already assigned as ${assigned.name}`;
       }
       case 'authorizePipelines': {
         const connectionId = this.resolve(action.connectionId);
-        await this.ports.devOps.authorizePipelines(connectionId, action.allPipelines ? { allPipelines: true, pipelineIds: action.pipelineIds } : { pipelineIds: action.pipelineIds });
+        const authorization = action.allPipelines ? { allPipelines: true as const, pipelineIds: action.pipelineIds } : { pipelineIds: action.pipelineIds };
+        if (action.project) await this.ports.devOps.authorizePipelines(connectionId, authorization, action.project);
+        else await this.ports.devOps.authorizePipelines(connectionId, authorization);
         return undefined;
       }
       case 'shareConnection': {
         await this.ports.devOps.shareConnection(this.resolve(action.connectionId), action.connectionName, action.projects);
         return undefined;
       }
+      case 'configureCheck': {
+        const check = await this.ports.devOps.putCheck({ id: this.resolve(action.connectionId), name: action.connectionName }, action.check, action.existing?.id);
+        return `check ${check.id}`;
+      }
       case 'testConnection': {
         const connection = this.resolve(action.connection);
-        const result = await this.ports.devOps.testConnection(connection, { waitForRoles: action.waitForRoles });
+        const written = action.credentialWrittenThisRun === true;
+        const result = await this.ports.devOps.testConnection(connection, { waitForRoles: action.waitForRoles, credentialWrittenThisRun: written });
         if (!result.ok) {
-          throw new TaskError(classifyVerificationFailure(result.message), `Verifying service connection ${action.connectionName} failed: ${result.message}`, { environment: this.plan.environment });
+          const code = classifyTestFailure(result.message, written);
+          const drift = code === 'MIC502' ? ' The federated credential was not written by this run, so this is drift, not propagation: run provision.' : '';
+          throw new TaskError(code, `Verifying service connection ${action.connectionName} failed: ${result.message}${drift}`, { environment: this.plan.environment });
         }
         return result.message;
       }

@@ -1,8 +1,8 @@
 // The plan as text (log lines) and as markdown (the run summary). Separate from plan() so that the plan stays
 // data and its wording can change without touching a decision. Grants are listed on their own, after the
 // per-environment changes, so that a reviewer sees every broadening of access in one place.
-import { isGrant, isWrite, type Action, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
-import { roleAssignmentName } from './names';
+import { isGrant, isWrite, type Action, type AuthorizePipelinesAction, type CheckSpec, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
+import { checkLabel, roleAssignmentName } from './names';
 
 /** One line saying what the action does, in the imperative ("create …"). */
 export function describeAction(action: Action): string {
@@ -28,9 +28,11 @@ export function describeAction(action: Action): string {
     case 'authorizePipelines':
       return action.allPipelines
         ? `authorize all pipelines to use connection ${action.connectionName}`
-        : `authorize pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} to use connection ${action.connectionName}`;
+        : `authorize pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')}${inProject(action)} to use connection ${action.connectionName}`;
     case 'shareConnection':
       return `share connection ${action.connectionName} with ${action.projects.map((project) => project.name).join(', ')}`;
+    case 'configureCheck':
+      return `${action.existing ? `rewrite check ${action.existing.id} on` : 'add a check to'} connection ${action.connectionName}: ${describeCheck(action.check)}`;
     case 'testConnection':
       return `verify service connection ${action.connectionName}`;
   }
@@ -57,6 +59,8 @@ export function summarizeAction(action: Action): string {
       return action.allPipelines ? 'all pipelines authorized' : `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} authorized`;
     case 'shareConnection':
       return `shared with ${action.projects.map((project) => project.name).join(', ')}`;
+    case 'configureCheck':
+      return `${checkLabel(action.check.kind)} check ${action.existing ? 'updated' : 'added'}`;
     case 'testConnection':
       return 'tested';
   }
@@ -73,12 +77,27 @@ export function describeGrant(action: Action): string | undefined {
     case 'authorizePipelines': {
       if (action.allPipelines) return `every pipeline of the project may use connection ${action.connectionName}`;
       const why = action.forVerificationRun === undefined ? '' : ` (pipeline ${action.forVerificationRun}: for the verification run)`;
-      return `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')} may use connection ${action.connectionName}${why}`;
+      return `pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')}${inProject(action)} may use connection ${action.connectionName}${why}`;
     }
     case 'shareConnection':
       return `project${action.projects.length > 1 ? 's' : ''} ${action.projects.map((project) => project.name).join(', ')} may use connection ${action.connectionName}`;
     default:
       return undefined;
+  }
+}
+
+/** A check in words: "Approvals by a, b (1 required, timeout 1440 min)". */
+export function describeCheck(check: CheckSpec): string {
+  const timeout = `timeout ${check.timeoutMinutes} min`;
+  switch (check.kind) {
+    case 'approval':
+      return `Approvals by ${check.approvers.join(', ')} (${check.minApprovers === 0 ? 'all' : check.minApprovers} required, ${timeout})`;
+    case 'exclusiveLock':
+      return `Exclusive lock (${timeout})`;
+    case 'requiredTemplate':
+      return `Required template ${check.templates.map((template) => `${template.path}@${template.repository} (${template.repositoryType}, ${template.ref})`).join(' or ')}`;
+    case 'businessHours':
+      return `Business hours ${check.days.join(', ')} ${check.start}–${check.end} ${check.timeZone} (${timeout})`;
   }
 }
 
@@ -183,4 +202,9 @@ export function cell(text: string): string {
 
 function s(count: number): string {
   return count === 1 ? '' : 's';
+}
+
+/** ` of project Apps` for pipelines of a project the connection is shared with; nothing for the task's own. */
+function inProject(action: AuthorizePipelinesAction): string {
+  return action.project ? ` of project ${action.project.name}` : '';
 }

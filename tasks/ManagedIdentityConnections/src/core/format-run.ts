@@ -59,7 +59,8 @@ export function outputVariables(plan: Plan, states: ReadonlyMap<string, Environm
     for (const snapshot of environment.connections) {
       const connection = state?.connections.get(snapshot.name);
       if (connection) variables.push([`connectionId_${variableNamePart(snapshot.name)}`, connection.id]);
-      connections[snapshot.name] = { id: connection?.id ?? null };
+      // The spec's subscription and resource group with defaults applied: the verify jobs read them from here.
+      connections[snapshot.name] = { id: connection?.id ?? null, subscriptionId: snapshot.subscriptionId, resourceGroup: snapshot.resourceGroup ?? null };
     }
     json[environment.environment] = {
       identity: {
@@ -86,12 +87,16 @@ export interface SummaryInput {
   /** Provision with queueVerificationRun. */
   readonly verificationRun?: VerificationRunOutcome;
   readonly errors: readonly TaskError[];
+  /** What governance applied (the platform policy rule, where the bootstrap identity is), shown under the title. */
+  readonly governance?: readonly string[];
 }
 
 /** The run summary: one row per environment and connection, then the plan, then problems. */
 export function formatRunSummary(input: SummaryInput): string {
   const titles: Record<RunMode, string> = { plan: 'plan', provision: 'provision', verify: 'verify' };
-  const out = [`## Managed identity connections — ${titles[input.mode]}`, '', '| Environment | Identity | Connection | Changes | Verification |', '| --- | --- | --- | --- | --- |'];
+  const out = [`## Managed identity connections — ${titles[input.mode]}`, ''];
+  if (input.governance && input.governance.length > 0) out.push(...input.governance.map((line) => `- ${cell(line)}`), '');
+  out.push('| Environment | Identity | Connection | Changes | Verification |', '| --- | --- | --- | --- | --- |');
   const states = finalState(input.plan, input.applied);
   for (const environment of input.plan.environments) {
     const outcomes = (input.applied ?? input.verified)?.environments.find((candidate) => candidate.environment === environment.environment)?.actions ?? [];

@@ -2,6 +2,7 @@
 // name or GUID before anything is read; after observation, every resolved role definition is checked for the
 // ability to change authorization itself, which also catches custom roles and renamed built-ins.
 import type { RoleDefinition } from '../ports/azure';
+import { isWithinScope } from './scopes';
 
 export interface PrivilegedRole {
   readonly name: string;
@@ -41,13 +42,57 @@ const authorizationWriteOperations = [
 
 /** The Microsoft.Authorization write operations the role definition allows (actions minus notActions). */
 export function authorizationWritesAllowed(definition: RoleDefinition): string[] {
-  return authorizationWriteOperations.filter((operation) =>
-    definition.permissions.some(
-      (permission) =>
-        permission.actions.some((pattern) => operationMatches(pattern, operation)) &&
-        !permission.notActions.some((pattern) => operationMatches(pattern, operation)),
+  return operationsAllowed(definition, authorizationWriteOperations);
+}
+
+// Operations that let a holder become a user-assigned identity: a federated credential trusting an issuer the
+// holder controls (then it signs in as the identity), rewriting the identity, or attaching it to a resource
+// the holder runs code on (its tokens then come from that resource's metadata endpoint). Contributor, Managed
+// Identity Contributor, `*` and `*/write` all allow the first two (learn.microsoft.com: built-in roles,
+// Managed Identity Contributor; REST: Federated Identity Credentials - Create Or Update).
+const identityTakeoverOperations = [
+  'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/write',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action',
+];
+
+// The built-in Managed Identity Operator grants assign/action as `userAssignedIdentities/*/assign/action`,
+// which a literal `*`-run match against `userAssignedIdentities/assign/action` would miss; probe that
+// documented spelling too.
+const operationSpellings: Readonly<Record<string, readonly string[]>> = {
+  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action': ['Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action'],
+};
+
+/** The operations on user-assigned identities the role allows that let its holder sign in as one of them. */
+export function identityTakeoverAllowed(definition: RoleDefinition): string[] {
+  return operationsAllowed(definition, identityTakeoverOperations);
+}
+
+function operationsAllowed(definition: RoleDefinition, operations: readonly string[]): string[] {
+  return operations.filter((operation) =>
+    [operation, ...(operationSpellings[operation] ?? [])].some((spelling) =>
+      definition.permissions.some(
+        (permission) =>
+          permission.actions.some((pattern) => operationMatches(pattern, spelling)) &&
+          !permission.notActions.some((pattern) => operationMatches(pattern, spelling)),
+      ),
     ),
   );
+}
+
+/** Something a role with identity takeover operations must not cover. */
+export interface ProtectedIdentityScope {
+  /** An identity's resource id, or an identity resource group's scope. */
+  readonly scope: string;
+  /** For messages: `the bootstrap identity id-mic-bootstrap`, `identity id-ado-prod (environment prod)`… */
+  readonly label: string;
+  /** A resource group: a role scope inside it (a resource in it) also counts, since any resource there may be an identity. */
+  readonly resourceGroup: boolean;
+}
+
+/** The protected identities and groups a role scope exposes: it contains them, or (for a group) lies inside it. */
+export function exposedByScope(roleScope: string, protectedScopes: readonly ProtectedIdentityScope[]): ProtectedIdentityScope[] {
+  return protectedScopes.filter((item) => isWithinScope(item.scope, roleScope) || (item.resourceGroup && isWithinScope(roleScope, item.scope)));
 }
 
 /** ARM action patterns: case-insensitive, `*` matches any run of characters (slashes included). */

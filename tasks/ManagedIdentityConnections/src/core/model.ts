@@ -3,7 +3,7 @@
 // of two values and tests can build any situation from literals.
 import type { Problem } from '../errors';
 import type { FederatedCredential, Identity, IdentityRef, RoleAssignment, RoleDefinition, Subscription } from '../ports/azure';
-import type { PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
+import type { CheckSpec, ConnectionCheck, PipelinePermissions, ProjectRef, ServiceConnection } from '../ports/devops';
 
 // ——— Desired state (the validated spec, defaults applied) ———
 
@@ -35,6 +35,8 @@ export interface DesiredConnection {
   readonly description: string;
   readonly shareWith: readonly string[];
   readonly authorize: Authorize;
+  /** Approvals and checks the connection must carry (spec `checks`); absent: none managed. */
+  readonly checks?: readonly CheckSpec[];
   readonly origin: SpecOrigin;
 }
 
@@ -75,6 +77,16 @@ export interface PlanSettings {
 export interface DesiredState {
   readonly environments: readonly DesiredEnvironment[];
   readonly settings: PlanSettings;
+  /**
+   * The identities of every environment of the spec, also those `only` leaves out: the escalation guard
+   * protects them all. Absent: those of `environments`.
+   */
+  readonly specIdentities?: readonly SpecIdentity[];
+}
+
+export interface SpecIdentity {
+  readonly environment: string;
+  readonly ref: IdentityRef;
 }
 
 // ——— Observed state (read through the ports; absent from a map = does not exist) ———
@@ -91,15 +103,51 @@ export interface ObservedWorld {
   readonly identities: ReadonlyMap<string, ObservedIdentity>;
   /** By lowercased connection name. */
   readonly connections: ReadonlyMap<string, ServiceConnection>;
-  /** By lowercased connection id. */
+  /** By permissionsKey(connection id, project id): pipeline permissions are kept per project. */
   readonly pipelinePermissions: ReadonlyMap<string, PipelinePermissions>;
+  /**
+   * By lowercased project id: the pipeline ids that `authorize` lists name and that exist in that project (looked
+   * for in the project the task runs in, then in the connection's shareWith projects). An id in no entry exists
+   * in none of them.
+   */
+  readonly pipelines: ReadonlyMap<string, ReadonlySet<number>>;
+  /**
+   * By otherProjectConnectionKey(project id, name): connections of the spec's names found in a shareWith project
+   * where this project's connection of that name is not shared yet (or there is none): what sharing would
+   * collide with.
+   */
+  readonly otherProjectConnections: ReadonlyMap<string, ServiceConnection>;
   /** By roleKey(subscriptionId, role). */
   readonly roleDefinitions: ReadonlyMap<string, RoleDefinition>;
   /** By lowercased subscription id. */
   readonly subscriptions: ReadonlyMap<string, Subscription>;
   /** By lowercased project name. */
   readonly projects: ReadonlyMap<string, ProjectRef>;
+  /**
+   * Where the identity the task runs as lives, looked up only when a role of the spec could take over an
+   * identity (the escalation guard protects it). Absent: not looked up (no such role, or the CLI).
+   */
+  readonly bootstrapIdentity?: BootstrapIdentityLookup;
+  /** By lowercased connection id: the checks of existing connections whose spec names checks. */
+  readonly checks?: ReadonlyMap<string, readonly ConnectionCheck[]>;
 }
+
+/** The key of a connection's pipeline permissions in a project; the project the task runs in needs no id. */
+export function permissionsKey(connectionId: string, projectId?: string): string {
+  return projectId === undefined ? connectionId.toLowerCase() : `${connectionId.toLowerCase()}@${projectId.toLowerCase()}`;
+}
+
+export function otherProjectConnectionKey(projectId: string, connectionName: string): string {
+  return `${projectId.toLowerCase()}|${connectionName.toLowerCase()}`;
+}
+
+export type BootstrapIdentityLookup =
+  /** Given as an input, or found by the bootstrap connection's client id. */
+  | { readonly status: 'found'; readonly resourceId: string; readonly name: string; readonly source: string }
+  /** No user-assigned identity with that client id in any subscription a risky role names: no such role can reach it. */
+  | { readonly status: 'absent'; readonly reason: string }
+  /** The lookup could not tell (a subscription could not be listed). */
+  | { readonly status: 'unknown'; readonly reason: string };
 
 export function roleKey(subscriptionId: string, role: string): string {
   return `${subscriptionId.toLowerCase()}|${role.toLowerCase()}`;
@@ -235,6 +283,11 @@ export interface AuthorizePipelinesAction extends ActionBase {
   readonly pipelineIds: readonly number[];
   /** In pipelineIds only because the verification run needs it (authorize would not have named it). */
   readonly forVerificationRun?: number;
+  /**
+   * Set when the pipelines belong to a project the connection is shared with: Azure DevOps keeps pipeline
+   * permissions per project. Absent: the project the task runs in.
+   */
+  readonly project?: ProjectRef;
 }
 
 export interface ShareConnectionAction extends ActionBase {
@@ -242,6 +295,16 @@ export interface ShareConnectionAction extends ActionBase {
   readonly connectionName: string;
   readonly connectionId: Resolvable<string>;
   readonly projects: readonly ProjectRef[];
+}
+
+/** Adds a check to the connection, or rewrites the one of its kind in place. Restricts; grants nothing. */
+export interface ConfigureCheckAction extends ActionBase {
+  readonly kind: 'configureCheck';
+  readonly connectionName: string;
+  readonly connectionId: Resolvable<string>;
+  readonly check: CheckSpec;
+  /** The check rewritten in place; absent: a new one is added. */
+  readonly existing?: ConnectionCheck;
 }
 
 /** A read: runs the connection's TestConnection. Provision and verify run it; plan does not. */
@@ -254,6 +317,8 @@ export interface TestConnectionAction extends ActionBase {
    * the spec lies in the connection's subscription (MIC507): the answer will not change by waiting.
    */
   readonly waitForRoles: boolean;
+  /** The plan writes the connection's federated credential before this test (Entra may still be propagating it). */
+  readonly credentialWrittenThisRun?: boolean;
 }
 
 export type Action =
@@ -266,6 +331,7 @@ export type Action =
   | AssignRoleAction
   | AuthorizePipelinesAction
   | ShareConnectionAction
+  | ConfigureCheckAction
   | TestConnectionAction;
 
 export type ActionKind = Action['kind'];
@@ -300,6 +366,9 @@ export interface Finding extends Problem {
 
 export interface ConnectionSnapshot {
   readonly name: string;
+  /** The subscription (and resource group) the spec wants, defaults applied: what the verify jobs expect. */
+  readonly subscriptionId: string;
+  readonly resourceGroup?: string;
   /** As observed before any action. */
   readonly observed?: ServiceConnection;
 }
@@ -357,4 +426,5 @@ export interface ApplyResult {
   readonly environments: readonly EnvironmentOutcome[];
 }
 
+export type { CheckSpec, ConnectionCheck } from '../ports/devops';
 export type { FederatedCredential, Identity, IdentityRef, PipelinePermissions, ProjectRef, RoleAssignment, RoleDefinition, ServiceConnection, Subscription };

@@ -122,3 +122,8 @@ export function normalizeLocation(location: string): string {
 export function identityKey(ref: { subscriptionId: string; resourceGroup: string; name: string }): string {
   return `/subscriptions/${ref.subscriptionId}/resourcegroups/${ref.resourceGroup}/providers/microsoft.managedidentity/userassignedidentities/${ref.name}`.toLowerCase();
 }
+
+/** The words for a check kind, as Azure DevOps' Approvals and checks page names them. */
+export function checkLabel(kind: 'approval' | 'exclusiveLock' | 'requiredTemplate' | 'businessHours'): string {
+  return { approval: 'Approvals', exclusiveLock: 'Exclusive lock', requiredTemplate: 'Required template', businessHours: 'Business hours' }[kind];
+}

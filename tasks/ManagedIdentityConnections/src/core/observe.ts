@@ -3,14 +3,37 @@
 // crawls nor trips ARM's per-principal read throttling. Azure DevOps lookups are batched across environments
 // (one findConnections and one findProjects for the whole run) because that API takes lists of names.
 import { Limiter } from './concurrency';
-import { roleKey, type DesiredEnvironment, type DesiredState, type Identity, type IdentityRef, type ObservedIdentity, type ObservedWorld } from './model';
+import { identityTakeoverAllowed } from './guardrails';
+import {
+  otherProjectConnectionKey,
+  permissionsKey,
+  roleKey,
+  type BootstrapIdentityLookup,
+  type DesiredConnection,
+  type DesiredEnvironment,
+  type DesiredState,
+  type Identity,
+  type IdentityRef,
+  type ObservedIdentity,
+  type ObservedWorld,
+  type PlanSettings,
+} from './model';
 import { identityKey } from './names';
 import { parseScope, subscriptionScope } from './scopes';
 import type { Ports } from '../ports';
-import type { PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
+import type { ConnectionCheck, PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
 
 export interface ObserveOptions {
   readonly concurrency: number;
+  /** The identity the task runs as, for the escalation guard; absent in the CLI (it runs as a person). */
+  readonly bootstrapIdentity?: BootstrapIdentityHint;
+}
+
+export interface BootstrapIdentityHint {
+  /** The bootstrap connection's service principal (client) id. */
+  readonly clientId: string;
+  /** From the bootstrapIdentityResourceId input: no lookup needed. */
+  readonly resourceId?: string;
 }
 
 export async function observe(desired: DesiredState, ports: Pick<Ports, 'identities' | 'roles' | 'devOps'>, options: ObserveOptions): Promise<ObservedWorld> {
@@ -21,14 +44,58 @@ export async function observe(desired: DesiredState, ports: Pick<Ports, 'identit
   // first ARM call spends a few tens of milliseconds building its SDK client and signing in. Then the few
   // role-definition and subscription reads, before one identity read per environment can fill the limiter
   // and hold them back by a round trip.
+  const projectsRead = observeProjects(environments, ports);
   const [connectionState, projects, roleDefinitions, subscriptions, identities] = await Promise.all([
-    observeConnections(environments, desired.settings.verificationRunPipelineId !== undefined, ports, limiter),
-    observeProjects(environments, ports),
+    observeConnections(environments, desired.settings, projectsRead, ports, limiter),
+    projectsRead,
     observeRoleDefinitions(environments, ports, limiter),
     observeSubscriptions(environments, ports, limiter),
     observeIdentities(environments, ports, limiter),
   ]);
-  return { identities, roleDefinitions, subscriptions, projects, ...connectionState };
+  const bootstrapIdentity = await locateBootstrapIdentity(environments, roleDefinitions, options.bootstrapIdentity, ports, limiter);
+  return { identities, roleDefinitions, subscriptions, projects, ...connectionState, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) };
+}
+
+/**
+ * Where the bootstrap identity is, for the escalation guard — looked up only when some role of the spec could
+ * take over an identity, so an ordinary spec costs no request. Role scopes lie in subscriptions the spec names
+ * (MIC119), so listing the identities of the subscriptions those roles name is enough: an identity found
+ * nowhere there is out of every such role's reach.
+ */
+async function locateBootstrapIdentity(
+  environments: readonly DesiredEnvironment[],
+  roleDefinitions: ReadonlyMap<string, RoleDefinition>,
+  hint: BootstrapIdentityHint | undefined,
+  ports: Pick<Ports, 'identities'>,
+  limiter: Limiter,
+): Promise<BootstrapIdentityLookup | undefined> {
+  if (!hint) return undefined;
+  const subscriptions = unique(
+    environments.flatMap((environment) =>
+      environment.roles.map((role) => {
+        const subscriptionId = parseScope(role.scope)?.subscriptionId.toLowerCase();
+        const definition = subscriptionId === undefined ? undefined : roleDefinitions.get(roleKey(subscriptionId, role.role));
+        return definition && identityTakeoverAllowed(definition).length > 0 ? subscriptionId : undefined;
+      }),
+    ),
+  );
+  if (subscriptions.length === 0) return undefined;
+  if (hint.resourceId !== undefined) {
+    return { status: 'found', resourceId: hint.resourceId, name: hint.resourceId.split('/').pop() ?? hint.resourceId, source: 'the bootstrapIdentityResourceId input' };
+  }
+  const failures: string[] = [];
+  const lists = await Promise.all(
+    subscriptions.map((subscriptionId) =>
+      limiter.run(() => ports.identities.listIdentitiesInSubscription(subscriptionId)).catch((error: unknown) => {
+        failures.push(`listing the identities of subscription ${subscriptionId} failed: ${error instanceof Error ? error.message : String(error)}`);
+        return [] as Identity[];
+      }),
+    ),
+  );
+  const found = lists.flat().find((identity) => identity.clientId.toLowerCase() === hint.clientId.toLowerCase());
+  if (found) return { status: 'found', resourceId: found.id, name: found.name, source: `found by the bootstrap connection's client id ${hint.clientId}` };
+  if (failures.length > 0) return { status: 'unknown', reason: failures.join('; ') };
+  return { status: 'absent', reason: `no user-assigned identity has client id ${hint.clientId} in subscription${subscriptions.length === 1 ? '' : 's'} ${subscriptions.join(', ')}` };
 }
 
 /**
@@ -117,29 +184,133 @@ async function observeSubscriptions(environments: readonly DesiredEnvironment[],
   return found;
 }
 
+interface ConnectionState {
+  connections: Map<string, ServiceConnection>;
+  pipelinePermissions: Map<string, PipelinePermissions>;
+  pipelines: Map<string, Set<number>>;
+  otherProjectConnections: Map<string, ServiceConnection>;
+  /** By lowercased connection id; only when the spec names checks (a spec without costs no request). */
+  checks?: Map<string, readonly ConnectionCheck[]>;
+}
+
 async function observeConnections(
   environments: readonly DesiredEnvironment[],
-  verificationRun: boolean,
+  settings: PlanSettings,
+  projectsRead: Promise<Map<string, ProjectRef>>,
   ports: Pick<Ports, 'devOps'>,
   limiter: Limiter,
-): Promise<{ connections: Map<string, ServiceConnection>; pipelinePermissions: Map<string, PipelinePermissions> }> {
+): Promise<ConnectionState> {
   const desired = environments.flatMap((environment) => environment.connections);
-  const connections = new Map<string, ServiceConnection>();
-  const pipelinePermissions = new Map<string, PipelinePermissions>();
-  if (desired.length === 0) return { connections, pipelinePermissions };
-  for (const connection of await ports.devOps.findConnections(desired.map((item) => item.name))) {
+  const state: ConnectionState = { connections: new Map(), pipelinePermissions: new Map(), pipelines: new Map(), otherProjectConnections: new Map() };
+  if (desired.length === 0) return state;
+  const [found, pipelines] = await Promise.all([ports.devOps.findConnections(desired.map((item) => item.name)), observePipelines(desired, settings, projectsRead, ports, limiter)]);
+  for (const connection of found) {
     const key = connection.name.toLowerCase();
-    if (!connections.has(key)) connections.set(key, connection);
+    if (!state.connections.has(key)) state.connections.set(key, connection);
   }
-  // Permissions matter only where the spec authorizes something, or everywhere when a verification run of
-  // this pipeline follows (it needs every connection).
-  const needPermissions = desired.filter((item) => verificationRun || item.authorize.kind !== 'none').flatMap((item) => connections.get(item.name.toLowerCase()) ?? []);
+  state.pipelines = pipelines;
+  const projects = await projectsRead;
+  const verificationRun = settings.verificationRunPipelineId !== undefined;
+  const reads: Promise<void>[] = [];
+  for (const item of desired) {
+    const existing = state.connections.get(item.name.toLowerCase());
+    // Permissions matter only where the spec authorizes something, or everywhere when a verification run of
+    // this pipeline follows (it needs every connection).
+    if (existing && (verificationRun || item.authorize.kind !== 'none')) {
+      reads.push(limiter.run(async () => void state.pipelinePermissions.set(permissionsKey(existing.id), await ports.devOps.getPipelinePermissions(existing.id))));
+    }
+    for (const project of shareWithProjects(item, projects)) {
+      const sharedThere = existing?.projectReferences.some((reference) => sameProject(reference, project)) ?? false;
+      // Pipelines of a shareWith project are authorized there, once the connection is shared with it.
+      const authorizedThere = item.authorize.kind === 'pipelines' && item.authorize.pipelineIds.some((id) => pipelines.get(project.id.toLowerCase())?.has(id));
+      if (existing && sharedThere && authorizedThere) {
+        reads.push(limiter.run(async () => void state.pipelinePermissions.set(permissionsKey(existing.id, project.id), await ports.devOps.getPipelinePermissions(existing.id, project))));
+      }
+    }
+  }
+  const needChecks = desired.filter((item) => (item.checks?.length ?? 0) > 0).flatMap((item) => state.connections.get(item.name.toLowerCase()) ?? []);
+  if (needChecks.length > 0) {
+    const checks = new Map<string, readonly ConnectionCheck[]>();
+    state.checks = checks;
+    for (const connection of needChecks) reads.push(limiter.run(async () => void checks.set(connection.id.toLowerCase(), await ports.devOps.listChecks(connection.id))));
+  }
+  await Promise.all([...reads, observeOtherProjectConnections(desired, state, projects, ports, limiter)]);
+  return state;
+}
+
+/**
+ * Where the pipelines that `authorize` lists live: Azure DevOps keeps pipeline permissions per project, so a
+ * pipeline of a shareWith project (the platform-team pattern) is authorized there. Looked for in the project the
+ * task runs in first, then in the shareWith projects of the connections naming it.
+ */
+async function observePipelines(
+  desired: readonly DesiredConnection[],
+  settings: PlanSettings,
+  projectsRead: Promise<Map<string, ProjectRef>>,
+  ports: Pick<Ports, 'devOps'>,
+  limiter: Limiter,
+): Promise<Map<string, Set<number>>> {
+  const found = new Map<string, Set<number>>();
+  const named = desired.flatMap((item) => (item.authorize.kind === 'pipelines' ? [{ item, ids: item.authorize.pipelineIds }] : []));
+  const wanted = [...new Set(named.flatMap(({ ids }) => ids))];
+  if (wanted.length === 0) return found;
+  const here = new Set(await limiter.run(() => ports.devOps.findPipelines(wanted)));
+  found.set(settings.project.id.toLowerCase(), here);
+  const projects = await projectsRead;
+  const elsewhere = new Map<string, { project: ProjectRef; ids: Set<number> }>();
+  for (const { item, ids } of named) {
+    const missing = ids.filter((id) => !here.has(id));
+    for (const project of missing.length === 0 ? [] : shareWithProjects(item, projects)) {
+      const entry = elsewhere.get(project.id.toLowerCase()) ?? { project, ids: new Set<number>() };
+      for (const id of missing) entry.ids.add(id);
+      elsewhere.set(project.id.toLowerCase(), entry);
+    }
+  }
   await Promise.all(
-    needPermissions.map(async (connection) => {
-      pipelinePermissions.set(connection.id.toLowerCase(), await limiter.run(() => ports.devOps.getPipelinePermissions(connection.id)));
+    [...elsewhere.values()].map(async ({ project, ids }) => {
+      found.set(project.id.toLowerCase(), new Set(await limiter.run(() => ports.devOps.findPipelines([...ids], project))));
     }),
   );
-  return { connections, pipelinePermissions };
+  return found;
+}
+
+/**
+ * Sharing a connection with a project that already has a connection of that name fails ("already exists"). The
+ * usual cause is a shared connection deleted in its owner project only: its copy lives on in the other, still
+ * trusted by the identity's federated credential. Look there by name wherever a share is still to come, so the
+ * plan can say so before writing anything. Best effort: a project the caller cannot read is left to the share.
+ */
+async function observeOtherProjectConnections(
+  desired: readonly DesiredConnection[],
+  state: ConnectionState,
+  projects: ReadonlyMap<string, ProjectRef>,
+  ports: Pick<Ports, 'devOps'>,
+  limiter: Limiter,
+): Promise<void> {
+  const namesByProject = new Map<string, { project: ProjectRef; names: string[] }>();
+  for (const item of desired) {
+    const existing = state.connections.get(item.name.toLowerCase());
+    for (const project of shareWithProjects(item, projects)) {
+      if (existing?.projectReferences.some((reference) => sameProject(reference, project))) continue;
+      const entry = namesByProject.get(project.id.toLowerCase()) ?? { project, names: [] };
+      entry.names.push(item.name);
+      namesByProject.set(project.id.toLowerCase(), entry);
+    }
+  }
+  await Promise.all(
+    [...namesByProject.values()].map(async ({ project, names }) => {
+      const found = await limiter.run(() => ports.devOps.findConnections(names, project)).catch(() => []);
+      for (const connection of found) state.otherProjectConnections.set(otherProjectConnectionKey(project.id, connection.name), connection);
+    }),
+  );
+}
+
+function shareWithProjects(item: DesiredConnection, projects: ReadonlyMap<string, ProjectRef>): ProjectRef[] {
+  return item.shareWith.flatMap((name) => projects.get(name.toLowerCase()) ?? []);
+}
+
+function sameProject(reference: ProjectRef, project: ProjectRef): boolean {
+  return reference.id.toLowerCase() === project.id.toLowerCase() || reference.name.toLowerCase() === project.name.toLowerCase();
 }
 
 async function observeProjects(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'devOps'>): Promise<Map<string, ProjectRef>> {

@@ -9,7 +9,7 @@
 //
 // With queueVerificationRun, provision also authorizes the running pipeline on every connection (a planned
 // grant like any other) and, once everything is applied and tested, queues that pipeline again
-// (verification-run.ts). plan and verify ignore the setting.
+// (verification-run.ts). plan shows that grant (it queues nothing); verify ignores the setting.
 //
 // In every command: an invalid spec or any error finding means no write at all; output variables (ids per
 // environment plus `environments` JSON) and a markdown summary are produced whenever the spec was valid.
@@ -21,10 +21,13 @@ import { systemClock } from '../retry';
 import { loadSpecText } from '../spec/load-spec';
 import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
+import { legacyIssuerWarnings } from './legacy-issuer';
 import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
-import { allFindings, blockingFindings, isWrite, type ApplyResult, type DesiredState, type Plan } from './model';
+import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan, type PlanSettings } from './model';
 import { observe } from './observe';
+import { admitByPolicy, refusedRoles } from './policy-gate';
+import { runAudit } from './audit-run';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
 import { queueVerificationRun, type VerificationRunOutcome, type WaitClock } from './verification-run';
@@ -66,12 +69,44 @@ export async function run(config: TaskConfig, ports: Ports, options: RunOptions 
   }
 }
 
+/**
+ * Every environment of the spec, also those `only` leaves out: the escalation guard protects all their
+ * identities, and the platform policy judges the whole spec.
+ */
+function wholeSpec(text: string, config: TaskConfig, selected: readonly DesiredEnvironment[]): readonly DesiredEnvironment[] {
+  if (config.only.length === 0) return selected;
+  const all = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: [] });
+  return all.ok ? all.environments : selected;
+}
+
+function describeBootstrapLookup(lookup: BootstrapIdentityLookup): string {
+  switch (lookup.status) {
+    case 'found':
+      return `Escalation guard: the bootstrap identity is ${lookup.resourceId} (${lookup.source}).`;
+    case 'absent':
+      return `Escalation guard: ${lookup.reason}, so no role of the spec can reach the bootstrap identity.`;
+    case 'unknown':
+      return `Escalation guard: the bootstrap identity could not be located (${lookup.reason}).`;
+  }
+}
+
 async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): Promise<RunResult> {
   const { platform } = ports;
+  if (config.command === 'audit') return runAudit(config, ports, config.environments.kind === 'none' ? undefined : await planOfSpec(config, ports));
   const mode: RunMode = config.command;
-  if (config.verificationRun.queue && mode !== 'provision') platform.info(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${mode}.`);
   const currentPipelineId = runningPipelineId(config);
-  const verificationRunPipelineId = mode === 'provision' && config.verificationRun.queue ? currentPipelineId : undefined;
+  // plan shows the grant provision will make for the verification run, so that an approver sees it (and
+  // permissionsBroadened says so); only provision queues the run. verify writes nothing and ignores it.
+  const showsVerificationRun = config.verificationRun.queue && (mode === 'provision' || mode === 'plan');
+  const verificationRunPipelineId = showsVerificationRun ? currentPipelineId : undefined;
+  if (config.verificationRun.queue && mode === 'verify') platform.info(`queueVerificationRun is ignored: only provision queues a verification run, and the command is ${mode}.`);
+  if (config.verificationRun.queue && mode === 'plan') {
+    platform.info(
+      verificationRunPipelineId === undefined
+        ? 'queueVerificationRun: this is not a pipeline run, so the plan cannot show the grant provision would make for the verification run.'
+        : `queueVerificationRun: the plan includes authorizing pipeline ${verificationRunPipelineId} on every connection, which provision does before it queues the verification run.`,
+    );
+  }
 
   const text = await readSpecText(config, platform);
   const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
@@ -79,20 +114,22 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
     const error = specProblemsError(loaded.problems);
     return failed(`${error.code}: the environments spec is not valid.`, [error], []);
   }
+  const allEnvironments = wholeSpec(text, config, loaded.environments);
+  const admitted = await admitByPolicy(config, platform, allEnvironments);
+  if (!admitted.ok) return failed(`${admitted.error.code}: the platform policy refuses this spec; nothing was read or changed.`, [admitted.error], []);
   const desired: DesiredState = {
     environments: loaded.environments,
-    settings: {
-      project: config.pipeline.project,
-      connectionUrl: config.cloud.armUrl,
-      azureEnvironment: config.cloud.azureEnvironment,
-      ...(currentPipelineId === undefined ? {} : { currentPipelineId }),
-      ...(verificationRunPipelineId === undefined ? {} : { verificationRunPipelineId }),
-      allowPrivilegedRoles: config.allowPrivilegedRoles,
-    },
+    specIdentities: allEnvironments.map((environment) => ({ environment: environment.name, ref: environment.identity.ref })),
+    settings: planSettings(config, currentPipelineId, verificationRunPipelineId),
   };
 
   platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
-  const observed = await observe(desired, ports, { concurrency: config.concurrency });
+  const bootstrapIdentity = config.source === 'pipeline' ? { clientId: config.bootstrap.clientId, ...(config.bootstrap.identityResourceId === undefined ? {} : { resourceId: config.bootstrap.identityResourceId }) } : undefined;
+  const observed = await observe(desired, ports, { concurrency: config.concurrency, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) });
+  const governance = [admitted.applied?.description, observed.bootstrapIdentity && describeBootstrapLookup(observed.bootstrapIdentity)].filter((line): line is string => line !== undefined);
+  if (observed.bootstrapIdentity) platform.info(describeBootstrapLookup(observed.bootstrapIdentity));
+  const policyRoles = refusedRoles(admitted.applied, desired.environments, observed.roleDefinitions);
+  if (policyRoles) return failed(`${policyRoles.code}: the platform policy refuses roles of this spec; nothing was changed.`, [policyRoles], []);
   const plan = makePlan(desired, observed);
   printPlan(platform, plan);
   platform.setOutput('changesPresent', String(plan.changesPresent));
@@ -103,24 +140,26 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const blocking = blockingFindings(plan);
   if (blocking.length > 0) {
     const error = TaskError.aggregate(blocking, `The plan found ${blocking.length} problems that must be fixed first; nothing was changed.`);
-    publish(platform, { mode, plan, errors: [error] });
+    publish(platform, { mode, plan, governance, errors: [error] });
     return failed(`${error.code}: nothing was changed; ${blocking.length} problem${blocking.length === 1 ? '' : 's'} must be fixed first.`, [error], warnings, plan);
   }
 
   switch (mode) {
     case 'plan': {
-      publish(platform, { mode, plan, errors: [] });
+      publish(platform, { mode, plan, governance, errors: [] });
       const changes = plan.environments.flatMap((environment) => environment.actions.filter(isWrite)).length;
       return finish(plan.changesPresent ? `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply.` : 'Plan: no changes; everything matches the spec.', [], warnings, plan);
     }
     case 'provision': {
       const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, plan) });
+      const legacy = legacyIssuerWarnings(applied);
+      for (const warning of legacy) platform.warn(formatFindingBody(warning));
       const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
       const failedNames = applied.environments.filter((environment) => environment.status === 'failed').map((environment) => environment.environment);
       const verificationRun =
         verificationRunPipelineId === undefined ? undefined : await afterProvision(ports, applied, failedNames, { pipelineId: verificationRunPipelineId, config, clock });
       if (verificationRun?.error) errors.push(verificationRun.error);
-      publish(platform, { mode, plan, applied, errors, ...(verificationRun ? { verificationRun } : {}) });
+      publish(platform, { mode, plan, governance, applied, errors, ...(verificationRun ? { verificationRun } : {}) });
       const provisioned = provisionedSummary(plan, applied);
       const message =
         failedNames.length > 0
@@ -128,7 +167,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
           : verificationRun?.error
             ? `${provisioned}, but the verification run did not succeed: ${verificationRun.error.code}.`
             : `${provisioned}${verificationRun?.run ? `; verification run ${verificationRun.run.name} ${verificationRun.status}` : ''}.`;
-      const result = finish(message, errors, warnings, plan, applied);
+      const result = finish(message, errors, [...warnings, ...legacy], plan, applied);
       return verificationRun ? { ...result, verificationRun } : result;
     }
     case 'verify': {
@@ -143,7 +182,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       const verifying = verificationPlan(plan);
       const verified = await apply(verifying, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, verifying) });
       for (const environment of verified.environments) if (environment.error) errors.push(withEnvironment(environment.error, environment.environment));
-      publish(platform, { mode, plan, verified, errors });
+      publish(platform, { mode, plan, governance, verified, errors });
       const message = errors.length > 0 ? `Verification failed: ${errors.length} problem${errors.length === 1 ? '' : 's'}.` : `Verified ${plan.environments.length} environment${plan.environments.length === 1 ? '' : 's'}: no drift, every connection signs in.`;
       return finish(message, errors, warnings, plan, verified);
     }
@@ -154,6 +193,26 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
  * The pipeline this run belongs to, for `authorize: current` and the verification run. A classic release
  * also has a System.DefinitionId, but of a release definition: no pipeline permission can name it.
  */
+function planSettings(config: TaskConfig, currentPipelineId: number | undefined, verificationRunPipelineId: number | undefined): PlanSettings {
+  return {
+    project: config.pipeline.project,
+    connectionUrl: config.cloud.armUrl,
+    azureEnvironment: config.cloud.azureEnvironment,
+    ...(currentPipelineId === undefined ? {} : { currentPipelineId }),
+    ...(verificationRunPipelineId === undefined ? {} : { verificationRunPipelineId }),
+    allowPrivilegedRoles: config.allowPrivilegedRoles,
+  };
+}
+
+/** For the audit's drift column: the spec's plan, read and computed as `plan` would (nothing printed). */
+async function planOfSpec(config: TaskConfig, ports: Ports): Promise<Plan> {
+  const text = await readSpecText(config, ports.platform);
+  const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
+  if (!loaded.ok) throw TaskError.aggregate(loaded.problems, `The environments spec has ${loaded.problems.length} problems; nothing was read.`);
+  const desired: DesiredState = { environments: loaded.environments, settings: planSettings(config, runningPipelineId(config), undefined) };
+  return makePlan(desired, await observe(desired, ports, { concurrency: config.concurrency }));
+}
+
 function runningPipelineId(config: TaskConfig): number | undefined {
   const { definitionId, hostType } = config.pipeline;
   return hostType === undefined || hostType.toLowerCase() === 'build' ? definitionId : undefined;
@@ -182,6 +241,7 @@ async function afterProvision(ports: Ports, applied: ApplyResult, failedNames: r
 async function readSpecText(config: TaskConfig, platform: Platform): Promise<string> {
   const source = config.environments;
   if (source.kind === 'inline') return source.text;
+  if (source.kind === 'none') throw new TaskError('MIC103', 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.', { field: 'environments' });
   try {
     return await platform.readTextFile(source.path);
   } catch (caught) {
@@ -278,6 +338,7 @@ function redactingPlatform(platform: Platform, secrets: readonly string[]): Plat
     setOutput: (name, value) => platform.setOutput(name, clean(value)),
     uploadSummary: (markdown) => platform.uploadSummary(clean(markdown)),
     readTextFile: (path) => platform.readTextFile(path),
+    writeTextFile: (path, text) => platform.writeTextFile(path, clean(text)),
   };
 }
 

@@ -49,3 +49,8 @@ export function subscriptionScope(subscriptionId: string): string {
 export function resourceGroupScope(subscriptionId: string, group: string): string {
   return `/subscriptions/${subscriptionId}/resourcegroups/${group}`;
 }
+
+/** A user-assigned identity's resource id (the scope of a role assignment on it). */
+export function identityScope(ref: { readonly subscriptionId: string; readonly resourceGroup: string; readonly name: string }): string {
+  return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${ref.name}`;
+}

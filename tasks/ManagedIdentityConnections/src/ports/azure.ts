@@ -40,6 +40,8 @@ export interface IdentityClient {
   getIdentity(ref: IdentityRef): Promise<Identity | undefined>;
   /** Every identity in the resource group (all pages); empty when the group does not exist. */
   listIdentities(subscriptionId: string, resourceGroup: string): Promise<Identity[]>;
+  /** Every identity in the subscription the caller may read (all pages): to find the bootstrap identity by client id. */
+  listIdentitiesInSubscription(subscriptionId: string): Promise<Identity[]>;
   createOrUpdateIdentity(ref: IdentityRef, properties: IdentityProperties): Promise<Identity>;
   /** Every federated credential on the identity (all pages). */
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]>;

@@ -45,6 +45,11 @@ export interface ServiceConnection {
   readonly operationStatus?: OperationStatus;
   /** serviceEndpointProjectReferences: the owning project and every project it is shared with. */
   readonly projectReferences: readonly ProjectRef[];
+  /**
+   * true when Azure DevOps answered only a stub (id and name, no type or authorization): what it shows a
+   * caller with nothing but the Reader role on the connection.
+   */
+  readonly readerStub?: true;
 }
 
 /** What the task writes: an AzureRM connection, scheme WorkloadIdentityFederation, creationMode Manual. */
@@ -92,6 +97,11 @@ export interface ConnectionTestOptions {
    * always waited out.
    */
   readonly waitForRoles: boolean;
+  /**
+   * The connection's federated credential was written in this run. Only then are Entra's "no record" answers
+   * (AADSTS70021, 70025, and a transient 700213) worth waiting out; otherwise they are drift, reported at once.
+   */
+  readonly credentialWrittenThisRun?: boolean;
 }
 
 export interface RunRequest {
@@ -118,16 +128,56 @@ export interface PipelineRun {
   readonly url: string;
 }
 
+export interface ConnectionUse {
+  /** ISO time the job finished (or started, when it has not finished). */
+  readonly at: string;
+  /** The pipeline (definition) name, when Azure DevOps gives it. */
+  readonly pipeline?: string;
+  readonly result?: string;
+}
+
+/** The checks the task manages on a connection (Approvals and checks); other kinds are left alone. */
+export type CheckKind = 'approval' | 'exclusiveLock' | 'requiredTemplate' | 'businessHours';
+
+export interface RequiredTemplate {
+  /** `git` (Azure Repos), `github` or `bitbucket`. */
+  readonly repositoryType: string;
+  /** `project/repository` for Azure Repos, `owner/repository` for GitHub. */
+  readonly repository: string;
+  /** `refs/heads/main`, `refs/tags/v1.0.0`. */
+  readonly ref: string;
+  readonly path: string;
+}
+
+/** One check as the task writes and compares it; values normalized (approvers lowercase and sorted, days in week order). */
+export type CheckSpec =
+  | { readonly kind: 'approval'; readonly timeoutMinutes: number; readonly approvers: readonly string[]; readonly minApprovers: number; readonly instructions: string }
+  | { readonly kind: 'exclusiveLock'; readonly timeoutMinutes: number }
+  | { readonly kind: 'requiredTemplate'; readonly timeoutMinutes: number; readonly templates: readonly RequiredTemplate[] }
+  | { readonly kind: 'businessHours'; readonly timeoutMinutes: number; readonly timeZone: string; readonly days: readonly string[]; readonly start: string; readonly end: string };
+
+/** A check configuration on a connection, read back (only the kinds above). */
+export type ConnectionCheck = CheckSpec & { readonly id: number };
+
 export interface DevOpsClient {
-  /** Connections in the current project with any of these names (ignoring case), failed ones included. */
-  findConnections(names: readonly string[]): Promise<ServiceConnection[]>;
+  /**
+   * Connections with any of these names (ignoring case), failed ones included, in the current project or, when
+   * given, in another one (a shareWith project).
+   */
+  findConnections(names: readonly string[], project?: ProjectRef): Promise<ServiceConnection[]>;
   /** Returns the created connection read back: issuer and subject included. */
   createConnection(definition: ConnectionDefinition): Promise<ServiceConnection>;
   /** Replaces the fields of `definition`, keeping everything else (project references, sharing). */
   updateConnection(connectionId: string, definition: ConnectionDefinition): Promise<ServiceConnection>;
-  getPipelinePermissions(connectionId: string): Promise<PipelinePermissions>;
-  /** Adds authorizations; never removes any. */
-  authorizePipelines(connectionId: string, authorization: PipelineAuthorization): Promise<void>;
+  /**
+   * Pipeline permissions are kept per project: those of the current project, or of `project` (one the connection
+   * is shared with).
+   */
+  getPipelinePermissions(connectionId: string, project?: ProjectRef): Promise<PipelinePermissions>;
+  /** Adds authorizations (in the current project, or in `project`); never removes any. */
+  authorizePipelines(connectionId: string, authorization: PipelineAuthorization, project?: ProjectRef): Promise<void>;
+  /** Which of these pipeline (definition) ids exist in the current project, or in `project`. */
+  findPipelines(pipelineIds: readonly number[], project?: ProjectRef): Promise<number[]>;
   /** Projects that exist with these names (ignoring case); missing names are simply absent. */
   findProjects(names: readonly string[]): Promise<ProjectRef[]>;
   shareConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void>;
@@ -139,4 +189,12 @@ export interface DevOpsClient {
   /** Queues a run of a pipeline in the current project. */
   queueRun(request: RunRequest): Promise<PipelineRun>;
   getRun(pipelineId: number, runId: number): Promise<PipelineRun>;
+  /** Every Azure Resource Manager connection of the current project, failed ones included (the audit). */
+  listAzureRmConnections(): Promise<ServiceConnection[]>;
+  /** When a job last used the connection (its newest execution record), undefined when never. */
+  lastUsed(connectionId: string): Promise<ConnectionUse | undefined>;
+  /** The connection's check configurations of the kinds the task manages. */
+  listChecks(connectionId: string): Promise<ConnectionCheck[]>;
+  /** Adds the check, or replaces check `existingId` in place. */
+  putCheck(connection: { readonly id: string; readonly name: string }, check: CheckSpec, existingId?: number): Promise<ConnectionCheck>;
 }

@@ -22,4 +22,6 @@ export interface Platform {
   endGroup?(): void;
   /** Reads a UTF-8 text file, relative paths against the working directory (environmentsFile). */
   readTextFile(path: string): Promise<string>;
+  /** Writes a UTF-8 text file (creating its directory), relative paths as for readTextFile; returns the absolute path. */
+  writeTextFile(path: string, text: string): Promise<string>;
 }

@@ -22,7 +22,9 @@ import {
   variableNamePart,
   type NameRule,
 } from '../core/names';
+import { defaultCheckTimeoutMinutes, normalizeCheck, weekDays } from '../core/checks';
 import { normalizeScope, parseScope, scopeDescription } from '../core/scopes';
+import type { CheckSpec } from '../ports/devops';
 import { closestMatch } from './did-you-mean';
 import { formatPath, type FieldPath, type SourcePosition, type SpecDocument } from './spec-source';
 
@@ -39,7 +41,12 @@ export const specFields = {
   defaults: ['subscriptionId', 'identityResourceGroup', 'location', 'namePrefix', 'tags'],
   environment: ['name', 'identity', 'connections', 'roles'],
   identity: ['name', 'resourceGroup', 'subscriptionId', 'location', 'tags'],
-  connection: ['name', 'subscriptionId', 'resourceGroup', 'description', 'shareWith', 'authorize'],
+  connection: ['name', 'subscriptionId', 'resourceGroup', 'description', 'shareWith', 'authorize', 'checks'],
+  checks: ['approvals', 'exclusiveLock', 'requiredTemplate', 'businessHours'],
+  approvals: ['approvers', 'minApprovers', 'timeoutMinutes', 'instructions'],
+  exclusiveLock: ['timeoutMinutes'],
+  requiredTemplate: ['repository', 'repositoryType', 'ref', 'path', 'timeoutMinutes'],
+  businessHours: ['timeZone', 'days', 'start', 'end', 'timeoutMinutes'],
   role: ['role', 'scope'],
 } as const;
 
@@ -95,6 +102,7 @@ interface ReadConnection {
   readonly description?: string;
   readonly shareWith: readonly string[];
   readonly authorize: Authorize;
+  readonly checks?: readonly CheckSpec[];
 }
 
 interface ReadRole {
@@ -177,7 +185,91 @@ function readConnection(check: SpecCheck, value: unknown, path: FieldPath, defau
     ...optional('description', description),
     shareWith: readShareWith(check, connection, path),
     authorize: readAuthorize(check, connection, path),
+    ...optional('checks', readChecks(check, connection, path)),
   };
+}
+
+/** `checks` of a connection: each kind at most once, normalized (core/checks.ts). */
+function readChecks(check: SpecCheck, connection: Record<string, unknown>, path: FieldPath): CheckSpec[] | undefined {
+  if (connection['checks'] === undefined) return undefined;
+  const checksPath = [...path, 'checks'];
+  const raw = check.object(connection['checks'], checksPath, specFields.checks);
+  if (!raw) return undefined;
+  const found: CheckSpec[] = [];
+  const timeout = (value: Record<string, unknown>, at: FieldPath): number => {
+    const minutes = value['timeoutMinutes'];
+    if (minutes === undefined) return defaultCheckTimeoutMinutes;
+    if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > defaultCheckTimeoutMinutes) {
+      check.report('MIC431', [...at, 'timeoutMinutes'], `timeoutMinutes must be a whole number from 1 to ${defaultCheckTimeoutMinutes} (30 days, the default); got ${JSON.stringify(minutes)}.`);
+    }
+    return typeof minutes === 'number' ? minutes : defaultCheckTimeoutMinutes;
+  };
+  if (raw['approvals'] !== undefined) {
+    const at = [...checksPath, 'approvals'];
+    const value = check.object(raw['approvals'], at, specFields.approvals);
+    if (value) {
+      const approvers: string[] = [];
+      check.array(value, 'approvers', at, { required: true, minItems: 1, what: 'approver id (an Azure DevOps user or group id)' }).forEach((item, index) => {
+        if (typeof item !== 'string' || !guidRule.pattern.test(item)) check.report('MIC115', [...at, 'approvers', index], `${formatPath([...at, 'approvers', index])} must be the id (a GUID) of an Azure DevOps user or group; got ${JSON.stringify(item)}.`);
+        else approvers.push(item);
+      });
+      const min = value['minApprovers'] ?? 0;
+      if (typeof min !== 'number' || !Number.isInteger(min) || min < 0 || min > approvers.length) {
+        check.report('MIC431', [...at, 'minApprovers'], `minApprovers must be a whole number from 0 (every approver) to the number of approvers (${approvers.length}); got ${JSON.stringify(min)}.`);
+      }
+      const instructions = check.string(value, 'instructions', at, { required: false, maxLength: limits.description }) ?? '';
+      found.push({ kind: 'approval', timeoutMinutes: timeout(value, at), approvers, minApprovers: typeof min === 'number' ? min : 0, instructions });
+    }
+  }
+  if (raw['exclusiveLock'] !== undefined) {
+    const at = [...checksPath, 'exclusiveLock'];
+    const value = raw['exclusiveLock'];
+    if (value === true) found.push({ kind: 'exclusiveLock', timeoutMinutes: defaultCheckTimeoutMinutes });
+    else if (value !== false) {
+      const options = check.object(value, at, specFields.exclusiveLock);
+      if (options) found.push({ kind: 'exclusiveLock', timeoutMinutes: timeout(options, at) });
+    }
+  }
+  if (raw['requiredTemplate'] !== undefined) {
+    const at = [...checksPath, 'requiredTemplate'];
+    const value = check.object(raw['requiredTemplate'], at, specFields.requiredTemplate);
+    if (value) {
+      const repository = check.string(value, 'repository', at, { required: true, maxLength: 400 });
+      const repositoryType = check.string(value, 'repositoryType', at, { required: false }) ?? 'git';
+      if (!['git', 'github', 'bitbucket'].includes(repositoryType.toLowerCase())) check.report('MIC431', [...at, 'repositoryType'], `repositoryType must be git (Azure Repos), github or bitbucket; got ${JSON.stringify(repositoryType)}.`);
+      const ref = check.string(value, 'ref', at, { required: true, maxLength: 400 });
+      if (ref !== undefined && !ref.startsWith('refs/')) check.report('MIC431', [...at, 'ref'], `ref must be a full ref such as refs/heads/main or refs/tags/v1.0.0; got ${JSON.stringify(ref)}.`);
+      const templatePath = check.string(value, 'path', at, { required: true, maxLength: 400 });
+      if (templatePath !== undefined && !/\.ya?ml$/i.test(templatePath)) check.report('MIC431', [...at, 'path'], `path must name a YAML template file (.yml or .yaml); got ${JSON.stringify(templatePath)}.`);
+      if (repository !== undefined && ref !== undefined && templatePath !== undefined) {
+        found.push({ kind: 'requiredTemplate', timeoutMinutes: timeout(value, at), templates: [{ repositoryType, repository, ref, path: templatePath }] });
+      }
+    }
+  }
+  if (raw['businessHours'] !== undefined) {
+    const at = [...checksPath, 'businessHours'];
+    const value = check.object(raw['businessHours'], at, specFields.businessHours);
+    if (value) {
+      const timeZone = check.string(value, 'timeZone', at, { required: true, maxLength: 100 });
+      const days: string[] = [];
+      check.array(value, 'days', at, { required: true, minItems: 1, what: 'weekday' }).forEach((item, index) => {
+        const day = typeof item === 'string' ? weekDays.find((candidate) => candidate.toLowerCase() === item.toLowerCase()) : undefined;
+        if (!day) check.report('MIC431', [...at, 'days', index], `${JSON.stringify(item)} is not a weekday; use ${weekDays.join(', ')}.`);
+        else days.push(day);
+      });
+      const time = (key: 'start' | 'end'): string | undefined => {
+        const text = check.string(value, key, at, { required: true });
+        if (text === undefined || /^([01][0-9]|2[0-3]):[0-5][0-9]$/.test(text)) return text;
+        check.report('MIC431', [...at, key], `${key} must be a time of day as HH:MM (24 hours); got ${JSON.stringify(text)}.`);
+        return undefined;
+      };
+      const start = time('start');
+      const end = time('end');
+      if (start !== undefined && end !== undefined && start >= end) check.report('MIC431', [...at, 'end'], `end (${end}) must be later than start (${start}).`);
+      if (timeZone !== undefined && start !== undefined && end !== undefined) found.push({ kind: 'businessHours', timeoutMinutes: timeout(value, at), timeZone, days, start, end });
+    }
+  }
+  return found.map(normalizeCheck);
 }
 
 function readShareWith(check: SpecCheck, connection: Record<string, unknown>, path: FieldPath): string[] {
@@ -352,6 +444,7 @@ function toDesired(check: SpecCheck, environment: ReadEnvironment, defaults: Def
       description: connection.description ?? defaultDescription(name, identity.name),
       shareWith: connection.shareWith,
       authorize: connection.authorize,
+      ...optional('checks', connection.checks),
       origin: check.origin(connection.path),
     }),
   );

@@ -1,0 +1,35 @@
+// The task asks Azure DevOps for the Entra issuer when it creates a connection, but an organization may still
+// put new connections on the Azure DevOps (vstoken) issuer, which is deprecated and retires on 2027-07-01
+// (Azure DevOps release notes, sprint 276; learn.microsoft.com …/convert-service-connections). Such a
+// connection works today and stops working then: a warning with a code, not a failure.
+import { problem } from '../errors';
+import type { ApplyResult, Finding } from './model';
+
+export const LEGACY_ISSUER_RETIREMENT = '2027-07-01';
+
+/** `https://vstoken.dev.azure.com/{org}`, or the issuer type Azure DevOps gives the legacy format. */
+function isLegacyIssuer(issuer: string | undefined, issuerType: string | undefined): boolean {
+  return /^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer ?? '') || /^(DevOps|AzureDevOps)$/i.test(issuerType ?? '');
+}
+
+/** MIC421 for every connection this run created that came back on the legacy issuer. */
+export function legacyIssuerWarnings(applied: ApplyResult): Finding[] {
+  const warnings: Finding[] = [];
+  for (const environment of applied.environments) {
+    for (const outcome of environment.actions) {
+      if (outcome.action.kind !== 'createConnection' || outcome.status !== 'succeeded') continue;
+      const connection = environment.connections.get(outcome.action.connectionName);
+      if (!connection || !isLegacyIssuer(connection.issuer, connection.issuerType)) continue;
+      warnings.push({
+        severity: 'warning',
+        connection: connection.name,
+        ...problem(
+          'MIC421',
+          `Service connection ${connection.name} was created on the Azure DevOps issuer (${connection.issuer}) although the task asked for the Entra issuer; that issuer retires on ${LEGACY_ISSUER_RETIREMENT}.`,
+          { environment: environment.environment },
+        ),
+      });
+    }
+  }
+  return warnings;
+}

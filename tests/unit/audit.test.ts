@@ -1,0 +1,86 @@
+// The audit's rows and rules are pure functions of what was read. This suite protects: the scheme, issuer and
+// identity columns (a legacy issuer, an app registration, an identity that could not be looked up); drift
+// from the spec's plan; ownership from the description marker; failOn rules matching only what they say; the
+// CSV quoting; and the audit's inputs (the spec optional for audit only, unknown rules refused with MIC102).
+import * as assert from 'node:assert/strict';
+import { factNames, parseCliConfig, parseTaskConfig } from '../../tasks/ManagedIdentityConnections/src/config';
+import { auditCsv, auditFailures, auditRows, ownershipMarker, type AuditedConnection } from '../../tasks/ManagedIdentityConnections/src/core/audit';
+import { isTaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
+import { plan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
+import { pipelineFacts } from './builders/task-facts';
+import { build, connectionFor, desired, environment, identityFor, inSync, legacyIssuer, settings } from './builders/plan-builders';
+
+const state = desired([environment('dev')]);
+const identity = identityFor(state.environments[0]!, 0);
+const ours = connectionFor(state.environments[0]!.connections[0]!, identity, settings(), 0);
+
+function audited(overrides: Partial<AuditedConnection['connection']>, extra: Partial<AuditedConnection> = {}): AuditedConnection {
+  return { connection: { ...ours, ...overrides }, roles: [], ...extra };
+}
+
+describe('audit', () => {
+  const rows = auditRows(
+    [
+      audited({ description: `Workload identity federation for dev. ${ownershipMarker}.` }, { identity, credentialCount: 3, roles: [{ role: 'Reader', scope: '/subscriptions/x' }] }),
+      audited({ name: 'old-issuer', id: 'c2', issuer: `${legacyIssuer}`, clientId: 'aaaaaaaa-0000-4000-8000-000000000001' }),
+      audited({ name: 'hidden', id: 'c3' }, { identityUnknown: 'AuthorizationFailed' }),
+      audited({ name: 'secret', id: 'c4', authorizationScheme: 'ServicePrincipal', issuer: undefined }),
+    ],
+    plan(state, build(inSync(state))),
+  );
+  const byName = (name: string) => rows.find((row) => row.name === name)!;
+
+  it('describes what stands behind each connection', () => {
+    assert.deepEqual([byName('app-dev').identity.startsWith('managed identity id-ado-dev'), byName('app-dev').credentials, byName('app-dev').roles], [true, '3/20', ['Reader on /subscriptions/x']]);
+    assert.deepEqual([byName('old-issuer').issuer, byName('old-issuer').appRegistration], ['Azure DevOps (legacy, retiring 2027-07-01)', true]);
+    assert.match(byName('hidden').identity, /^unknown \(AuthorizationFailed\)$/);
+    assert.equal(byName('hidden').appRegistration, false, 'unknown is not an app registration');
+    assert.deepEqual([byName('secret').scheme, byName('secret').secretBased, byName('secret').issuer], ['secret (service principal key or certificate)', true, '—']);
+  });
+
+  it('ownership from the description marker, drift from the spec plan', () => {
+    assert.deepEqual(rows.map((row) => [row.name, row.owned, row.drift]), [
+      ['app-dev', true, 'in sync'],
+      ['hidden', false, 'not in spec'],
+      ['old-issuer', false, 'not in spec'],
+      ['secret', false, 'not in spec'],
+    ]);
+    const drifted = auditRows([audited({})], plan(state, build({ ...inSync(state), identities: new Map() })));
+    assert.match(drifted[0]!.drift, /^drift: createIdentity/);
+    assert.equal(auditRows([audited({})])[0]!.drift, '—', 'no spec, no drift column');
+  });
+
+  it('fails only on the rules asked for, one problem per rule', () => {
+    assert.deepEqual(auditFailures(rows, { failOn: [], outputDirectory: '.' }), []);
+    const failures = auditFailures(rows, { failOn: ['secret', 'appRegistration', 'drift'], outputDirectory: '.' });
+    assert.deepEqual(failures.map((failure) => [failure.code, failure.message.split(':')[0]]), [
+      ['MIC432', 'auditFailOn secret matched secret'],
+      ['MIC432', 'auditFailOn appRegistration matched old-issuer'],
+    ]);
+  });
+
+  it('quotes CSV fields with commas, quotes or new lines', () => {
+    const csv = auditCsv(auditRows([audited({ name: 'a,"b"' })]));
+    assert.match(csv.split('\n')[1]!, /^"a,""b""",/);
+  });
+
+  describe('inputs', () => {
+    const facts = pipelineFacts({ [factNames.tempDirectory]: '/agent/_temp' });
+    const base = { bootstrapConnection: '0b0b0b0b-0000-4000-8000-000000000001' };
+
+    it('the spec is optional for audit only; the output folder defaults to the agent temp folder', () => {
+      const config = parseTaskConfig({ ...base, command: 'audit', auditFailOn: 'Secret, drift' }, facts);
+      assert.deepEqual([config.environments.kind, config.audit], ['none', { failOn: ['secret', 'drift'], outputDirectory: '/agent/_temp' }]);
+      assert.throws(() => parseTaskConfig({ ...base, command: 'plan' }, facts), (error: unknown) => isTaskError(error) && error.code === 'MIC103');
+    });
+
+    it('refuses an unknown rule with MIC102 naming the input (the task) or the option (the CLI)', () => {
+      assert.throws(() => parseTaskConfig({ ...base, command: 'audit', auditFailOn: 'secrets' }, facts), (error: unknown) => isTaskError(error) && error.code === 'MIC102' && error.field === 'auditFailOn');
+      assert.throws(
+        () => parseCliConfig({ command: 'audit', organization: 'contoso', project: 'Platform', 'fail-on': 'nope' }),
+        (error: unknown) => isTaskError(error) && error.code === 'MIC102' && error.field === '--fail-on',
+      );
+      assert.equal(parseCliConfig({ command: 'audit', organization: 'contoso', project: 'Platform' }).audit?.outputDirectory, '.');
+    });
+  });
+});
