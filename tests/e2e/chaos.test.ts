@@ -144,7 +144,9 @@ describe('e2e: chaos — killed at every write, under every fault class, a rerun
       const clean = await world.run({ environments: spec });
       assert.ok(succeeded(clean), transcript(clean));
       const expected = canonical(world.state());
-      const writeCount = clean.writes.filter((entry) => WRITE_ROUTES.some((route) => entry.route.startsWith(route))).length;
+      // Writes that took effect: how many a fault class adds as failed attempts (a 500, a reset) depends on timing,
+      // and each of those is one more kill point in a killed run, never one fewer.
+      const writeCount = clean.writes.filter((entry) => entry.status < 400 && WRITE_ROUTES.some((route) => entry.route.startsWith(route))).length;
       assert.ok(writeCount >= 15, `a 3-environment provision writes at least 15 times (${writeCount})`);
 
       let tried = 0;
