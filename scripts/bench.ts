@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F]`:
+// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer]`:
 // how fast the bundled task provisions against the emulator, compared with the fastest any client could be, and
 // what it costs (CPU, connections, output). Figures, not pass/fail: these machines are shared and noisy
 // (docs/performance.md has the method and the figures).
@@ -22,12 +22,15 @@
 //  - the write-throttle bound: W writes in one subscription need at least (W − capacity) / refill seconds.
 // wallMs runs from the task's first request to its exit; start-up (process start to first request) is apart.
 // --task-file runs another build of the task (an A/B of an optimisation: build both, bench each).
+// --peer also runs the Azure CLI script a user would write for 10 environments (scripts/lib/az-peer.ts) with the
+// uniform latency, and compares its wall with the task's 10-environment uniform run (`peer` in the JSON line).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
 import { jsonLine } from '../tests/emulator/json-line';
 import { FaultBook, type FaultRule } from '../tests/emulator/kernel/faults';
+import { describePeer, peerSummary, runAzPeer, type PeerSummary } from './lib/az-peer';
 import { latencyRules } from './lib/latency-profiles';
 import { bundledTaskBytes, runTask } from './lib/run-task';
 
@@ -303,13 +306,19 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   const emulator = await startEmulator();
   const measured: Measured[] = [];
+  let peer: PeerSummary | null = null;
   try {
     for (const scenario of scenarios(groups as Group[])) measured.push(await measure(emulator, scenario, latencyMs, repeat));
+    if (args.includes('--peer')) {
+      const task = measured.find((result) => result.name === '10 environments');
+      peer = peerSummary(await runAzPeer(emulator, { environments: 10, latencyMs }), task?.wallMs);
+    }
   } finally {
     await emulator.close();
   }
   const results = withMarginalCpu(measured);
   if (!json) for (const result of results) console.log(describe(result));
+  if (!json && peer) console.log(describePeer(peer));
   const bundleBytes = bundledTaskBytes();
   const uniform = results.filter((result) => result.profile.startsWith('uniform') && result.propagationOvershootMs === null);
   const summary = {
@@ -322,6 +331,7 @@ async function main(): Promise<void> {
     // The 50-environment uniform run's, the figure the target is set for (null when it did not run).
     cpuMsPerEnvironment: uniform.find((result) => result.environments === 50)?.cpuMsPerEnvironment ?? null,
     loadAverage: round(loadBefore, 2),
+    peer,
   };
   if (!json) console.log(`bundle ${(bundleBytes / 1024 / 1024).toFixed(2)} MB, median start-up ${summary.startupMs} ms, load average ${summary.loadAverage} at the start`);
   console.log(JSON.stringify(summary));
