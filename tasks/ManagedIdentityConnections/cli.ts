@@ -47,6 +47,7 @@ const options = {
   [names.pipelineId]: { type: 'string' },
   [names.failOn]: { type: 'string' },
   [names.outputDirectory]: { type: 'string' },
+  [names.scope]: { type: 'string' },
   [consoleOptions.outputs]: { type: 'string' },
   [consoleOptions.summary]: { type: 'string' },
   [consoleOptions.debug]: { type: 'boolean' },
@@ -78,6 +79,8 @@ Options:
   --pipeline-id ID                  the pipeline authorize: current means (default: none)
   --fail-on RULES                   audit: fail on secret, legacyIssuer, appRegistration, notOwned, drift
   --output-directory DIR            audit: where audit.json and audit.csv go (default .)
+  --scope project|organization      audit: the project's connections (default), or every project's the
+                                    signed-in account can read
   --tenant-id GUID                  sign in to this tenant (default: the az account's)
   --arm-endpoint URL                Azure Resource Manager (default ${cloudDefaults.armUrl})
   --arm-resource URL                audience of ARM tokens (default: the ARM endpoint)

@@ -3,16 +3,19 @@
 // one. This suite protects: every Azure Resource Manager connection is listed with its scheme, issuer, the
 // identity behind it (a managed identity found by client id, with its credential budget and roles), last use,
 // ownership and drift against the spec; the rows reach the summary, audit.json and audit.csv; the audit
-// writes nothing; and it fails only on the auditFailOn rules a connection matches (MIC432).
+// writes nothing; it fails only on the auditFailOn rules a connection matches (MIC432); and with auditScope
+// organization it lists the connections of every project the caller can read, a shared one once.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BOOTSTRAP_IDENTITY } from '../emulator/azure/default-world';
+import { DEFAULT_DEVOPS_IDS } from '../emulator/devops/seed';
 import { DEV, devEnvironment, e2eWorld, specText, transcript } from './harness';
 
 interface Row {
   name: string;
+  projects: string;
   scheme: string;
   secretBased: boolean;
   issuer: string;
@@ -68,7 +71,7 @@ describe('e2e: audit', function () {
     assert.equal(run.outputs['auditConnections'], '3');
     assert.equal(run.outputs['auditJsonFile'], join(directory, 'audit.json'));
     const csv = readFileSync(join(directory, 'audit.csv'), 'utf8').split('\n');
-    assert.equal(csv[0], 'name,id,scheme,issuer,creationMode,identity,credentials,roles,lastUsed,owned,drift');
+    assert.equal(csv[0], 'name,projects,id,scheme,issuer,creationMode,identity,credentials,roles,lastUsed,owned,drift');
     assert.equal(csv.filter(Boolean).length, 4);
     assert.ok(!readFileSync(join(directory, 'audit.json'), 'utf8').includes('not-a-real-secret'));
     assert.ok(run.summaries.some((summary) => summary.includes('3 Azure Resource Manager connections: 1 secret-based')), run.summaries.join('\n'));
@@ -84,5 +87,35 @@ describe('e2e: audit', function () {
     );
     const passing = await world.run({ command: 'audit', auditOutputDirectory: directory, auditFailOn: 'legacyIssuer,drift' });
     assert.equal(passing.result, 'Succeeded', transcript(passing));
+  });
+
+  it('with auditScope organization, lists every readable project\'s connections: one only in Apps, the shared one once', async () => {
+    const info = world.info;
+    // The build service may create connections in Apps too (so it sees the one it creates there).
+    await world.control('POST', 'devops/roles', { identity: 'buildService', project: 'Apps', role: 'Creator' });
+    const created = await fetch(`${info.collectionUri}${DEFAULT_DEVOPS_IDS.appsProjectId}/_apis/serviceendpoint/endpoints?api-version=7.1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${info.systemAccessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'apps-secret',
+        type: 'azurerm',
+        url: 'https://management.azure.com/',
+        authorization: { scheme: 'ServicePrincipal', parameters: { tenantid: info.tenantId, serviceprincipalid: '77777777-0000-4000-8000-000000000002', authenticationType: 'spnKey', serviceprincipalkey: 'not-a-real-secret' } },
+        data: { subscriptionId: DEV, subscriptionName: 'mic-emulator-dev', environment: 'AzureCloud', scopeLevel: 'Subscription', creationMode: 'Manual' },
+        serviceEndpointProjectReferences: [{ projectReference: { id: DEFAULT_DEVOPS_IDS.appsProjectId, name: 'Apps' }, name: 'apps-secret' }],
+      }),
+    });
+    assert.equal(created.status, 200, await created.text());
+    const directory = mkdtempSync(join(tmpdir(), 'mic-audit-'));
+    const run = await world.run({ command: 'audit', auditScope: 'organization', auditOutputDirectory: directory });
+    assert.equal(run.result, 'Succeeded', transcript(run));
+    assert.equal(run.writes.length, 0, JSON.stringify(run.writes));
+    const all = (JSON.parse(readFileSync(join(directory, 'audit.json'), 'utf8')) as { connections: Row[] }).connections;
+    assert.deepEqual(
+      all.map((row) => [row.name, row.projects]),
+      [['app-dev', 'Platform, Apps'], ['apps-secret', 'Apps'], ['bootstrap', 'Platform'], ['legacy-secret', 'Platform']],
+    );
+    const projectOnly = await world.run({ command: 'audit', auditOutputDirectory: directory });
+    assert.equal(projectOnly.outputs['auditConnections'], '3', transcript(projectOnly));
   });
 });

@@ -311,13 +311,17 @@ export class FakeDevOps {
         return { ...queued.run };
       }),
 
-    listAzureRmConnections: () =>
-      this.log.record({ port: 'devOps', method: 'listAzureRmConnections', args: [], write: false, subject: 'azurerm' }, () =>
-        [...this.connections.values()].map((stored) => stored.connection).filter((connection) => connection.type.toLowerCase() === 'azurerm' && connection.projectReferences.some((project) => project.id === this.seed.project.id)),
+    listProjects: () => this.log.record({ port: 'devOps', method: 'listProjects', args: [], write: false, subject: 'projects' }, () => [this.seed.project, ...this.seed.otherProjects]),
+
+    listAzureRmConnections: (project) =>
+      this.log.record({ port: 'devOps', method: 'listAzureRmConnections', args: project ? [project] : [], write: false, subject: (project ?? this.seed.project).name }, () =>
+        [...this.connections.values()]
+          .map((stored) => stored.connection)
+          .filter((connection) => connection.type.toLowerCase() === 'azurerm' && connection.projectReferences.some((reference) => reference.id === (project ?? this.seed.project).id)),
       ),
 
-    lastUsed: (connectionId) =>
-      this.log.record({ port: 'devOps', method: 'lastUsed', args: [connectionId], write: false, subject: this.nameOf(connectionId) }, () => this.uses.get(connectionId)),
+    lastUsed: (connectionId, project) =>
+      this.log.record({ port: 'devOps', method: 'lastUsed', args: project ? [connectionId, project] : [connectionId], write: false, subject: this.nameOf(connectionId) }, () => this.uses.get(connectionId)),
 
     listChecks: (connectionId) =>
       this.log.record({ port: 'devOps', method: 'listChecks', args: [connectionId], write: false, subject: this.nameOf(connectionId) }, () => {

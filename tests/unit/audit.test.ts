@@ -1,13 +1,15 @@
 // The audit's rows and rules are pure functions of what was read. This suite protects: the scheme, issuer and
 // identity columns (a legacy issuer, an app registration, an identity that could not be looked up); drift
 // from the spec's plan; ownership from the description marker; failOn rules matching only what they say; the
-// CSV quoting; and the audit's inputs (the spec optional for audit only, unknown rules refused with MIC102).
+// CSV quoting; the organization scope (every readable project, a shared connection once, an unreadable project
+// reported); and the audit's inputs (the spec optional for audit only, unknown rules and scopes refused with MIC102).
 import * as assert from 'node:assert/strict';
 import { factNames, parseCliConfig, parseTaskConfig } from '../../tasks/ManagedIdentityConnections/src/config';
-import { auditCsv, auditFailures, auditRows, ownershipMarker, type AuditedConnection } from '../../tasks/ManagedIdentityConnections/src/core/audit';
+import { auditCsv, auditFailures, auditRows, observeAudit, ownershipMarker, type AuditedConnection } from '../../tasks/ManagedIdentityConnections/src/core/audit';
 import { isTaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { plan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
 import { pipelineFacts } from './builders/task-facts';
+import { createFakeWorld, world } from '../fakes/fake-world';
 import { build, connectionFor, desired, environment, identityFor, inSync, legacyIssuer, settings } from './builders/plan-builders';
 
 const state = desired([environment('dev')]);
@@ -15,7 +17,7 @@ const identity = identityFor(state.environments[0]!, 0);
 const ours = connectionFor(state.environments[0]!.connections[0]!, identity, settings(), 0);
 
 function audited(overrides: Partial<AuditedConnection['connection']>, extra: Partial<AuditedConnection> = {}): AuditedConnection {
-  return { connection: { ...ours, ...overrides }, roles: [], ...extra };
+  return { connection: { ...ours, ...overrides }, projects: [world.project], roles: [], ...extra };
 }
 
 describe('audit', () => {
@@ -51,8 +53,8 @@ describe('audit', () => {
   });
 
   it('fails only on the rules asked for, one problem per rule', () => {
-    assert.deepEqual(auditFailures(rows, { failOn: [], outputDirectory: '.' }), []);
-    const failures = auditFailures(rows, { failOn: ['secret', 'appRegistration', 'drift'], outputDirectory: '.' });
+    assert.deepEqual(auditFailures(rows, { failOn: [], scope: 'project', outputDirectory: '.' }), []);
+    const failures = auditFailures(rows, { failOn: ['secret', 'appRegistration', 'drift'], scope: 'project', outputDirectory: '.' });
     assert.deepEqual(failures.map((failure) => [failure.code, failure.message.split(':')[0]]), [
       ['MIC432', 'auditFailOn secret matched secret'],
       ['MIC432', 'auditFailOn appRegistration matched old-issuer'],
@@ -70,7 +72,7 @@ describe('audit', () => {
 
     it('the spec is optional for audit only; the output folder defaults to the agent temp folder', () => {
       const config = parseTaskConfig({ ...base, command: 'audit', auditFailOn: 'Secret, drift' }, facts);
-      assert.deepEqual([config.environments.kind, config.audit], ['none', { failOn: ['secret', 'drift'], outputDirectory: '/agent/_temp' }]);
+      assert.deepEqual([config.environments.kind, config.audit], ['none', { failOn: ['secret', 'drift'], scope: 'project', outputDirectory: '/agent/_temp' }]);
       assert.throws(() => parseTaskConfig({ ...base, command: 'plan' }, facts), (error: unknown) => isTaskError(error) && error.code === 'MIC103');
     });
 
@@ -81,6 +83,29 @@ describe('audit', () => {
         (error: unknown) => isTaskError(error) && error.code === 'MIC102' && error.field === '--fail-on',
       );
       assert.equal(parseCliConfig({ command: 'audit', organization: 'contoso', project: 'Platform' }).audit?.outputDirectory, '.');
+    });
+
+    it('takes the scope project (default) or organization, and refuses anything else with MIC102', () => {
+      assert.equal(parseTaskConfig({ ...base, command: 'audit', auditScope: 'Organization' }, facts).audit?.scope, 'organization');
+      assert.equal(parseCliConfig({ command: 'audit', organization: 'contoso', project: 'Platform', scope: 'organization' }).audit?.scope, 'organization');
+      assert.throws(() => parseTaskConfig({ ...base, command: 'audit', auditScope: 'tenant' }, facts), (error: unknown) => isTaskError(error) && error.code === 'MIC102' && error.field === 'auditScope');
+    });
+  });
+
+  describe('scope organization', () => {
+    it('lists every readable project, a connection shared between projects once with both, and says which project it could not list', async () => {
+      const fake = createFakeWorld();
+      fake.devOps.seedConnection({ name: 'platform-only', authorizationScheme: 'ServicePrincipal', issuer: undefined, subject: undefined });
+      fake.devOps.seedConnection({ name: 'shared', authorizationScheme: 'ServicePrincipal', issuer: undefined, subject: undefined, projectReferences: [world.project, world.otherProject] });
+      fake.devOps.seedConnection({ name: 'apps-only', authorizationScheme: 'ServicePrincipal', issuer: undefined, subject: undefined, projectReferences: [world.otherProject] });
+      const listInProject = fake.ports.devOps.listAzureRmConnections;
+      const devOps = { ...fake.ports.devOps, listAzureRmConnections: (project?: { id: string; name: string }) => (project?.id === world.thirdProject.id ? Promise.reject(new Error('HTTP 403')) : listInProject(project)) };
+      const reach = { scope: 'organization' as const, project: world.project, unreadable: [] as string[] };
+      const rows = auditRows(await observeAudit({ ...fake.ports, devOps }, 4, reach));
+      assert.deepEqual(rows.map((row) => [row.name, row.projects]), [['apps-only', 'Apps'], ['platform-only', 'Platform'], ['shared', 'Platform, Apps']]);
+      assert.deepEqual(reach.unreadable, ['Data: HTTP 403']);
+      const projectOnly = auditRows(await observeAudit(fake.ports, 4, { scope: 'project', project: world.project, unreadable: [] }));
+      assert.deepEqual(projectOnly.map((row) => row.name), ['platform-only', 'shared']);
     });
   });
 });

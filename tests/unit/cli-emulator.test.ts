@@ -206,7 +206,7 @@ describe('CLI against the emulator', function () {
     assert.equal(writes(), before, 'the audit writes nothing');
     const rows = (JSON.parse(readFileSync(join(directory, 'audit', 'audit.json'), 'utf8')) as { connections: { name: string; owned: boolean; drift: string }[] }).connections;
     assert.deepEqual(rows.find((row) => row.name === 'cli-app-dev') && { owned: rows.find((row) => row.name === 'cli-app-dev')!.owned }, { owned: true });
-    assert.ok(readFileSync(join(directory, 'audit', 'audit.csv'), 'utf8').startsWith('name,id,scheme,'));
+    assert.ok(readFileSync(join(directory, 'audit', 'audit.csv'), 'utf8').startsWith('name,projects,id,scheme,'));
     const failing = await cli(['audit', '--project', 'Platform', '--output-directory', 'audit', '--fail-on', 'notOwned'], { AZURE_DEVOPS_EXT_PAT: pat });
     assert.equal(failing.code, exitCodes.failed, failing.stdout);
     assert.match(failing.stderr, /MIC432.*auditFailOn notOwned matched bootstrap/);

@@ -221,6 +221,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       queueRun: true,
       getRun: true,
       listChecks: true,
+      listProjects: true,
       listAzureRmConnections: true,
       lastUsed: true,
       putCheck: true,

@@ -21,8 +21,13 @@ export type EnvironmentsSource = TextSource | { readonly kind: 'none' };
 export const auditRules = ['secret', 'legacyIssuer', 'appRegistration', 'notOwned', 'drift'] as const;
 export type AuditRule = (typeof auditRules)[number];
 
+/** Which connections the audit lists: the project's, or those of every project the caller can read. */
+export const auditScopes = ['project', 'organization'] as const;
+export type AuditScope = (typeof auditScopes)[number];
+
 export interface AuditSettings {
   readonly failOn: readonly AuditRule[];
+  readonly scope: AuditScope;
   /** Where audit.json and audit.csv are written; relative to the working directory. */
   readonly outputDirectory: string;
 }
@@ -49,6 +54,7 @@ export const inputNames = {
   policyFile: 'policyFile',
   auditFailOn: 'auditFailOn',
   auditOutputDirectory: 'auditOutputDirectory',
+  auditScope: 'auditScope',
 } as const;
 
 /**
@@ -215,6 +221,7 @@ export const cliOptionNames = {
   pipelineId: 'pipeline-id',
   failOn: 'fail-on',
   outputDirectory: 'output-directory',
+  scope: 'scope',
 } as const;
 
 export const cloudDefaults = {
@@ -251,7 +258,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
   const { identityResourceId, policy } = readGovernanceInputs(read, inputs, facts);
-  const audit = command === 'audit' ? readAuditSettings(read, inputs, inputNames.auditFailOn, inputNames.auditOutputDirectory, read.optional(facts, factNames.tempDirectory) ?? '.') : undefined;
+  const audit = command === 'audit' ? readAuditSettings(read, inputs, { failOn: inputNames.auditFailOn, directory: inputNames.auditOutputDirectory, scope: inputNames.auditScope }, read.optional(facts, factNames.tempDirectory) ?? '.') : undefined;
   const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...(identityResourceId === undefined ? {} : { identityResourceId }) };
   const cloud = readBootstrapCloud(read, facts);
   const pipeline = readPipeline(read, facts, devOpsAuth);
@@ -291,7 +298,7 @@ export function parseCliConfig(options: RawValues): CliConfig {
   if (read.optional(options, names.command) === undefined) read.report('MIC101', names.command, `Name a command first: ${commands.join(', ')}.`);
   const command = read.choice(options, names.command, commands, 'plan');
   const file = command === 'audit' ? read.optional(options, names.environmentsFile) : read.required(options, names.environmentsFile, 'MIC101');
-  const audit = command === 'audit' ? readAuditSettings(read, options, names.failOn, names.outputDirectory, '.') : undefined;
+  const audit = command === 'audit' ? readAuditSettings(read, options, { failOn: names.failOn, directory: names.outputDirectory, scope: names.scope }, '.') : undefined;
   const only = readOnly(read, options, names.only);
   const allowPrivilegedRoles = read.boolean(options, names.allowPrivilegedRoles, false);
   const concurrency = read.integer(options, names.concurrency, inputLimits.concurrency);
@@ -483,15 +490,19 @@ function readGovernanceInputs(read: RawReader, inputs: RawValues, facts: RawValu
   return { ...(identityResourceId === undefined ? {} : { identityResourceId }), ...(policy === undefined ? {} : { policy }) };
 }
 
-/** auditFailOn / --fail-on: comma-separated rules; the output directory (default: the agent's temp folder, or .). */
-function readAuditSettings(read: RawReader, raw: RawValues, failOnName: string, directoryName: string, defaultDirectory: string): AuditSettings {
+/**
+ * auditFailOn / --fail-on: comma-separated rules; the output directory (default: the agent's temp folder, or .);
+ * auditScope / --scope: project (default) or organization.
+ */
+function readAuditSettings(read: RawReader, raw: RawValues, names: { readonly failOn: string; readonly directory: string; readonly scope: string }, defaultDirectory: string): AuditSettings {
+  const { failOn: failOnName, directory: directoryName } = names;
   const failOn: AuditRule[] = [];
   for (const item of (read.optional(raw, failOnName) ?? '').split(',').map((part) => part.trim()).filter(Boolean)) {
     const rule = auditRules.find((candidate) => candidate.toLowerCase() === item.toLowerCase());
     if (!rule) read.report('MIC102', failOnName, `${read.label(failOnName)} names ${JSON.stringify(item)}; use a comma-separated list of ${auditRules.join(', ')}.`);
     else if (!failOn.includes(rule)) failOn.push(rule);
   }
-  return { failOn, outputDirectory: read.optional(raw, directoryName) ?? defaultDirectory };
+  return { failOn, scope: read.choice(raw, names.scope, auditScopes, 'project'), outputDirectory: read.optional(raw, directoryName) ?? defaultDirectory };
 }
 
 const identityResourceIdPattern = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourcegroups\/[^/]+\/providers\/microsoft\.managedidentity\/userassignedidentities\/[^/]+$/i;

@@ -483,18 +483,37 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
-  listAzureRmConnections(): Promise<ServiceConnection[]> {
+  listProjects(): Promise<ProjectRef[]> {
     return this.calls.run({
-      what: 'list the Azure Resource Manager service connections of the project',
-      operation: async () => ((await this.endpoints.getServiceEndpoints(this.project, 'azurerm', undefined, undefined, undefined, true, true)) ?? []).map(toServiceConnection),
+      what: 'list the projects of the organization',
+      operation: async () => {
+        // Paged: each page carries the token of the next (Projects - List, continuationToken).
+        const projects: ProjectRef[] = [];
+        let continuationToken: number | undefined;
+        do {
+          const page = await this.core.getProjects(undefined, undefined, undefined, continuationToken);
+          for (const project of page ?? []) if (project.id) projects.push({ id: project.id, name: project.name ?? '' });
+          const next = Number((page as { continuationToken?: unknown } | undefined)?.continuationToken);
+          continuationToken = Number.isFinite(next) && next > 0 ? next : undefined;
+        } while (continuationToken !== undefined);
+        return projects;
+      },
     });
   }
 
-  lastUsed(connectionId: string): Promise<ConnectionUse | undefined> {
+  listAzureRmConnections(project?: ProjectRef): Promise<ServiceConnection[]> {
+    const target = project ? project.id : this.project;
+    return this.calls.run({
+      what: `list the Azure Resource Manager service connections of project ${project?.name ?? this.settings.project.name}`,
+      operation: async () => ((await this.endpoints.getServiceEndpoints(target, 'azurerm', undefined, undefined, undefined, true, true)) ?? []).map(toServiceConnection),
+    });
+  }
+
+  lastUsed(connectionId: string, project?: ProjectRef): Promise<ConnectionUse | undefined> {
     return this.calls.run({
       what: `read the execution history of connection ${connectionId}`,
       operation: async () => {
-        const records = await this.endpoints.getServiceEndpointExecutionRecords(this.project, connectionId, 1);
+        const records = await this.endpoints.getServiceEndpointExecutionRecords(project ? project.id : this.project, connectionId, 1);
         const data = (records ?? [])[0]?.data;
         const at = data?.finishTime ?? data?.startTime;
         if (!data || !at) return undefined;

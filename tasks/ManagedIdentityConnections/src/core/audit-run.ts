@@ -9,9 +9,13 @@ import type { RunResult } from './run';
 
 export async function runAudit(config: TaskConfig, ports: Ports, specPlan: Plan | undefined): Promise<RunResult> {
   const { platform } = ports;
-  const settings = config.audit ?? { failOn: [], outputDirectory: '.' };
-  platform.info(`Auditing the Azure Resource Manager connections of project ${config.pipeline.project.name}${specPlan ? ', with drift against the spec' : ''}…`);
-  const rows = auditRows(await observeAudit(ports, config.concurrency), specPlan);
+  const settings = config.audit ?? { failOn: [], scope: 'project', outputDirectory: '.' };
+  const where = settings.scope === 'organization' ? 'every project this identity can read' : `project ${config.pipeline.project.name}`;
+  platform.info(`Auditing the Azure Resource Manager connections of ${where}${specPlan ? ', with drift against the spec' : ''}…`);
+  const reach = { scope: settings.scope, project: config.pipeline.project, unreadable: [] as string[] };
+  const rows = auditRows(await observeAudit(ports, config.concurrency, reach), specPlan);
+  // A project whose connections this identity may not list is left out, and said so: the inventory is partial.
+  for (const project of reach.unreadable) platform.warn(`The audit could not list the connections of project ${project}; they are not in the inventory.`);
   const failures = auditFailures(rows, settings);
   for (const row of rows) platform.info(`${row.name}: ${row.scheme}; issuer ${row.issuer}; ${row.identity}; credentials ${row.credentials}; last used ${row.lastUsed}; ${row.owned ? 'managed by this tool' : 'not managed by this tool'}; ${row.drift}`);
   const separator = settings.outputDirectory.endsWith('/') || settings.outputDirectory.endsWith('\\') ? '' : '/';

@@ -1,14 +1,15 @@
-// The organization inventory (command `audit`): every Azure Resource Manager connection of the project, what
+// The organization inventory (command `audit`): every Azure Resource Manager connection of the project (or of
+// every project the caller can read, scope organization), what
 // it signs in with and as whom, what that identity may do, when it was last used, whether this tool owns it
 // and (with a spec) whether it drifted. Reads only. observeAudit reads through the ports; auditRows and
 // auditFailures are pure; the formatters turn rows into a markdown table, CSV and JSON (docs/governance.md).
-import type { AuditRule, AuditSettings } from '../config';
+import type { AuditRule, AuditScope, AuditSettings } from '../config';
 import { problem, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import type { ConnectionUse } from '../ports/devops';
 import { Limiter } from './concurrency';
 import { federatedCredentialLimit } from './guardrails';
-import { isWrite, type Identity, type Plan, type RoleAssignment, type ServiceConnection } from './model';
+import { isWrite, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
 import { roleDefinitionGuidOf } from './names';
 import { subscriptionScope } from './scopes';
 
@@ -19,6 +20,8 @@ export const legacyIssuerRetirement = '2027-07-01';
 
 export interface AuditedConnection {
   readonly connection: ServiceConnection;
+  /** The projects it was listed in (a shared connection is listed in each, audited once). */
+  readonly projects: readonly ProjectRef[];
   /** The user-assigned identity with the connection's client id, when one was found. */
   readonly identity?: Identity;
   /** Why the identity behind it is unknown (a list refused), when it is. */
@@ -30,6 +33,8 @@ export interface AuditedConnection {
 
 export interface AuditRow {
   readonly name: string;
+  /** The projects it was listed in, comma-separated. */
+  readonly projects: string;
   readonly id: string;
   /** workload identity federation, secret (service principal key), managed identity (agent), or the scheme. */
   readonly scheme: string;
@@ -51,9 +56,45 @@ export interface AuditRow {
   readonly drifted: boolean;
 }
 
-export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 'roles'>, concurrency: number): Promise<AuditedConnection[]> {
+export interface AuditReach {
+  readonly scope: AuditScope;
+  /** The project the task runs in (scope project lists only it). */
+  readonly project: ProjectRef;
+  /** Projects that could not be listed (scope organization): reported, not fatal. */
+  readonly unreadable: string[];
+}
+
+/** The connections in reach, each once, with every project it was listed in. */
+async function listConnections(ports: Pick<Ports, 'devOps'>, reach: AuditReach, limiter: Limiter): Promise<{ connection: ServiceConnection; projects: ProjectRef[] }[]> {
+  if (reach.scope === 'project') return (await ports.devOps.listAzureRmConnections()).map((connection) => ({ connection, projects: [reach.project] }));
+  const byId = new Map<string, { connection: ServiceConnection; projects: ProjectRef[] }>();
+  const projects = await ports.devOps.listProjects();
+  const listed = await Promise.all(
+    projects.map((project) =>
+      limiter
+        .run(() => ports.devOps.listAzureRmConnections(project))
+        .then((connections) => ({ project, connections }))
+        .catch((error: unknown) => {
+          reach.unreadable.push(`${project.name}: ${error instanceof Error ? error.message : String(error)}`);
+          return { project, connections: [] as ServiceConnection[] };
+        }),
+    ),
+  );
+  for (const { project, connections } of listed) {
+    for (const connection of connections) {
+      const entry = byId.get(connection.id.toLowerCase()) ?? { connection, projects: [] };
+      entry.projects.push(project);
+      byId.set(connection.id.toLowerCase(), entry);
+    }
+  }
+  return [...byId.values()];
+}
+
+export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 'roles'>, concurrency: number, reach: AuditReach): Promise<AuditedConnection[]> {
   const limiter = new Limiter(concurrency);
-  const connections = await ports.devOps.listAzureRmConnections();
+  const found = await listConnections(ports, reach, limiter);
+  const connections = found.map((item) => item.connection);
+  const projectsOf = new Map(found.map((item) => [item.connection, item.projects]));
   const federated = connections.filter((connection) => isFederated(connection) && connection.clientId && connection.subscriptionId);
   // One list of identities per subscription: the client id says which one stands behind a connection.
   const lists = new Map<string, Promise<Identity[] | string>>();
@@ -75,8 +116,9 @@ export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 
   };
   return Promise.all(
     connections.map(async (connection): Promise<AuditedConnection> => {
-      const lastUse = await limiter.run(() => ports.devOps.lastUsed(connection.id)).catch(() => undefined);
-      const base = { connection, roles: [], ...(lastUse ? { lastUse } : {}) };
+      const projects = projectsOf.get(connection) ?? [reach.project];
+      const lastUse = await limiter.run(() => (reach.scope === 'project' ? ports.devOps.lastUsed(connection.id) : ports.devOps.lastUsed(connection.id, projects[0]))).catch(() => undefined);
+      const base = { connection, projects, roles: [], ...(lastUse ? { lastUse } : {}) };
       if (!federated.includes(connection)) return base;
       const subscriptionId = connection.subscriptionId!.toLowerCase();
       const listed = await lists.get(subscriptionId)!;
@@ -105,8 +147,8 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
     }
   }
   return [...audited]
-    .sort((a, b) => a.connection.name.localeCompare(b.connection.name))
-    .map(({ connection, identity, identityUnknown, credentialCount, roles, lastUse }) => {
+    .sort((a, b) => a.connection.name.localeCompare(b.connection.name) || a.connection.id.localeCompare(b.connection.id))
+    .map(({ connection, projects, identity, identityUnknown, credentialCount, roles, lastUse }) => {
       const scheme = connection.authorizationScheme;
       const federated = isFederated(connection);
       const legacy = federated && /vstoken\.dev\.azure\.com|vstoken\.visualstudio\.com/i.test(connection.issuer ?? '');
@@ -115,6 +157,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
       const drift = plan === undefined ? '—' : changes === undefined ? 'not in spec' : changes.length === 0 ? 'in sync' : `drift: ${[...new Set(changes)].join(', ')}`;
       return {
         name: connection.name,
+        projects: projects.map((project) => project.name).join(', '),
         id: connection.id,
         scheme: describeScheme(scheme),
         secretBased: scheme.toLowerCase() === 'serviceprincipal',
@@ -158,6 +201,7 @@ export function auditFailures(rows: readonly AuditRow[], settings: AuditSettings
 
 const columns: readonly [string, (row: AuditRow) => string][] = [
   ['name', (row) => row.name],
+  ['projects', (row) => row.projects],
   ['id', (row) => row.id],
   ['scheme', (row) => row.scheme],
   ['issuer', (row) => row.issuer],

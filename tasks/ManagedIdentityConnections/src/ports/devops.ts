@@ -189,10 +189,12 @@ export interface DevOpsClient {
   /** Queues a run of a pipeline in the current project. */
   queueRun(request: RunRequest): Promise<PipelineRun>;
   getRun(pipelineId: number, runId: number): Promise<PipelineRun>;
-  /** Every Azure Resource Manager connection of the current project, failed ones included (the audit). */
-  listAzureRmConnections(): Promise<ServiceConnection[]>;
-  /** When a job last used the connection (its newest execution record), undefined when never. */
-  lastUsed(connectionId: string): Promise<ConnectionUse | undefined>;
+  /** Every project of the organization the caller can read (the audit with scope organization). */
+  listProjects(): Promise<ProjectRef[]>;
+  /** Every Azure Resource Manager connection of the current project, or of `project`, failed ones included (the audit). */
+  listAzureRmConnections(project?: ProjectRef): Promise<ServiceConnection[]>;
+  /** When a job (of the current project, or of `project`) last used the connection: its newest execution record; undefined when never. */
+  lastUsed(connectionId: string, project?: ProjectRef): Promise<ConnectionUse | undefined>;
   /** The connection's check configurations of the kinds the task manages. */
   listChecks(connectionId: string): Promise<ConnectionCheck[]>;
   /** Adds the check, or replaces check `existingId` in place. */
