@@ -34,24 +34,29 @@ describe('e2e: audit', function () {
   const world = e2eWorld({ resetBeforeEach: false });
   let rows: Row[];
 
+  /** A connection someone made by hand with a client secret, in a project, as the build service. */
+  async function createSecretConnection(project: { id: string; name: string }, name: string, servicePrincipalId: string): Promise<void> {
+    const info = world.info;
+    const created = await fetch(`${info.collectionUri}${project.id}/_apis/serviceendpoint/endpoints?api-version=7.1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${info.systemAccessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name,
+        type: 'azurerm',
+        url: 'https://management.azure.com/',
+        authorization: { scheme: 'ServicePrincipal', parameters: { tenantid: info.tenantId, serviceprincipalid: servicePrincipalId, authenticationType: 'spnKey', serviceprincipalkey: 'not-a-real-secret' } },
+        data: { subscriptionId: DEV, subscriptionName: 'mic-emulator-dev', environment: 'AzureCloud', scopeLevel: 'Subscription', creationMode: 'Manual' },
+        serviceEndpointProjectReferences: [{ projectReference: project, name }],
+      }),
+    });
+    assert.equal(created.status, 200, await created.text());
+  }
+
   before(async function () {
     await world.reset();
     assert.equal((await world.run({ environments: spec })).result, 'Succeeded');
     // A connection someone made by hand with a client secret.
-    const info = world.info;
-    const created = await fetch(`${info.collectionUri}${info.project.id}/_apis/serviceendpoint/endpoints?api-version=7.1`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${info.systemAccessToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'legacy-secret',
-        type: 'azurerm',
-        url: 'https://management.azure.com/',
-        authorization: { scheme: 'ServicePrincipal', parameters: { tenantid: info.tenantId, serviceprincipalid: '77777777-0000-4000-8000-000000000001', authenticationType: 'spnKey', serviceprincipalkey: 'not-a-real-secret' } },
-        data: { subscriptionId: DEV, subscriptionName: 'mic-emulator-dev', environment: 'AzureCloud', scopeLevel: 'Subscription', creationMode: 'Manual' },
-        serviceEndpointProjectReferences: [{ projectReference: { id: info.project.id, name: info.project.name }, name: 'legacy-secret' }],
-      }),
-    });
-    assert.equal(created.status, 200, await created.text());
+    await createSecretConnection({ id: world.info.project.id, name: world.info.project.name }, 'legacy-secret', '77777777-0000-4000-8000-000000000001');
   });
 
   it('lists every connection with what stands behind it, writes the JSON and CSV files, and writes nothing to Azure or Azure DevOps', async () => {
@@ -90,22 +95,9 @@ describe('e2e: audit', function () {
   });
 
   it('with auditScope organization, lists every readable project\'s connections: one only in Apps, the shared one once', async () => {
-    const info = world.info;
     // The build service may create connections in Apps too (so it sees the one it creates there).
     await world.control('POST', 'devops/roles', { identity: 'buildService', project: 'Apps', role: 'Creator' });
-    const created = await fetch(`${info.collectionUri}${DEFAULT_DEVOPS_IDS.appsProjectId}/_apis/serviceendpoint/endpoints?api-version=7.1`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${info.systemAccessToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'apps-secret',
-        type: 'azurerm',
-        url: 'https://management.azure.com/',
-        authorization: { scheme: 'ServicePrincipal', parameters: { tenantid: info.tenantId, serviceprincipalid: '77777777-0000-4000-8000-000000000002', authenticationType: 'spnKey', serviceprincipalkey: 'not-a-real-secret' } },
-        data: { subscriptionId: DEV, subscriptionName: 'mic-emulator-dev', environment: 'AzureCloud', scopeLevel: 'Subscription', creationMode: 'Manual' },
-        serviceEndpointProjectReferences: [{ projectReference: { id: DEFAULT_DEVOPS_IDS.appsProjectId, name: 'Apps' }, name: 'apps-secret' }],
-      }),
-    });
-    assert.equal(created.status, 200, await created.text());
+    await createSecretConnection({ id: DEFAULT_DEVOPS_IDS.appsProjectId, name: 'Apps' }, 'apps-secret', '77777777-0000-4000-8000-000000000002');
     const directory = mkdtempSync(join(tmpdir(), 'mic-audit-'));
     const run = await world.run({ command: 'audit', auditScope: 'organization', auditOutputDirectory: directory });
     assert.equal(run.result, 'Succeeded', transcript(run));
