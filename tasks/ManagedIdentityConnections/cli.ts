@@ -77,7 +77,8 @@ Options:
   --concurrency N                   environments in parallel, ${inputLimits.concurrency.min}-${inputLimits.concurrency.max} (default ${inputLimits.concurrency.default})
   --propagation-timeout-seconds N   how long to wait out replication, ${inputLimits.propagationTimeoutSeconds.min}-${inputLimits.propagationTimeoutSeconds.max} (default ${inputLimits.propagationTimeoutSeconds.default})
   --pipeline-id ID                  the pipeline authorize: current means (default: none)
-  --fail-on RULES                   audit: fail on secret, legacyIssuer, appRegistration, notOwned, drift
+  --fail-on RULES                   audit: fail on secret, legacyIssuer, appRegistration, notOwned, drift,
+                                    neverUsed
   --output-directory DIR            audit: where audit.json and audit.csv go (default .)
   --scope project|organization      audit: the project's connections (default), or every project's the
                                     signed-in account can read

@@ -92,6 +92,25 @@ describe('audit', () => {
     });
   });
 
+  describe('neverUsed', () => {
+    it('matches an empty execution history only: a used connection does not, an unreadable history is "unknown"', async () => {
+      const fake = createFakeWorld();
+      const used = fake.devOps.seedConnection({ name: 'used', authorizationScheme: 'ServicePrincipal', issuer: undefined, subject: undefined });
+      fake.devOps.seedConnection({ name: 'idle', authorizationScheme: 'ServicePrincipal', issuer: undefined, subject: undefined });
+      const hidden = fake.devOps.seedConnection({ name: 'hidden-history', authorizationScheme: 'ServicePrincipal', issuer: undefined, subject: undefined });
+      fake.devOps.uses.set(used.id, { at: '2026-12-01T10:00:00.000Z', pipeline: 'deploy', result: 'succeeded' });
+      const lastUsed = fake.ports.devOps.lastUsed;
+      const devOps = { ...fake.ports.devOps, lastUsed: (id: string, project?: { id: string; name: string }) => (id === hidden.id ? Promise.reject(new Error('HTTP 403')) : lastUsed(id, project)) };
+      const rows = auditRows(await observeAudit({ ...fake.ports, devOps }, 4, { scope: 'project', project: world.project, unreadable: [] }));
+      const row = (name: string) => rows.find((candidate) => candidate.name === name)!;
+      assert.deepEqual([row('used').neverUsed, row('used').lastUsed], [false, '2026-12-01T10:00:00.000Z (deploy, succeeded)']);
+      assert.deepEqual([row('idle').neverUsed, row('idle').lastUsed], [true, 'never']);
+      assert.deepEqual([row('hidden-history').neverUsed, row('hidden-history').lastUsed], [false, 'unknown (HTTP 403)']);
+      const failures = auditFailures(rows, { failOn: ['neverUsed'], scope: 'project', outputDirectory: '.' });
+      assert.deepEqual(failures.map((failure) => failure.message), ['auditFailOn neverUsed matched idle: no job has used it (its execution history is empty).']);
+    });
+  });
+
   describe('scope organization', () => {
     it('lists every readable project, a connection shared between projects once with both, and says which project it could not list', async () => {
       const fake = createFakeWorld();

@@ -18,7 +18,7 @@ export type TextSource = { readonly kind: 'inline'; readonly text: string } | { 
 export type EnvironmentsSource = TextSource | { readonly kind: 'none' };
 
 /** What the audit fails on (auditFailOn): each names a kind of connection that makes the audit fail. */
-export const auditRules = ['secret', 'legacyIssuer', 'appRegistration', 'notOwned', 'drift'] as const;
+export const auditRules = ['secret', 'legacyIssuer', 'appRegistration', 'notOwned', 'drift', 'neverUsed'] as const;
 export type AuditRule = (typeof auditRules)[number];
 
 /** Which connections the audit lists: the project's, or those of every project the caller can read. */

@@ -29,6 +29,8 @@ export interface AuditedConnection {
   readonly credentialCount?: number;
   readonly roles: readonly { readonly role: string; readonly scope: string }[];
   readonly lastUse?: ConnectionUse;
+  /** Why the execution history could not be read, when it could not: last use unknown, which is not "never used". */
+  readonly lastUseUnknown?: string;
 }
 
 export interface AuditRow {
@@ -50,6 +52,8 @@ export interface AuditRow {
   readonly credentials: string;
   readonly roles: readonly string[];
   readonly lastUsed: string;
+  /** No job has used it: its execution history was read and is empty. */
+  readonly neverUsed: boolean;
   readonly owned: boolean;
   /** in sync, drift: …, not in spec, or — (no spec given). */
   readonly drift: string;
@@ -117,8 +121,15 @@ export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 
   return Promise.all(
     connections.map(async (connection): Promise<AuditedConnection> => {
       const projects = projectsOf.get(connection) ?? [reach.project];
-      const lastUse = await limiter.run(() => (reach.scope === 'project' ? ports.devOps.lastUsed(connection.id) : ports.devOps.lastUsed(connection.id, projects[0]))).catch(() => undefined);
-      const base = { connection, projects, roles: [], ...(lastUse ? { lastUse } : {}) };
+      let lastUseUnknown: string | undefined;
+      const lastUse = await limiter
+        .run(() => (reach.scope === 'project' ? ports.devOps.lastUsed(connection.id) : ports.devOps.lastUsed(connection.id, projects[0])))
+        .catch((error: unknown) => {
+          // Unknown, not "never": a history this identity may not read must not look like an unused connection.
+          lastUseUnknown = error instanceof Error ? error.message : String(error);
+          return undefined;
+        });
+      const base = { connection, projects, roles: [], ...(lastUse ? { lastUse } : {}), ...(lastUseUnknown === undefined ? {} : { lastUseUnknown }) };
       if (!federated.includes(connection)) return base;
       const subscriptionId = connection.subscriptionId!.toLowerCase();
       const listed = await lists.get(subscriptionId)!;
@@ -148,7 +159,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
   }
   return [...audited]
     .sort((a, b) => a.connection.name.localeCompare(b.connection.name) || a.connection.id.localeCompare(b.connection.id))
-    .map(({ connection, projects, identity, identityUnknown, credentialCount, roles, lastUse }) => {
+    .map(({ connection, projects, identity, identityUnknown, credentialCount, roles, lastUse, lastUseUnknown }) => {
       const scheme = connection.authorizationScheme;
       const federated = isFederated(connection);
       const legacy = federated && /vstoken\.dev\.azure\.com|vstoken\.visualstudio\.com/i.test(connection.issuer ?? '');
@@ -174,7 +185,8 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
         appRegistration,
         credentials: credentialCount === undefined ? '—' : `${credentialCount}/${federatedCredentialLimit}`,
         roles: roles.map((item) => `${item.role} on ${item.scope}`),
-        lastUsed: lastUse ? `${lastUse.at}${lastUse.pipeline ? ` (${lastUse.pipeline}${lastUse.result ? `, ${lastUse.result}` : ''})` : ''}` : 'never',
+        lastUsed: lastUse ? `${lastUse.at}${lastUse.pipeline ? ` (${lastUse.pipeline}${lastUse.result ? `, ${lastUse.result}` : ''})` : ''}` : lastUseUnknown !== undefined ? `unknown (${lastUseUnknown})` : 'never',
+        neverUsed: !lastUse && lastUseUnknown === undefined,
         owned: connection.description.includes(ownershipMarker),
         drift,
         drifted: drift.startsWith('drift'),
@@ -188,6 +200,7 @@ const ruleTests: Record<AuditRule, { readonly test: (row: AuditRow) => boolean; 
   appRegistration: { test: (row) => row.appRegistration, what: 'federation with an app registration, not a managed identity' },
   notOwned: { test: (row) => !row.owned, what: 'not managed by this tool' },
   drift: { test: (row) => row.drifted, what: 'drift from the spec' },
+  neverUsed: { test: (row) => row.neverUsed, what: 'no job has used it (its execution history is empty)' },
 };
 
 /** One MIC432 problem per failOn rule some connection matches. */
