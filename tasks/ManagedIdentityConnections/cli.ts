@@ -48,13 +48,17 @@ const options = {
   [names.failOn]: { type: 'string' },
   [names.outputDirectory]: { type: 'string' },
   [names.scope]: { type: 'string' },
+  [names.prune]: { type: 'boolean' },
+  [names.maxDeletions]: { type: 'string' },
+  [names.keepConnectionsUsedWithinDays]: { type: 'string' },
+  [names.deleteUsedConnections]: { type: 'boolean' },
   [consoleOptions.outputs]: { type: 'string' },
   [consoleOptions.summary]: { type: 'string' },
   [consoleOptions.debug]: { type: 'boolean' },
   [consoleOptions.help]: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit> --environments-file FILE
+export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit|teardown> --environments-file FILE
          --organization URL --project NAME [options]
 
 Plans, provisions or verifies the environments spec from a workstation, signed in with the Azure CLI
@@ -67,6 +71,7 @@ Commands:
   try FILE    run the spec on the offline emulator, no sign-in (try --help; docs/cli.md)
   audit       list every Azure Resource Manager connection of the project (the spec is optional:
               with it, drift is reported too); writes audit.json and audit.csv
+  teardown    delete every object the task owns in the environments named by --only
 
 Options:
   --environments-file FILE          the environments spec (YAML or JSON)             (required)
@@ -82,6 +87,10 @@ Options:
   --output-directory DIR            audit: where audit.json and audit.csv go (default .)
   --scope project|organization      audit: the project's connections (default), or every project's the
                                     signed-in account can read
+  --prune                           delete owned objects the spec no longer names (default: warn)
+  --max-deletions N                 refuse a plan deleting more, ${inputLimits.maxDeletions.min}-${inputLimits.maxDeletions.max} (default ${inputLimits.maxDeletions.default})
+  --keep-connections-used-within-days N  keep connections used this recently, ${inputLimits.keepConnectionsUsedWithinDays.min}-${inputLimits.keepConnectionsUsedWithinDays.max} (default ${inputLimits.keepConnectionsUsedWithinDays.default})
+  --delete-used-connections         delete recently used connections too
   --tenant-id GUID                  sign in to this tenant (default: the az account's)
   --arm-endpoint URL                Azure Resource Manager (default ${cloudDefaults.armUrl})
   --arm-resource URL                audience of ARM tokens (default: the ARM endpoint)
@@ -114,7 +123,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify or audit), then options.`, { field: names.command, remediation: seeHelp });
+    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify, audit or teardown), then options.`, { field: names.command, remediation: seeHelp });
   }
   const raw: Record<string, string | undefined> = { [names.command]: positionals[0] };
   for (const name of Object.values(names)) {

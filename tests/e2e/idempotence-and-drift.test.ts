@@ -70,7 +70,8 @@ describe('e2e: rerun, plan and verify', () => {
       assert.equal(run.outputs.changesPresent, 'true');
       assert.equal(run.outputs.permissionsBroadened, 'false');
       assert.equal(run.writes.length, 0);
-      assert.deepEqual(identityNamed(world.state(), 'id-ado-dev')!.tags, {});
+      // Only the ownership marker provision wrote (docs/lifecycle.md): plan added nothing.
+      assert.deepEqual(Object.keys(identityNamed(world.state(), 'id-ado-dev')!.tags).sort(), ['managed-by', 'managed-by-environment', 'managed-by-project']);
     });
 
     it('verify passes and writes nothing', async () => {

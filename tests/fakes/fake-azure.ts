@@ -183,6 +183,33 @@ export class FakeAzure {
         return stored.credentials.map((credential) => ({ ...credential, audiences: [...credential.audiences] }));
       }),
 
+    deleteIdentity: (ref) =>
+      this.log.record({ port: 'identities', method: 'deleteIdentity', args: [ref], write: true, subject: ref.name }, () => {
+        // ARM deletes the identity's service principal with it; its role assignments stay, naming a principal
+        // that no longer exists, which is why the task removes them first.
+        this.identities.delete(key(ref));
+      }),
+
+    deleteFederatedCredential: async (ref, name) => {
+      const identityKey = key(ref);
+      const inFlight = this.credentialWritesInFlight.get(identityKey) ?? 0;
+      this.credentialWritesInFlight.set(identityKey, inFlight + 1);
+      try {
+        await this.log.record({ port: 'identities', method: 'deleteFederatedCredential', args: [ref, name], write: true, subject: ref.name }, () => {
+          if (inFlight > 0) {
+            this.concurrentCredentialWrites += 1;
+            throw new TaskError('MIC206', `ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity: too many federated identity credentials are written concurrently for ${ref.name}.`);
+          }
+          const stored = this.identities.get(identityKey);
+          if (!stored) return; // gone with its identity: nothing left to delete
+          const index = stored.credentials.findIndex((existing) => existing.name.toLowerCase() === name.toLowerCase());
+          if (index >= 0) stored.credentials.splice(index, 1);
+        });
+      } finally {
+        this.credentialWritesInFlight.set(identityKey, (this.credentialWritesInFlight.get(identityKey) ?? 1) - 1);
+      }
+    },
+
     putFederatedCredential: async (ref, credential) => {
       const identityKey = key(ref);
       const inFlight = this.credentialWritesInFlight.get(identityKey) ?? 0;
@@ -251,9 +278,21 @@ export class FakeAzure {
           roleDefinitionId: request.roleDefinitionId,
           principalId: request.principalId,
           principalType: request.principalType,
+          description: request.description,
         };
         this.assignments.push(assignment);
         return { ...assignment };
+      }),
+
+    listAssignmentsInSubscription: (subscriptionId) =>
+      this.log.record({ port: 'roles', method: 'listAssignmentsInSubscription', args: [subscriptionId], write: false, subject: subscriptionId }, () =>
+        this.assignments.filter((assignment) => assignment.scope.toLowerCase().startsWith(`/subscriptions/${subscriptionId.toLowerCase()}`)).map((assignment) => ({ ...assignment })),
+      ),
+
+    deleteAssignment: (assignmentId) =>
+      this.log.record({ port: 'roles', method: 'deleteAssignment', args: [assignmentId], write: true, subject: assignmentId.split('/').pop()! }, () => {
+        const index = this.assignments.findIndex((assignment) => assignment.id.toLowerCase() === assignmentId.toLowerCase());
+        if (index >= 0) this.assignments.splice(index, 1);
       }),
 
     getSubscription: (subscriptionId) =>

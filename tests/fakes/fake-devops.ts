@@ -210,6 +210,7 @@ export class FakeDevOps {
       isReady: true,
       isDisabled: false,
       projectReferences: [definition.project],
+      ...(definition.ownerMarker === undefined ? {} : { ownerMarker: definition.ownerMarker }),
       ...kept,
     };
   }
@@ -280,6 +281,23 @@ export class FakeDevOps {
           references.push(project);
         }
         stored.connection = { ...stored.connection, projectReferences: references };
+      }),
+
+    revokePipelines: (connectionId, revocation) =>
+      this.log.record({ port: 'devOps', method: 'revokePipelines', args: [connectionId, revocation], write: true, subject: this.nameOf(connectionId) }, () => {
+        const stored = this.connections.get(connectionId);
+        if (!stored) return;
+        if (revocation.allPipelines) stored.permissions.allPipelines = false;
+        stored.permissions.pipelineIds = stored.permissions.pipelineIds.filter((id) => !revocation.pipelineIds.includes(id));
+      }),
+
+    deleteConnection: (connectionId, connectionName, projects) =>
+      this.log.record({ port: 'devOps', method: 'deleteConnection', args: [connectionId, connectionName, projects], write: true, subject: connectionName }, () => {
+        const stored = this.connections.get(connectionId);
+        if (!stored) return;
+        const references = stored.connection.projectReferences.filter((reference) => !projects.some((project) => project.id === reference.id));
+        if (references.length === 0) this.connections.delete(connectionId);
+        else stored.connection = { ...stored.connection, projectReferences: references };
       }),
 
     testConnection: (connection, options) =>

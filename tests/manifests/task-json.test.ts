@@ -71,7 +71,7 @@ describe('task.json', () => {
   it('declares the inputs pipelines use, with their kinds and defaults', () => {
     const command = input('command');
     assert.equal(command.type, 'pickList');
-    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['audit', 'plan', 'provision', 'verify']);
+    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['audit', 'plan', 'provision', 'teardown', 'verify']);
     assert.equal(command.defaultValue, 'provision');
 
     const bootstrap = input('bootstrapConnection');
@@ -97,6 +97,12 @@ describe('task.json', () => {
 
     input('concurrency');
     input('propagationTimeoutSeconds');
+
+    // The lifecycle inputs (docs/lifecycle.md): deleting is off unless asked for, and bounded.
+    assert.deepEqual(
+      ['prune', 'maxDeletions', 'keepConnectionsUsedWithinDays', 'deleteUsedConnections'].map((name) => [input(name).type, input(name).defaultValue]),
+      [['boolean', 'false'], ['string', '10'], ['string', '30'], ['boolean', 'false']],
+    );
   });
 
   it('validates the numeric inputs in the editor with the ranges the task enforces', () => {

@@ -80,6 +80,13 @@ describe('CLI', () => {
       assert.deepEqual(all.cloud, { armUrl: 'https://management.usgovcloudapi.net/', azureEnvironment: 'AzureUSGovernment', authorityHost: 'https://login.microsoftonline.us/', armResourceId: 'https://management.core.usgovcloudapi.net/' });
       assert.deepEqual(all.pipeline, { collectionUri: 'https://dev.azure.com/contoso/', project: { id: 'a0a0a0a0-0000-4000-8000-000000000001', name: '' }, definitionId: 12 });
       assert.ok(Object.isFrozen(all) && Object.isFrozen(all.cloud));
+      assert.deepEqual(defaults.lifecycle, { prune: false, maxDeletions: 10, keepConnectionsUsedWithinDays: 30, deleteUsedConnections: false });
+    });
+
+    it('reads the lifecycle options, and teardown with --only', () => {
+      const teardown = config(['teardown', ...required.slice(1), '--only', 'dev', '--prune', '--max-deletions', '3', '--keep-connections-used-within-days', '0', '--delete-used-connections']);
+      assert.equal(teardown.command, 'teardown');
+      assert.deepEqual(teardown.lifecycle, { prune: true, maxDeletions: 3, keepConnectionsUsedWithinDays: 0, deleteUsedConnections: true });
     });
 
     it('takes the ARM endpoint as the token audience unless told otherwise, and adds the slash an organization URL lacks', () => {
@@ -128,6 +135,9 @@ describe('CLI', () => {
       ['an authority that is not a URL', { [cliOptionNames.authorityHost]: 'login' }, 'MIC102', '--authority-host'],
       ['a pipeline id of 0', { [cliOptionNames.pipelineId]: '0' }, 'MIC102', '--pipeline-id'],
       ['a pipeline id that is a name', { [cliOptionNames.pipelineId]: 'bootstrap' }, 'MIC102', '--pipeline-id'],
+      ['teardown without --only', { [cliOptionNames.command]: 'teardown' }, 'MIC150', '--only'],
+      ['--max-deletions 1001', { [cliOptionNames.maxDeletions]: '1001' }, 'MIC102', '--max-deletions'],
+      ['--keep-connections-used-within-days -1', { [cliOptionNames.keepConnectionsUsedWithinDays]: '-1' }, 'MIC102', '--keep-connections-used-within-days'],
     ];
     for (const [label, overrides, code, field] of configRefusals) {
       it(`refuses ${label}, naming the option`, () => {

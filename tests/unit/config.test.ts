@@ -74,6 +74,16 @@ describe('parseTaskConfig', () => {
     assert.equal(declared['waitForVerificationRun'], String(config.verificationRun.wait));
     assert.equal(declared['verificationRunTimeoutMinutes'], String(config.verificationRun.timeoutMinutes));
     assert.deepEqual(JSON.parse(declared['verificationRunParameters']!), config.verificationRun.parameters);
+    assert.equal(declared['prune'], String(config.lifecycle.prune));
+    assert.equal(declared['maxDeletions'], String(config.lifecycle.maxDeletions));
+    assert.equal(declared['keepConnectionsUsedWithinDays'], String(config.lifecycle.keepConnectionsUsedWithinDays));
+    assert.equal(declared['deleteUsedConnections'], String(config.lifecycle.deleteUsedConnections));
+  });
+
+  it('reads the lifecycle inputs, and teardown with only', () => {
+    const config = parseTaskConfig(inputs({ command: 'teardown', only: 'dev', prune: 'true', maxDeletions: '0', keepConnectionsUsedWithinDays: '3650', deleteUsedConnections: 'true' }), facts());
+    assert.equal(config.command, 'teardown');
+    assert.deepEqual(config.lifecycle, { prune: true, maxDeletions: 0, keepConnectionsUsedWithinDays: 3650, deleteUsedConnections: true });
   });
 
   it('reads verification run parameters as YAML or JSON', () => {
@@ -115,6 +125,12 @@ describe('parseTaskConfig', () => {
     ['a verification run parameter that is a mapping', { verificationRunParameters: 'mode: { a: 1 }' }, 'MIC102', 'verificationRunParameters'],
     ['verification run parameters that do not parse', { verificationRunParameters: '{ mode: ' }, 'MIC102', 'verificationRunParameters'],
     ['verificationRunTimeoutMinutes 361', { verificationRunTimeoutMinutes: '361' }, 'MIC102', 'verificationRunTimeoutMinutes'],
+    ['teardown without only', { command: 'teardown' }, 'MIC150', 'only'],
+    ['prune that is not a boolean', { prune: 'yes' }, 'MIC102', 'prune'],
+    ['maxDeletions 1001', { maxDeletions: '1001' }, 'MIC102', 'maxDeletions'],
+    ['maxDeletions -1', { maxDeletions: '-1' }, 'MIC102', 'maxDeletions'],
+    ['keepConnectionsUsedWithinDays 3651', { keepConnectionsUsedWithinDays: '3651' }, 'MIC102', 'keepConnectionsUsedWithinDays'],
+    ['deleteUsedConnections that is not a boolean', { deleteUsedConnections: 'force' }, 'MIC102', 'deleteUsedConnections'],
   ];
   for (const [label, overrides, code, field] of invalid) {
     it(`refuses ${label}, naming the input and what is allowed`, () => {

@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import { isGrant, isWrite, tokenExchangeAudience, type Action, type Plan } from '../../tasks/ManagedIdentityConnections/src/core/model';
 import { federatedCredentialName, roleAssignmentName } from '../../tasks/ManagedIdentityConnections/src/core/names';
 import { plan, verificationPlan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
+import { ownershipTags } from '../../tasks/ManagedIdentityConnections/src/core/ownership';
 import {
   assignment,
   build,
@@ -26,6 +27,7 @@ import {
   legacyIssuer,
   otherProjects,
   prodSubscription,
+  project,
   role,
   roles,
   updateConnection,
@@ -309,9 +311,10 @@ describe('plan', () => {
     it('adds and changes tags but never removes one', () => {
       const state = desired([environment('dev', { tags: { env: 'dev', owner: 'platform' } })]);
       const world = inSync(state);
-      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, identity: { ...current.identity, tags: { Env: 'test', costCenter: '42' } } }));
+      const marker = ownershipTags(project, 'dev');
+      updateIdentity(world, state.environments[0]!, (current) => ({ ...current, identity: { ...current.identity, tags: { ...marker, Env: 'test', costCenter: '42' } } }));
       const update = only(plan(state, build(world)), 'updateIdentityTags');
-      assert.deepEqual(update.tags, { Env: 'dev', costCenter: '42', owner: 'platform' });
+      assert.deepEqual(update.tags, { ...marker, Env: 'dev', costCenter: '42', owner: 'platform' });
       assert.deepEqual(update.changedTags, { Env: 'dev', owner: 'platform' });
     });
 

@@ -195,12 +195,16 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
     createOrUpdateIdentity: true,
     listFederatedCredentials: true,
     putFederatedCredential: true,
+    deleteIdentity: true,
+    deleteFederatedCredential: true,
   });
   const roles = builtOnFirstUse<RoleClient>(async () => new (await armClients()).ArmRoleClient(arm, calls), {
     findRoleDefinition: true,
     listAssignmentsForPrincipal: true,
     createAssignment: true,
     getSubscription: true,
+    deleteAssignment: true,
+    listAssignmentsInSubscription: true,
   });
   const devOps = builtOnFirstUse<DevOpsClient>(
     async () => {
@@ -215,6 +219,8 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       getPipelinePermissions: true,
       authorizePipelines: true,
       findPipelines: true,
+      revokePipelines: true,
+      deleteConnection: true,
       findProjects: true,
       shareConnection: true,
       testConnection: true,

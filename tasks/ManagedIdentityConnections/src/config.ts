@@ -11,7 +11,7 @@ import { environmentNameRule, guidRule } from './core/names';
 import type { ProjectRef } from './ports/devops';
 import { Secret } from './secret';
 
-export type Command = 'plan' | 'provision' | 'verify' | 'audit';
+export type Command = 'plan' | 'provision' | 'verify' | 'audit' | 'teardown';
 export type DevOpsAuth = 'systemAccessToken' | 'bootstrapIdentity';
 export type TextSource = { readonly kind: 'inline'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
 /** `none`: the audit without a spec (every other command needs one). */
@@ -55,6 +55,10 @@ export const inputNames = {
   auditFailOn: 'auditFailOn',
   auditOutputDirectory: 'auditOutputDirectory',
   auditScope: 'auditScope',
+  prune: 'prune',
+  maxDeletions: 'maxDeletions',
+  keepConnectionsUsedWithinDays: 'keepConnectionsUsedWithinDays',
+  deleteUsedConnections: 'deleteUsedConnections',
 } as const;
 
 /**
@@ -164,6 +168,16 @@ interface ConfigBase {
   readonly audit?: AuditSettings;
   readonly cloud: AzureCloud;
   readonly pipeline: PipelineContext;
+  readonly lifecycle: LifecycleInputs;
+}
+
+/** Deleting what the task owns and the spec no longer names (docs/lifecycle.md). */
+export interface LifecycleInputs {
+  /** provision deletes owned objects that are not in the spec (plan shows it); off: they are warnings. */
+  readonly prune: boolean;
+  readonly maxDeletions: number;
+  readonly keepConnectionsUsedWithinDays: number;
+  readonly deleteUsedConnections: boolean;
 }
 
 /** The proxy the agent is configured with (its `--proxyurl` options), for every request of the task. */
@@ -222,6 +236,10 @@ export const cliOptionNames = {
   failOn: 'fail-on',
   outputDirectory: 'output-directory',
   scope: 'scope',
+  prune: 'prune',
+  maxDeletions: 'max-deletions',
+  keepConnectionsUsedWithinDays: 'keep-connections-used-within-days',
+  deleteUsedConnections: 'delete-used-connections',
 } as const;
 
 export const cloudDefaults = {
@@ -235,11 +253,13 @@ export const inputLimits = {
   concurrency: { min: 1, max: 64, default: 16 },
   propagationTimeoutSeconds: { min: 10, max: 3600, default: 300 },
   verificationRunTimeoutMinutes: { min: 1, max: 360, default: 30 },
+  maxDeletions: { min: 0, max: 1000, default: 10 },
+  keepConnectionsUsedWithinDays: { min: 0, max: 3650, default: 30 },
 } as const;
 
 const defaultVerificationRunParameters = { mode: 'verify' };
 
-const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit'];
+const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit', 'teardown'];
 const devOpsAuths: readonly DevOpsAuth[] = ['systemAccessToken', 'bootstrapIdentity'];
 
 /** Throws one TaskError (MIC100, or the single problem's own code) listing every problem found. */
@@ -257,6 +277,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
+  const lifecycle = readLifecycle(read, inputs, inputNames, command, only);
   const { identityResourceId, policy } = readGovernanceInputs(read, inputs, facts);
   const audit = command === 'audit' ? readAuditSettings(read, inputs, { failOn: inputNames.auditFailOn, directory: inputNames.auditOutputDirectory, scope: inputNames.auditScope }, read.optional(facts, factNames.tempDirectory) ?? '.') : undefined;
   const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...(identityResourceId === undefined ? {} : { identityResourceId }) };
@@ -284,6 +305,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
     cloud,
     pipeline,
     network,
+    lifecycle,
   } satisfies PipelineConfig);
 }
 
@@ -303,6 +325,7 @@ export function parseCliConfig(options: RawValues): CliConfig {
   const allowPrivilegedRoles = read.boolean(options, names.allowPrivilegedRoles, false);
   const concurrency = read.integer(options, names.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(options, names.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
+  const lifecycle = readLifecycle(read, options, names, command, only);
   const tenantId = read.guid(options, names.tenantId, { required: false, code: 'MIC102' });
   const armUrl = read.url(options, names.armEndpoint, cloudDefaults.armUrl, 'MIC102');
   const cloud: AzureCloud = {
@@ -334,6 +357,7 @@ export function parseCliConfig(options: RawValues): CliConfig {
     verificationRun: { queue: false, parameters: {}, wait: false, timeoutMinutes: inputLimits.verificationRunTimeoutMinutes.default },
     cloud,
     pipeline,
+    lifecycle,
     ...(tenantId === undefined ? {} : { tenantId }),
   } satisfies CliConfig);
 }
@@ -363,6 +387,25 @@ function checkVerificationRunPipeline(read: RawReader, pipeline: PipelineContext
   } else if (pipeline.hostType !== undefined && pipeline.hostType.toLowerCase() !== 'build') {
     read.report('MIC411', inputNames.queueVerificationRun, `queueVerificationRun is true, but this is a ${pipeline.hostType} run, not a pipeline (build) run; only a pipeline can be queued again.`);
   }
+}
+
+/** The lifecycle inputs; teardown must name its environments, so that no typo tears down a whole spec. */
+function readLifecycle(
+  read: RawReader,
+  raw: RawValues,
+  names: { readonly prune: string; readonly maxDeletions: string; readonly keepConnectionsUsedWithinDays: string; readonly deleteUsedConnections: string; readonly only: string },
+  command: Command,
+  only: readonly string[],
+): LifecycleInputs {
+  if (command === 'teardown' && only.length === 0) {
+    read.report('MIC150', names.only, `The teardown command deletes every object the task owns in the environments it is given: name them in ${read.label(names.only)} (comma-separated).`);
+  }
+  return {
+    prune: read.boolean(raw, names.prune, false),
+    maxDeletions: read.integer(raw, names.maxDeletions, inputLimits.maxDeletions),
+    keepConnectionsUsedWithinDays: read.integer(raw, names.keepConnectionsUsedWithinDays, inputLimits.keepConnectionsUsedWithinDays),
+    deleteUsedConnections: read.boolean(raw, names.deleteUsedConnections, false),
+  };
 }
 
 /** specSource values: which of the pair the editor shows and the task reads. */

@@ -54,6 +54,7 @@ export const errorCatalog = {
   MIC146: { title: 'Name does not follow the platform policy', remediation: 'Rename the identity or connection to match the rule\'s pattern.', raisedBy: 'core' },
   MIC147: { title: 'Too many environments or connections for the platform policy', remediation: 'Split the spec, or ask the platform team to raise the limit.', raisedBy: 'core' },
   MIC148: { title: 'Feature not allowed by the platform policy', remediation: 'Sharing, authorize: all and privileged roles are off unless the policy rule allows them: remove them from the spec or inputs.', raisedBy: 'core' },
+  MIC150: { title: 'teardown needs only', remediation: 'Name the environments to tear down in only (comma-separated); teardown never acts on the whole spec at once.', raisedBy: 'core' },
   // Identities and federated credentials
   MIC201: { title: 'Too many connections for one identity', remediation: 'An identity holds at most 20 federated credentials, one per connection: split the environment.', raisedBy: 'core' },
   MIC202: { title: 'Federated credential limit reached', remediation: 'The identity already has federated credentials this task does not manage; remove unused ones or use another identity.', raisedBy: 'core' },
@@ -109,6 +110,10 @@ export const errorCatalog = {
   MIC507: { title: 'No role in the connection\'s subscription', remediation: 'Verification reads the subscription with the identity: grant it a role there (e.g. Reader) or expect the test to fail.', raisedBy: 'core' },
   MIC508: { title: 'Verification run failed', remediation: 'Open the queued run (verificationRunUrl) and read its failing step.', raisedBy: 'core' },
   MIC509: { title: 'Verification run did not finish in time', remediation: 'Raise verificationRunTimeoutMinutes, or stop waiting (waitForVerificationRun: false) and check the run later.', raisedBy: 'core' },
+  MIC530: { title: 'Owned objects not in the spec', remediation: 'They were created by this task but the spec no longer names them: run provision with prune: true to remove them (the plan lists each), or add them back to the spec.', raisedBy: 'core' },
+  MIC531: { title: 'Too many deletions', remediation: 'The plan deletes or narrows more objects than maxDeletions: review the plan, then raise maxDeletions for this run, or act on fewer environments at a time (only).', raisedBy: 'core' },
+  MIC532: { title: 'Connection used recently: kept', remediation: 'A job used the connection within keepConnectionsUsedWithinDays: wait, or set deleteUsedConnections: true to delete it anyway.', raisedBy: 'core' },
+  MIC533: { title: 'Not owned, left alone', remediation: 'The object does not carry this task\'s ownership marker (docs/lifecycle.md): the task never deletes it. Delete it by hand if it must go.', raisedBy: 'core' },
   // Service calls
   MIC601: { title: 'Throttled after retries', remediation: 'Azure or Azure DevOps kept answering 429: lower concurrency or run again later.', raisedBy: 'adapters' },
   MIC602: { title: 'Network error', remediation: 'Check the agent\'s connectivity and proxy settings to Azure and Azure DevOps.', raisedBy: 'adapters' },

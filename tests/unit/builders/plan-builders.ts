@@ -19,6 +19,7 @@ import type {
 } from '../../../tasks/ManagedIdentityConnections/src/core/model';
 import { roleKey, tokenExchangeAudience } from '../../../tasks/ManagedIdentityConnections/src/core/model';
 import { federatedCredentialName, identityKey, roleAssignmentName } from '../../../tasks/ManagedIdentityConnections/src/core/names';
+import { ownershipTags } from '../../../tasks/ManagedIdentityConnections/src/core/ownership';
 import { parseScope, resourceGroupScope } from '../../../tasks/ManagedIdentityConnections/src/core/scopes';
 
 export const tenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -64,6 +65,7 @@ export function environment(name: string, overrides: Partial<Omit<DesiredEnviron
       location: location ?? 'westeurope',
       tags: tags ?? {},
       origin: { field: `environments.${name}.identity` },
+      ...(identityName === undefined ? { derivedName: true } : {}),
     },
     connections: [connection(`app-${name}`)],
     roles: [role('Contributor', `/subscriptions/${devSubscription}/resourceGroups/rg-app-${name}`)],
@@ -154,7 +156,8 @@ export function identityFor(environment: DesiredEnvironment, index: number, gene
     principalId: `e1e1e1e1-000${generation}-4000-8000-${String(index + 1).padStart(12, '0')}`,
     tenantId,
     location: environment.identity.location,
-    tags: { ...environment.identity.tags },
+    // As this version leaves it: with the ownership marker.
+    tags: { ...environment.identity.tags, ...ownershipTags(project, environment.name) },
   };
 }
 

@@ -80,6 +80,11 @@ async function notFoundAsUndefined<T>(operation: () => Promise<T>, notFoundCodes
   }
 }
 
+/** A delete whose target is already gone has done its job: a rerun after a crash must not fail on it. */
+async function goneIsDone(operation: () => Promise<unknown>): Promise<void> {
+  await notFoundAsUndefined(operation, ['ResourceGroupNotFound', 'ParentResourceNotFound', 'RoleAssignmentNotFound']);
+}
+
 function toIdentity(identity: SdkIdentity): Identity {
   return {
     id: identity.id ?? '',
@@ -195,6 +200,23 @@ export class ArmIdentityClient implements IdentityClient {
       },
     });
   }
+
+  // ARM answers 200 when it deleted and 204 when there was nothing to delete (IdentityDelete.json,
+  // FederatedIdentityCredentialDelete.json); a 404 (the resource group or the parent identity is gone) is the same.
+  deleteIdentity(ref: IdentityRef): Promise<void> {
+    return this.calls.run({
+      what: `delete identity ${ref.name}`,
+      operation: () => goneIsDone(() => this.clients.get(ref.subscriptionId).userAssignedIdentities.delete(ref.resourceGroup, ref.name)),
+    });
+  }
+
+  deleteFederatedCredential(ref: IdentityRef, name: string): Promise<void> {
+    return this.calls.run({
+      what: `delete federated credential ${name} on ${ref.name}`,
+      operation: () => goneIsDone(() => this.clients.get(ref.subscriptionId).federatedIdentityCredentials.delete(ref.resourceGroup, ref.name, name)),
+      retryCodes: ['ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'],
+    });
+  }
 }
 
 function toRoleDefinition(definition: SdkRoleDefinition): RoleDefinition {
@@ -221,6 +243,7 @@ function toRoleAssignment(assignment: SdkRoleAssignment): RoleAssignment {
     roleDefinitionId: assignment.roleDefinitionId ?? '',
     principalId: assignment.principalId ?? '',
     ...(assignment.principalType === undefined ? {} : { principalType: assignment.principalType }),
+    ...(assignment.description === undefined || assignment.description === null ? {} : { description: assignment.description }),
   };
 }
 
@@ -297,6 +320,17 @@ export class ArmRoleClient implements RoleClient {
     });
   }
 
+  listAssignmentsInSubscription(subscriptionId: string): Promise<RoleAssignment[]> {
+    return this.calls.run({
+      what: `list role assignments in subscription ${subscriptionId}`,
+      operation: async () => {
+        const assignments: RoleAssignment[] = [];
+        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription()) assignments.push(toRoleAssignment(assignment));
+        return assignments;
+      },
+    });
+  }
+
   createAssignment(request: RoleAssignmentRequest): Promise<RoleAssignment> {
     const client = this.clientForScope(request.scope);
     return this.calls.run({
@@ -322,6 +356,14 @@ export class ArmRoleClient implements RoleClient {
       // not polled: every attempt is an ARM write and takes a token from the subscription's write bucket.
       retryCodes: ['PrincipalNotFound'],
       translate: (failure) => this.assignmentConflict(request, failure),
+    });
+  }
+
+  /** By full id (`{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`): 200, or 204 when already gone. */
+  deleteAssignment(assignmentId: string): Promise<void> {
+    return this.calls.run({
+      what: `delete role assignment ${assignmentId.split('/').pop()}`,
+      operation: () => goneIsDone(() => this.clientForScope(assignmentId).roleAssignments.deleteById(assignmentId.replace(/^\/+/, ''))),
     });
   }
 

@@ -26,6 +26,7 @@ import type {
   DevOpsClient,
   PipelineAuthorization,
   PipelinePermissions,
+  PipelineRevocation,
   PipelineRun,
   ProjectRef,
   RunRequest,
@@ -125,6 +126,7 @@ export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnec
     ...optional('subscriptionName', dataValue(endpoint, 'subscriptionName')),
     ...optional('scopeLevel', dataValue(endpoint, 'scopeLevel')),
     ...optional('creationMode', dataValue(endpoint, 'creationMode')),
+    ...optional('ownerMarker', dataValue(endpoint, ownerMarkerKey)),
     isReady: endpoint.isReady === true,
     isDisabled: endpoint.isDisabled === true,
     ...(status?.state === undefined ? {} : { operationStatus: { state: status.state, ...optional('message', status.statusMessage) } }),
@@ -136,6 +138,9 @@ export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnec
     ...(endpoint.id && !endpoint.type && !endpoint.authorization ? { readerStub: true as const } : {}),
   };
 }
+
+/** data key of the task's ownership marker (core/ownership.ts). */
+const ownerMarkerKey = 'managedBy';
 
 /**
  * The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). A create
@@ -160,6 +165,7 @@ function endpointBody(definition: ConnectionDefinition, base?: SdkServiceEndpoin
       environment: definition.azureEnvironment,
       scopeLevel: 'Subscription',
       creationMode: 'Manual',
+      ...(definition.ownerMarker === undefined ? {} : { [ownerMarkerKey]: definition.ownerMarker }),
     },
     isShared: base?.isShared ?? false,
     isReady: true,
@@ -380,6 +386,37 @@ export class AzureDevOpsClient implements DevOpsClient {
   private pipelinePermissionsUrl(connectionId: string, project?: ProjectRef): string {
     const projectUrl = project ? `${this.settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(project.id || project.name)}` : this.projectUrl;
     return `${projectUrl}/_apis/pipelines/pipelinepermissions/endpoint/${encodeURIComponent(connectionId)}?api-version=${PIPELINE_PERMISSIONS_API_VERSION}`;
+  }
+
+  /** The same route as authorizing, with `authorized: false`; a connection already gone has no permissions left. */
+  revokePipelines(connectionId: string, revocation: PipelineRevocation): Promise<void> {
+    const what = `revoke pipeline permissions of connection ${connectionId}`;
+    return this.calls.run({
+      what,
+      operation: async () => {
+        const body = {
+          resource: { type: 'endpoint', id: connectionId },
+          ...(revocation.allPipelines ? { allPipelines: { authorized: false } } : {}),
+          pipelines: revocation.pipelineIds.map((id) => ({ id, authorized: false })),
+        };
+        await goneIsDone(() => this.endpoints.rest.update(this.pipelinePermissionsUrl(connectionId), body));
+      },
+      translate: (failure) => this.rightsError(failure, 'MIC405', what),
+    });
+  }
+
+  /**
+   * DELETE …/serviceendpoint/endpoints/{id}?projectIds=… removes the connection from those projects, and
+   * deletes it once no project holds it (ado-wif.md §3; DELETE__ServiceEndpoint.json). Never `deep`: that would
+   * delete an app registration Azure DevOps created, and ours are managed identities. Gone already is done.
+   */
+  deleteConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void> {
+    const what = `delete service connection ${connectionName} from ${projects.map((project) => project.name || project.id).join(', ')}`;
+    return this.calls.run({
+      what,
+      operation: () => goneIsDone(() => this.endpoints.deleteServiceEndpoint(connectionId, projects.map((project) => project.id))),
+      translate: (failure) => this.rightsError(failure, 'MIC405', what),
+    });
   }
 
   findProjects(names: readonly string[]): Promise<ProjectRef[]> {
@@ -626,6 +663,16 @@ export function toConnectionCheck(json: CheckConfigurationJson): ConnectionCheck
     check = { kind: 'businessHours', timeoutMinutes, timeZone: String(inputs.timeZone ?? ''), days: String(inputs.businessDays ?? '').split(',').map((day: string) => day.trim()).filter(Boolean), start: String(inputs.startTime ?? ''), end: String(inputs.endTime ?? '') };
   }
   return check ? { ...normalizeCheck(check), id } : undefined;
+}
+
+/** A delete or revocation whose target is already gone has done its job (a rerun after a crash). */
+async function goneIsDone(operation: () => Promise<unknown>): Promise<void> {
+  try {
+    await operation();
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return;
+    throw error;
+  }
 }
 
 /** One connection's pipeline permissions as the pipelinePermissions routes take them. */

@@ -199,6 +199,28 @@ class EnvironmentRun {
         }
         return result.message;
       }
+      // Destructive actions (prune.ts): every port delete treats "already gone" as done, so a rerun after a
+      // crash at any step finishes the job; what apply knows afterwards stops naming what is gone.
+      case 'revokePipelines':
+        await this.ports.devOps.revokePipelines(action.connectionId, { allPipelines: action.allPipelines, pipelineIds: action.pipelineIds });
+        return undefined;
+      case 'unshareConnection':
+        await this.ports.devOps.deleteConnection(action.connectionId, action.connectionName, action.projects);
+        return undefined;
+      case 'deleteConnection':
+        await this.ports.devOps.deleteConnection(action.connectionId, action.connectionName, [action.project]);
+        this.connections.delete(action.connectionName);
+        return undefined;
+      case 'deleteFederatedCredential':
+        await this.credentialWrites.runExclusive(identityKey(action.identity), () => this.ports.identities.deleteFederatedCredential(action.identity, action.credentialName));
+        return undefined;
+      case 'deleteRoleAssignment':
+        await this.ports.roles.deleteAssignment(action.assignmentId);
+        return undefined;
+      case 'deleteIdentity':
+        await this.ports.identities.deleteIdentity(action.identity);
+        this.identity = undefined;
+        return undefined;
     }
   }
 

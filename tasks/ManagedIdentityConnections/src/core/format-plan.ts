@@ -1,7 +1,7 @@
 // The plan as text (log lines) and as markdown (the run summary). Separate from plan() so that the plan stays
 // data and its wording can change without touching a decision. Grants are listed on their own, after the
 // per-environment changes, so that a reviewer sees every broadening of access in one place.
-import { isGrant, isWrite, type Action, type AuthorizePipelinesAction, type CheckSpec, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
+import { isDestructive, isGrant, isWrite, type Action, type AuthorizePipelinesAction, type CheckSpec, type EnvironmentPlan, type Finding, type Plan, type Resolvable } from './model';
 import { checkLabel, roleAssignmentName } from './names';
 
 /** One line saying what the action does, in the imperative ("create …"). */
@@ -35,6 +35,20 @@ export function describeAction(action: Action): string {
       return `${action.existing ? `rewrite check ${action.existing.id} on` : 'add a check to'} connection ${action.connectionName}: ${describeCheck(action.check)}`;
     case 'testConnection':
       return `verify service connection ${action.connectionName}`;
+    case 'revokePipelines': {
+      const what = [...(action.allPipelines ? ['every pipeline'] : []), ...(action.pipelineIds.length > 0 ? [`pipeline${action.pipelineIds.length > 1 ? 's' : ''} ${action.pipelineIds.join(', ')}`] : [])].join(' and ');
+      return `revoke the permission of ${what} to use connection ${action.connectionName}`;
+    }
+    case 'unshareConnection':
+      return `stop sharing connection ${action.connectionName} with ${action.projects.map((project) => project.name).join(', ')}`;
+    case 'deleteConnection':
+      return `delete service connection ${action.connectionName} (${action.connectionId}) from project ${action.project.name}`;
+    case 'deleteFederatedCredential':
+      return `delete federated credential ${action.credentialName} from identity ${action.identity.name} (subject ${action.subject})`;
+    case 'deleteRoleAssignment':
+      return `delete the ${action.roleName} assignment on ${action.scope} of identity ${action.identityName}`;
+    case 'deleteIdentity':
+      return `delete managed identity ${action.identity.name} (client id ${action.clientId}) from resource group ${action.identity.resourceGroup}`;
   }
 }
 
@@ -63,6 +77,18 @@ export function summarizeAction(action: Action): string {
       return `${checkLabel(action.check.kind)} check ${action.existing ? 'updated' : 'added'}`;
     case 'testConnection':
       return 'tested';
+    case 'revokePipelines':
+      return `pipeline permissions revoked (${[...(action.allPipelines ? ['all'] : []), ...action.pipelineIds].join(', ')})`;
+    case 'unshareConnection':
+      return `unshared from ${action.projects.map((project) => project.name).join(', ')}`;
+    case 'deleteConnection':
+      return `connection ${action.connectionName} deleted`;
+    case 'deleteFederatedCredential':
+      return `credential ${action.credentialName} deleted`;
+    case 'deleteRoleAssignment':
+      return `${action.roleName} on ${action.scope} removed`;
+    case 'deleteIdentity':
+      return 'identity deleted';
   }
 }
 
@@ -117,13 +143,14 @@ export function formatFindingBody(finding: Finding): string {
   return `${finding.code}${where ? ` (${where})` : ''}: ${finding.message} ${finding.remediation}`;
 }
 
-export function planCounts(plan: Plan): { environments: number; changes: number; grants: number; errors: number; warnings: number } {
+export function planCounts(plan: Plan): { environments: number; changes: number; grants: number; removals: number; errors: number; warnings: number } {
   const actions = plan.environments.flatMap((environment) => environment.actions);
   const findings = plan.environments.flatMap((environment) => environment.findings);
   return {
     environments: plan.environments.length,
     changes: actions.filter(isWrite).length,
     grants: actions.filter(isGrant).length,
+    removals: actions.filter(isDestructive).length,
     errors: findings.filter((finding) => finding.severity === 'error').length,
     warnings: findings.filter((finding) => finding.severity === 'warning').length,
   };
@@ -145,14 +172,19 @@ export function formatPlanSections(plan: Plan): { head: string[]; environments: 
     return { title: `Environment ${environment.environment}: identity ${identityLine(environment)}${writes.length === 0 ? ' — no changes' : ''}`, lines };
   });
   const grants = plan.environments.flatMap((environment) => environment.actions.flatMap((action) => grantLine(action)));
-  const tail = grants.length > 0 ? ['', 'Access granted by this plan:', ...grants.map((grant) => `  → ${grant}`)] : [];
+  const removals = removalLines(plan);
+  const tail = [
+    ...(grants.length > 0 ? ['', 'Access granted by this plan:', ...grants.map((grant) => `  → ${grant}`)] : []),
+    ...(removals.length > 0 ? ['', 'Deleted or narrowed by this plan (owned by this task, not in the spec):', ...removals.map((removal) => `  - ${removal}`)] : []),
+  ];
   return { head: [headline(plan)], environments, tail };
 }
 
 /** "Plan: 2 environments, 11 changes (7 of them grant access), 0 errors, 1 warning." */
 export function headline(plan: Plan): string {
   const counts = planCounts(plan);
-  return `Plan: ${counts.environments} environment${s(counts.environments)}, ${counts.changes} change${s(counts.changes)} (${counts.grants} of them grant${counts.grants === 1 ? 's' : ''} access), ${counts.errors} error${s(counts.errors)}, ${counts.warnings} warning${s(counts.warnings)}.`;
+  const removals = counts.removals > 0 ? `, ${counts.removals} delete${counts.removals === 1 ? 's' : ''} or narrow${counts.removals === 1 ? 's' : ''} access` : '';
+  return `Plan: ${counts.environments} environment${s(counts.environments)}, ${counts.changes} change${s(counts.changes)} (${counts.grants} of them grant${counts.grants === 1 ? 's' : ''} access${removals}), ${counts.errors} error${s(counts.errors)}, ${counts.warnings} warning${s(counts.warnings)}.`;
 }
 
 /** The plan as markdown for the run summary; `changes: false` leaves out the table of changes (apply lists them). */
@@ -168,9 +200,16 @@ export function formatPlanMarkdown(plan: Plan, options: { readonly changes: bool
   }
   const grants = plan.environments.flatMap((environment) => environment.actions.flatMap((action) => grantLine(action)));
   if (grants.length > 0) out.push('', '**Access granted by this plan**', '', ...grants.map((grant) => `- ${cell(grant)}`));
+  const removals = removalLines(plan);
+  if (removals.length > 0) out.push('', '**Deleted or narrowed by this plan**', '', ...removals.map((removal) => `- ${cell(removal)}`));
   const findings = plan.environments.flatMap((environment) => environment.findings);
   if (findings.length > 0) out.push('', '**Findings**', '', ...findings.map((finding) => `- ${cell(`${finding.environment ? `${finding.environment}: ` : ''}${formatFinding(finding)}`)}`));
   return out.join('\n');
+}
+
+/** Every destructive action in one list, so that a reviewer sees every deletion in one place. */
+function removalLines(plan: Plan): string[] {
+  return plan.environments.flatMap((environment) => environment.actions.filter(isDestructive).map((action) => `${action.environment}: ${describeAction(action)}`));
 }
 
 function grantLine(action: Action): string[] {
@@ -180,10 +219,12 @@ function grantLine(action: Action): string[] {
 
 function identityLine(environment: EnvironmentPlan): string {
   const { ref, observed } = environment.identity;
+  if (environment.outsideSpec) return observed ? `${ref.name} (client id ${observed.clientId}; not in the spec)` : '(gone; not in the spec)';
   return observed ? `${ref.name} (client id ${observed.clientId})` : `${ref.name} (to be created)`;
 }
 
 function symbol(action: Action): string {
+  if (isDestructive(action)) return '-';
   if (action.kind.startsWith('create')) return '+';
   if (action.kind.startsWith('update')) return '~';
   return '→';

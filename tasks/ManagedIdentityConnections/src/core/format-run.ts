@@ -19,7 +19,7 @@ export function formatProblem(item: Problem): string {
   return `${item.code}${where ? ` (${where})` : ''}: ${item.message} Fix: ${item.remediation}`;
 }
 
-export type RunMode = 'plan' | 'provision' | 'verify';
+export type RunMode = 'plan' | 'provision' | 'verify' | 'teardown';
 
 export interface EnvironmentState {
   readonly identity?: Identity;
@@ -51,6 +51,7 @@ export function outputVariables(plan: Plan, states: ReadonlyMap<string, Environm
   const variables: [string, string][] = [];
   const json: Record<string, unknown> = {};
   for (const environment of plan.environments) {
+    if (environment.outsideSpec) continue;
     const state = states.get(environment.environment);
     const identity = state?.identity;
     const suffix = variableNamePart(environment.environment);
@@ -93,7 +94,7 @@ export interface SummaryInput {
 
 /** The run summary: one row per environment and connection, then the plan, then problems. */
 export function formatRunSummary(input: SummaryInput): string {
-  const titles: Record<RunMode, string> = { plan: 'plan', provision: 'provision', verify: 'verify' };
+  const titles: Record<RunMode, string> = { plan: 'plan', provision: 'provision', verify: 'verify', teardown: 'teardown' };
   const out = [`## Managed identity connections — ${titles[input.mode]}`, ''];
   if (input.governance && input.governance.length > 0) out.push(...input.governance.map((line) => `- ${cell(line)}`), '');
   out.push('| Environment | Identity | Connection | Changes | Verification |', '| --- | --- | --- | --- | --- |');
@@ -102,7 +103,9 @@ export function formatRunSummary(input: SummaryInput): string {
     const outcomes = (input.applied ?? input.verified)?.environments.find((candidate) => candidate.environment === environment.environment)?.actions ?? [];
     const identity = states.get(environment.environment)?.identity;
     const identityCell = `${environment.identity.ref.name}${identity ? ` (client id ${identity.clientId})` : ''}`;
-    const environmentChanges = environment.actions.filter((action) => isWrite(action) && !('connectionName' in action));
+    // Actions on a connection the spec does not list (a deleted surplus connection) go on the environment's row.
+    const listed = new Set(environment.connections.map((snapshot) => snapshot.name));
+    const environmentChanges = environment.actions.filter((action) => isWrite(action) && !('connectionName' in action && listed.has(action.connectionName)));
     const rows = environment.connections.length > 0 ? environment.connections : [{ name: '' }];
     rows.forEach((snapshot, index) => {
       const own = environment.actions.filter((action) => isWrite(action) && 'connectionName' in action && action.connectionName === snapshot.name);

@@ -26,6 +26,8 @@ export interface DesiredIdentity {
   /** defaults.tags merged with identity.tags (identity wins). */
   readonly tags: Readonly<Record<string, string>>;
   readonly origin: SpecOrigin;
+  /** The name comes from the naming rule (namePrefix + environment), not from identity.name (docs/lifecycle.md). */
+  readonly derivedName?: boolean;
 }
 
 export interface DesiredConnection {
@@ -72,6 +74,30 @@ export interface PlanSettings {
    */
   readonly verificationRunPipelineId?: number;
   readonly allowPrivilegedRoles: boolean;
+  /** What becomes of owned objects outside the spec (docs/lifecycle.md); absent: they are only reported. */
+  readonly lifecycle?: LifecycleSettings;
+}
+
+/**
+ * The lifecycle half of the plan (src/core/prune.ts): owned objects that exist but are not in the spec are
+ * reported, pruned (`prune`), or — for `teardown` — every owned object of the selected environments goes.
+ */
+export interface LifecycleSettings {
+  /** provision (and plan, to show it) deletes owned objects outside the spec instead of warning about them. */
+  readonly prune: boolean;
+  /** The teardown command: every owned object of the selected environments is deleted, nothing is created. */
+  readonly teardown: boolean;
+  /** A plan with more destructive actions than this is refused as a whole. */
+  readonly maxDeletions: number;
+  /** A connection used (execution history) within this many days is kept unless deleteUsedConnections. */
+  readonly keepUsedWithinDays: number;
+  readonly deleteUsedConnections: boolean;
+  /** The time the run started (ISO 8601): plan() has no clock, and "used within N days" needs one. */
+  readonly now: string;
+  /** Every environment the spec declares, `only` or not: an owned identity of another one was removed from it. */
+  readonly specEnvironments: readonly string[];
+  /** `only` was given: environments removed from the spec are then left alone (the run does not see the whole spec). */
+  readonly onlySelected: boolean;
 }
 
 export interface DesiredState {
@@ -130,6 +156,21 @@ export interface ObservedWorld {
   readonly bootstrapIdentity?: BootstrapIdentityLookup;
   /** By lowercased connection id: the checks of existing connections whose spec names checks. */
   readonly checks?: ReadonlyMap<string, readonly ConnectionCheck[]>;
+  /**
+   * Lifecycle observation (absent in worlds built before it existed: nothing outside the spec is known).
+   * Identities carrying this project's ownership marker in the spec's resource groups that no selected
+   * environment names, with their credentials and role assignments.
+   */
+  readonly ownedIdentities?: readonly ObservedIdentity[];
+  /** Every Azure Resource Manager connection of the project. */
+  readonly projectConnections?: readonly ServiceConnection[];
+  /**
+   * Role assignments in the spec's role subscriptions whose description carries this project's marker, whoever
+   * holds them: those of a principal that no owned identity has any more were left by a deleted identity.
+   */
+  readonly markedAssignments?: readonly RoleAssignment[];
+  /** By lowercased connection id: when a deletion candidate was last used (ISO 8601), null when never. */
+  readonly lastUsed?: ReadonlyMap<string, string | null>;
 }
 
 /** The key of a connection's pipeline permissions in a project; the project the task runs in needs no id. */
@@ -219,6 +260,8 @@ export interface ConnectionDefinitionPlan {
   readonly subscriptionName: string;
   readonly resourceGroupScope?: string;
   readonly project: ProjectRef;
+  /** data.managedBy (core/ownership.ts). */
+  readonly ownerMarker?: string;
 }
 
 export interface CreateConnectionAction extends ActionBase {
@@ -321,6 +364,66 @@ export interface TestConnectionAction extends ActionBase {
   readonly credentialWrittenThisRun?: boolean;
 }
 
+// ——— Destructive actions (src/core/prune.ts plans them; docs/lifecycle.md) ———
+
+export interface RevokePipelinesAction extends ActionBase {
+  readonly kind: 'revokePipelines';
+  readonly connectionName: string;
+  readonly connectionId: string;
+  /** Turn off "every pipeline may use it". */
+  readonly allPipelines: boolean;
+  readonly pipelineIds: readonly number[];
+}
+
+export interface UnshareConnectionAction extends ActionBase {
+  readonly kind: 'unshareConnection';
+  readonly connectionName: string;
+  readonly connectionId: string;
+  readonly projects: readonly ProjectRef[];
+}
+
+export interface DeleteConnectionAction extends ActionBase {
+  readonly kind: 'deleteConnection';
+  readonly connectionName: string;
+  readonly connectionId: string;
+  /** The project it is deleted from: the one the task runs in (shares are removed first, by their own action). */
+  readonly project: ProjectRef;
+  /** When it was last used (ISO 8601), when known. */
+  readonly lastUsed?: string;
+}
+
+export interface DeleteFederatedCredentialAction extends ActionBase {
+  readonly kind: 'deleteFederatedCredential';
+  readonly identity: IdentityRef;
+  readonly credentialName: string;
+  readonly issuer: string;
+  readonly subject: string;
+}
+
+export interface DeleteRoleAssignmentAction extends ActionBase {
+  readonly kind: 'deleteRoleAssignment';
+  readonly assignmentId: string;
+  readonly scope: string;
+  /** The role's name when the plan knows it, else its definition GUID. */
+  readonly roleName: string;
+  readonly principalId: string;
+  readonly identityName: string;
+}
+
+export interface DeleteIdentityAction extends ActionBase {
+  readonly kind: 'deleteIdentity';
+  readonly identity: IdentityRef;
+  readonly clientId: string;
+}
+
+export type DestructiveAction =
+  | RevokePipelinesAction
+  | UnshareConnectionAction
+  | DeleteConnectionAction
+  | DeleteFederatedCredentialAction
+  | DeleteRoleAssignmentAction
+  | DeleteIdentityAction;
+
 export type Action =
   | CreateIdentityAction
   | UpdateIdentityTagsAction
@@ -332,7 +435,8 @@ export type Action =
   | AuthorizePipelinesAction
   | ShareConnectionAction
   | ConfigureCheckAction
-  | TestConnectionAction;
+  | TestConnectionAction
+  | DestructiveAction;
 
 export type ActionKind = Action['kind'];
 
@@ -344,6 +448,20 @@ const grantKinds: ReadonlySet<ActionKind> = new Set<ActionKind>([
   'authorizePipelines',
   'shareConnection',
 ]);
+
+const destructiveKinds: ReadonlySet<ActionKind> = new Set<ActionKind>([
+  'revokePipelines',
+  'unshareConnection',
+  'deleteConnection',
+  'deleteFederatedCredential',
+  'deleteRoleAssignment',
+  'deleteIdentity',
+]);
+
+/** Whether the action deletes something or takes access away (permissionsNarrowed). */
+export function isDestructive(action: Action): action is DestructiveAction {
+  return destructiveKinds.has(action.kind);
+}
 
 /** Whether the action writes anything (everything but testConnection). */
 export function isWrite(action: Action): boolean {
@@ -380,6 +498,8 @@ export interface EnvironmentPlan {
   /** In dependency order (every action after the ones it depends on). */
   readonly actions: readonly Action[];
   readonly findings: readonly Finding[];
+  /** An environment the spec no longer declares, found through its owned identity (prune.ts): no outputs. */
+  readonly outsideSpec?: boolean;
 }
 
 export interface Plan {
@@ -388,6 +508,8 @@ export interface Plan {
   readonly changesPresent: boolean;
   /** Any action that grants access (role, federated credential, pipeline permission, share). */
   readonly permissionsBroadened: boolean;
+  /** Any destructive action: a deletion, a revoked pipeline permission, a removed share. */
+  readonly permissionsNarrowed: boolean;
 }
 
 export function allFindings(plan: Plan): Finding[] {

@@ -61,7 +61,8 @@ export const defaultIdentityNamePrefix = 'id-ado-';
 /** Federated credential names: ARM's rule for userAssignedIdentities/federatedIdentityCredentials. */
 export const federatedCredentialNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$/;
 
-const federatedCredentialPrefix = 'azdo-';
+/** Every credential the task names starts with it: on an owned identity, it marks the credential as ours. */
+export const federatedCredentialPrefix = 'azdo-';
 const federatedCredentialMaxLength = 120;
 
 /**

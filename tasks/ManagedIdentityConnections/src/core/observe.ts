@@ -19,9 +19,10 @@ import {
   type PlanSettings,
 } from './model';
 import { identityKey } from './names';
+import { assignmentMarkerOf, isOwnedIdentity, markedEnvironment } from './ownership';
 import { parseScope, subscriptionScope } from './scopes';
 import type { Ports } from '../ports';
-import type { ConnectionCheck, PipelinePermissions, ProjectRef, RoleDefinition, ServiceConnection, Subscription } from './model';
+import type { ConnectionCheck, PipelinePermissions, ProjectRef, RoleAssignment, RoleDefinition, ServiceConnection, Subscription } from './model';
 
 export interface ObserveOptions {
   readonly concurrency: number;
@@ -44,16 +45,23 @@ export async function observe(desired: DesiredState, ports: Pick<Ports, 'identit
   // first ARM call spends a few tens of milliseconds building its SDK client and signing in. Then the few
   // role-definition and subscription reads, before one identity read per environment can fill the limiter
   // and hold them back by a round trip.
+  const lifecycle = desired.settings.lifecycle !== undefined;
+  // Looking for removed environments lists every resource group of the spec; a group listed to find
+  // identities (three or more there) is listed once for both.
+  const groups = new GroupLists(ports, limiter);
+  const listEveryGroup = lifecycle && !desired.settings.lifecycle!.onlySelected;
   const projectsRead = observeProjects(environments, ports);
-  const [connectionState, projects, roleDefinitions, subscriptions, identities] = await Promise.all([
+  const [connectionState, projects, roleDefinitions, subscriptions, identities, lifecycleLists] = await Promise.all([
     observeConnections(environments, desired.settings, projectsRead, ports, limiter),
     projectsRead,
     observeRoleDefinitions(environments, ports, limiter),
     observeSubscriptions(environments, ports, limiter),
-    observeIdentities(environments, ports, limiter),
+    observeIdentities(environments, ports, limiter, { lifecycle, groups }),
+    lifecycle ? listForLifecycle(desired, ports, limiter, groups, listEveryGroup) : undefined,
   ]);
   const bootstrapIdentity = await locateBootstrapIdentity(environments, roleDefinitions, options.bootstrapIdentity, ports, limiter);
-  return { identities, roleDefinitions, subscriptions, projects, ...connectionState, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) };
+  const world: ObservedWorld = { identities, roleDefinitions, subscriptions, projects, ...connectionState, ...(bootstrapIdentity ? { bootstrapIdentity } : {}) };
+  return lifecycleLists ? observeLifecycle(desired, world, lifecycleLists, ports, limiter) : world;
 }
 
 /**
@@ -98,6 +106,116 @@ async function locateBootstrapIdentity(
   return { status: 'absent', reason: `no user-assigned identity has client id ${hint.clientId} in subscription${subscriptions.length === 1 ? '' : 's'} ${subscriptions.join(', ')}` };
 }
 
+interface LifecycleLists {
+  readonly projectConnections: ServiceConnection[];
+  /** Identities of the spec's resource groups that carry this project's marker and no selected environment names. */
+  readonly ownedElsewhere: Identity[];
+  /** Assignments of the spec's role subscriptions with this project's marker in their description. */
+  readonly markedAssignments: RoleAssignment[];
+}
+
+/**
+ * What prune.ts needs besides the spec's own objects: every AzureRM connection of the project (one call), and —
+ * when the run sees the whole spec — the owned identities of the spec's resource groups that the spec no longer
+ * names (one list per group). Environments whose identity lived in a group the spec no longer names are not
+ * found (docs/lifecycle.md).
+ */
+async function listForLifecycle(desired: DesiredState, ports: Pick<Ports, 'devOps' | 'roles'>, limiter: Limiter, groups: GroupLists, listEveryGroup: boolean): Promise<LifecycleLists> {
+  const { project } = desired.settings;
+  const wanted = new Set(desired.environments.map((environment) => identityKey(environment.identity.ref)));
+  const roleSubscriptions = unique(desired.environments.flatMap((environment) => environment.roles.map((role) => parseScope(role.scope)?.subscriptionId.toLowerCase())));
+  const [projectConnections, lists, assignmentLists] = await Promise.all([
+    ports.devOps.listAzureRmConnections(),
+    listEveryGroup ? Promise.all(desired.environments.map(({ identity }) => groups.list(identity.ref))) : [],
+    // Only for finding what a deleted identity left behind: a subscription that cannot be listed hides that, nothing more.
+    Promise.all(roleSubscriptions.map((subscriptionId) => limiter.run(() => ports.roles.listAssignmentsInSubscription(subscriptionId)).catch((): RoleAssignment[] => []))),
+  ]);
+  const markedAssignments = dedupeAssignments(assignmentLists.flat()).filter((assignment) => assignmentMarkerOf(assignment.description)?.projectId === project.id.toLowerCase());
+  // identityKey() is the lowercased ARM id, so an id compares with it once lowercased. A group that cannot
+  // be listed hides its removed environments (docs/lifecycle.md), nothing more.
+  const listed = new Map(lists.flatMap((list) => list ?? []).map((identity) => [identity.id.toLowerCase(), identity]));
+  const ownedElsewhere = [...listed.values()].filter((identity) => isOwnedIdentity(identity, project) && !wanted.has(identity.id.toLowerCase()));
+  return { projectConnections, ownedElsewhere, markedAssignments };
+}
+
+/** One list per resource group, shared by whoever asks first; undefined when the group cannot be listed. */
+class GroupLists {
+  private readonly lists = new Map<string, Promise<Identity[] | undefined>>();
+
+  constructor(
+    private readonly ports: Pick<Ports, 'identities'>,
+    private readonly limiter: Limiter,
+  ) {}
+
+  list(ref: IdentityRef): Promise<Identity[] | undefined> {
+    const key = `${ref.subscriptionId}/${ref.resourceGroup}`.toLowerCase();
+    let list = this.lists.get(key);
+    if (!list) {
+      list = this.limiter.run(() => this.ports.identities.listIdentities(ref.subscriptionId, ref.resourceGroup)).then(
+        (identities) => identities,
+        // A caller may read its identities but not list their group; the reads one by one will tell.
+        () => undefined,
+      );
+      this.lists.set(key, list);
+    }
+    return list;
+  }
+}
+
+async function observeLifecycle(desired: DesiredState, world: ObservedWorld, lists: LifecycleLists, ports: Pick<Ports, 'identities' | 'roles' | 'devOps'>, limiter: Limiter): Promise<ObservedWorld> {
+  const { project, lifecycle } = desired.settings;
+  const subscriptions = unique([
+    ...desired.environments.flatMap((environment) => [environment.identity.ref.subscriptionId, ...environment.roles.map((role) => parseScope(role.scope)?.subscriptionId)]),
+  ].map((id) => id?.toLowerCase()));
+  const ownedIdentities = await Promise.all(
+    lists.ownedElsewhere.map(async (identity) => {
+      const ref = refOfIdentityId(identity.id) ?? { subscriptionId: '', resourceGroup: '', name: identity.name };
+      const [federatedCredentials, assignmentLists] = await Promise.all([
+        limiter.run(() => ports.identities.listFederatedCredentials(ref)),
+        Promise.all(unique([ref.subscriptionId.toLowerCase(), ...subscriptions]).map((subscriptionId) => limiter.run(() => ports.roles.listAssignmentsForPrincipal(subscriptionId, identity.principalId)))),
+      ]);
+      return { identity, federatedCredentials, roleAssignments: dedupeAssignments(assignmentLists.flat()) };
+    }),
+  );
+  // Connections that may be deleted or narrowed: the project's that carry our marker or sign in as an owned
+  // identity (not the spec's — except in a teardown), plus, for narrowing, every existing spec connection.
+  const ownedClientIds = new Set(
+    [...world.identities.values(), ...ownedIdentities].filter((item) => isOwnedIdentity(item.identity, project)).map((item) => item.identity.clientId.toLowerCase()),
+  );
+  const specNames = new Set(desired.environments.flatMap((environment) => environment.connections.map((connection) => connection.name.toLowerCase())));
+  const candidates = lists.projectConnections.filter(
+    (connection) => (lifecycle!.teardown || !specNames.has(connection.name.toLowerCase())) && (markedEnvironment(connection, project) !== undefined || ownedClientIds.has((connection.clientId ?? '').toLowerCase())),
+  );
+  const specConnections = [...world.connections.values()];
+  const permissionsWanted = [...new Map([...candidates, ...specConnections].map((connection) => [connection.id.toLowerCase(), connection])).values()].filter(
+    (connection) => !world.pipelinePermissions.has(connection.id.toLowerCase()),
+  );
+  const pipelinePermissions = new Map(world.pipelinePermissions);
+  const lastUsed = new Map<string, string | null>();
+  await Promise.all([
+    ...permissionsWanted.map(async (connection) => pipelinePermissions.set(connection.id.toLowerCase(), await limiter.run(() => ports.devOps.getPipelinePermissions(connection.id)))),
+    // A history that cannot be read leaves the connection out of the map: prune.ts then keeps it (MIC532).
+    // Only a run that may delete asks: a report (MIC530) does not depend on it.
+    ...(lifecycle!.prune || lifecycle!.teardown ? candidates : []).map(async (connection) => {
+      const used = await limiter.run(() => ports.devOps.lastUsed(connection.id)).then(
+        (use) => ({ when: use?.at }),
+        () => undefined,
+      );
+      if (used) lastUsed.set(connection.id.toLowerCase(), used.when ?? null);
+    }),
+  ]);
+  return { ...world, pipelinePermissions, ownedIdentities, projectConnections: lists.projectConnections, lastUsed, markedAssignments: lists.markedAssignments };
+}
+
+function refOfIdentityId(id: string): IdentityRef | undefined {
+  const match = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.managedidentity\/userassignedidentities\/([^/]+)$/i.exec(id);
+  return match ? { subscriptionId: match[1]!, resourceGroup: match[2]!, name: match[3]! } : undefined;
+}
+
+function dedupeAssignments(assignments: RoleAssignment[]): RoleAssignment[] {
+  return [...new Map(assignments.map((assignment) => [assignment.id.toLowerCase(), assignment])).values()];
+}
+
 /**
  * From this many identities in one resource group on, they are found with one list of the group instead of a
  * read each: fifty environments make one request instead of fifty, which matters for ARM's read throttling.
@@ -105,22 +223,30 @@ async function locateBootstrapIdentity(
  */
 export const LIST_IDENTITIES_FROM = 3;
 
-async function observeIdentities(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities' | 'roles'>, limiter: Limiter): Promise<Map<string, ObservedIdentity>> {
-  const findIdentity = identityFinder(environments, ports, limiter);
+interface IdentityObservation {
+  readonly lifecycle: boolean;
+  readonly groups: GroupLists;
+}
+
+async function observeIdentities(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities' | 'roles'>, limiter: Limiter, options: IdentityObservation): Promise<Map<string, ObservedIdentity>> {
+  const { lifecycle } = options;
+  const findIdentity = identityFinder(environments, ports, limiter, options);
   const found = new Map<string, ObservedIdentity>();
   await Promise.all(
     environments.map(async (environment) => {
       const ref = environment.identity.ref;
       const identity = await findIdentity(ref);
       if (!identity) return;
-      const roleSubscriptions = unique(environment.roles.map((role) => parseScope(role.scope)?.subscriptionId.toLowerCase()));
+      // For prune, also where a role removed from the spec may still be: the identity's and the connections' subscriptions.
+      const extra = lifecycle ? [ref.subscriptionId, ...environment.connections.map((connection) => connection.subscriptionId)] : [];
+      const roleSubscriptions = unique([...environment.roles.map((role) => parseScope(role.scope)?.subscriptionId), ...extra].map((id) => id?.toLowerCase()));
       const [federatedCredentials, assignmentLists] = await Promise.all([
         limiter.run(() => ports.identities.listFederatedCredentials(ref)),
         Promise.all(roleSubscriptions.map((subscriptionId) => limiter.run(() => ports.roles.listAssignmentsForPrincipal(subscriptionId, identity.principalId)))),
       ]);
       // A principal's list for one subscription can include assignments above it (management groups): the
       // same assignment may come back for two subscriptions. Keep one of each.
-      const roleAssignments = [...new Map(assignmentLists.flat().map((assignment) => [assignment.id.toLowerCase(), assignment])).values()];
+      const roleAssignments = dedupeAssignments(assignmentLists.flat());
       found.set(identityKey(ref), { identity, federatedCredentials, roleAssignments });
     }),
   );
@@ -128,7 +254,12 @@ async function observeIdentities(environments: readonly DesiredEnvironment[], po
 }
 
 /** Finds an identity in its resource group's list when the spec wants enough of them there, else reads it. */
-function identityFinder(environments: readonly DesiredEnvironment[], ports: Pick<Ports, 'identities'>, limiter: Limiter): (ref: IdentityRef) => Promise<Identity | undefined> {
+function identityFinder(
+  environments: readonly DesiredEnvironment[],
+  ports: Pick<Ports, 'identities'>,
+  limiter: Limiter,
+  options: Pick<IdentityObservation, 'groups'>,
+): (ref: IdentityRef) => Promise<Identity | undefined> {
   const groupOf = (ref: IdentityRef) => `${ref.subscriptionId}/${ref.resourceGroup}`.toLowerCase();
   const wanted = new Map<string, IdentityRef[]>();
   for (const { identity } of environments) {
@@ -138,15 +269,7 @@ function identityFinder(environments: readonly DesiredEnvironment[], ports: Pick
   const lists = new Map<string, Promise<Map<string, Identity> | undefined>>();
   for (const [group, refs] of wanted) {
     if (refs.length < LIST_IDENTITIES_FROM) continue;
-    const { subscriptionId, resourceGroup } = refs[0]!;
-    lists.set(
-      group,
-      limiter.run(() => ports.identities.listIdentities(subscriptionId, resourceGroup)).then(
-        (identities) => new Map(identities.map((identity) => [identity.name.toLowerCase(), identity])),
-        // A caller may read its identities but not list their group; the reads one by one will tell.
-        () => undefined,
-      ),
-    );
+    lists.set(group, options.groups.list(refs[0]!).then((identities) => identities && new Map(identities.map((identity) => [identity.name.toLowerCase(), identity]))));
   }
   return async (ref) => {
     const listed = await lists.get(groupOf(ref));

@@ -3,7 +3,8 @@
 // from two literals, and so that `plan`, `provision` and `verify` agree by construction on what "drift" is.
 //
 // Rules that shape everything below:
-// - Nothing is ever deleted; there are no delete actions. Things outside the spec are left alone.
+// - This file only adds and changes. What exists but is not in the spec — and the teardown command — is
+//   planned by prune.ts: destructive actions, only on objects carrying our ownership marker (ownership.ts).
 // - A connection's issuer and subject are never computed: they are read from the connection, or, for a
 //   connection that does not exist yet, read back after creating it (a Resolvable pointing at that action).
 // - Every action names the actions it needs (dependsOn), so apply can run each environment as a DAG.
@@ -12,6 +13,7 @@ import { problem, type ErrorCode } from '../errors';
 import { authorizationWritesAllowed, exposedByScope, federatedCredentialLimit, identityTakeoverAllowed, type ProtectedIdentityScope } from './guardrails';
 import {
   fromAction,
+  isDestructive,
   isGrant,
   isWrite,
   known,
@@ -46,6 +48,8 @@ import {
   type SpecOrigin,
 } from './model';
 import { checkLabel, federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
+import { connectionOwnerMarker, identityOwnership, isOwnedCredentialName, ownershipTags, roleAssignmentDescription } from './ownership';
+import { planLifecycle, planTeardown } from './prune';
 import { identityScope, isWithinScope, normalizeScope, parseScope, resourceGroupScope, subscriptionScope } from './scopes';
 
 /** A share the plan makes: authorizations in those projects wait for it. */
@@ -56,9 +60,11 @@ interface PlannedShare {
 
 export function plan(desired: DesiredState, observed: ObservedWorld): Plan {
   const guard = escalationGuard(desired, observed);
-  const environments = desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings, guard));
+  const environments = desired.settings.lifecycle?.teardown
+    ? planTeardown(desired, observed)
+    : planLifecycle(desired, observed, desired.environments.map((environment) => planEnvironment(environment, observed, desired.settings, guard)));
   const actions = environments.flatMap((environment) => environment.actions);
-  return { environments, changesPresent: actions.some(isWrite), permissionsBroadened: actions.some(isGrant) };
+  return { environments, changesPresent: actions.some(isWrite), permissionsBroadened: actions.some(isGrant), permissionsNarrowed: actions.some(isDestructive) };
 }
 
 /**
@@ -84,6 +90,7 @@ export function verificationPlan(full: Plan): Plan {
     }),
     changesPresent: false,
     permissionsBroadened: false,
+    permissionsNarrowed: false,
   };
 }
 
@@ -185,7 +192,8 @@ class EnvironmentPlanner {
         dependsOn: [],
         identity: ref,
         location: desired.location,
-        tags: desired.tags,
+        // The ownership marker: what lets a later run recognise the identity as its own (ownership.ts).
+        tags: { ...desired.tags, ...ownershipTags(this.settings.project, this.name) },
       });
       return;
     }
@@ -198,13 +206,19 @@ class EnvironmentPlanner {
         desired.origin,
       );
     }
-    const { merged, changed } = mergeTags(identity.tags, desired.tags);
+    // Ours already (the marker follows a renamed environment), or made by an earlier version of the task —
+    // named by our naming rule and holding a credential named by our rule — and adopted. Anything else (an
+    // identity the spec names explicitly, made by hand) is used but never marked: not owned, never deleted.
+    const ownership = identityOwnership(identity, this.settings.project);
+    const adopt = ownership.kind === 'unmarked' && desired.derivedName === true && this.current.federatedCredentials.some((credential) => isOwnedCredentialName(credential.name));
+    const marker = ownership.kind === 'ours' || adopt ? ownershipTags(this.settings.project, this.name) : {};
+    const { merged, changed } = mergeTags(identity.tags, { ...desired.tags, ...marker });
     if (Object.keys(changed).length > 0) {
       this.identityActions.push({
         kind: 'updateIdentityTags',
         id: this.id('identity-tags'),
         environment: this.name,
-        reason: `Tags to add or change on identity ${ref.name}: ${Object.entries(changed).map(([key, value]) => `${key}=${value}`).join(', ')} (existing tags are kept).`,
+        reason: `${adopt ? `Identity ${ref.name} was created by an earlier version of this task (it holds our credentials) and is adopted: it gets the ownership marker. ` : ''}Tags to add or change on identity ${ref.name}: ${Object.entries(changed).map(([key, value]) => `${key}=${value}`).join(', ')} (existing tags are kept).`,
         dependsOn: [],
         identity: ref,
         location: identity.location,
@@ -268,7 +282,7 @@ class EnvironmentPlanner {
         roleDefinitionGuid: guid,
         roleDefinitionId: roleDefinitionIdFor(scope.subscriptionId, guid),
         principalId: this.identityOutput('identity.principalId', principalId),
-        description: `Managed by the ManagedIdentityConnections task for environment ${this.name}.`,
+        description: roleAssignmentDescription(this.name, this.settings.project),
       });
     }
   }
@@ -386,6 +400,7 @@ class EnvironmentPlanner {
       subscriptionName: subscription.displayName,
       ...(connection.resourceGroup === undefined ? {} : { resourceGroupScope: resourceGroupScope(connection.subscriptionId, connection.resourceGroup) }),
       project: this.settings.project,
+      ownerMarker: connectionOwnerMarker(this.settings.project, this.name),
     };
 
     const connectionActionId = this.id(`connection:${connection.name}`);

@@ -6,6 +6,10 @@
 //   provision  observe → plan → apply the plan (which tests every connection once its chain is in place)
 //   verify     observe → plan → fail on drift or a disabled / not-ready connection; test every existing
 //              connection; writes nothing
+//   teardown   observe → plan every owned object of the `only` environments away (prune.ts) → apply
+//
+// Owned objects outside the spec (prune.ts) are warnings in plan and provision, drift in verify, and
+// destructive actions with `prune` (docs/lifecycle.md).
 //
 // With queueVerificationRun, provision also authorizes the running pipeline on every connection (a planned
 // grant like any other) and, once everything is applied and tested, queues that pipeline again
@@ -18,7 +22,7 @@ import { isTaskError, TaskError, toTaskError, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import type { Platform } from '../ports/platform';
 import { systemClock } from '../retry';
-import { loadSpecText } from '../spec/load-spec';
+import { loadSpecText, selectEnvironments } from '../spec/load-spec';
 import { specProblemsError } from '../spec/spec-file';
 import { apply, type ApplyEvent } from './apply';
 import { legacyIssuerWarnings } from './legacy-issuer';
@@ -109,7 +113,9 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   }
 
   const text = await readSpecText(config, platform);
-  const loaded = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: config.only });
+  // The whole spec first: an owned identity of an environment it no longer declares is one to prune.
+  const whole = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: [] });
+  const loaded = whole.ok ? selectEnvironments(whole.environments, config.only) : whole;
   if (!loaded.ok) {
     const error = specProblemsError(loaded.problems);
     return failed(`${error.code}: the environments spec is not valid.`, [error], []);
@@ -120,7 +126,20 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const desired: DesiredState = {
     environments: loaded.environments,
     specIdentities: allEnvironments.map((environment) => ({ environment: environment.name, ref: environment.identity.ref })),
-    settings: planSettings(config, currentPipelineId, verificationRunPipelineId),
+    settings: {
+      ...planSettings(config, currentPipelineId, verificationRunPipelineId),
+      lifecycle: {
+        // verify reports what prune would remove as drift; it never deletes.
+        prune: config.lifecycle.prune && mode !== 'verify',
+        teardown: mode === 'teardown',
+        maxDeletions: config.lifecycle.maxDeletions,
+        keepUsedWithinDays: config.lifecycle.keepConnectionsUsedWithinDays,
+        deleteUsedConnections: config.lifecycle.deleteUsedConnections,
+        now: new Date(clock.now()).toISOString(),
+        specEnvironments: allEnvironments.map((environment) => environment.name),
+        onlySelected: config.only.length > 0,
+      },
+    },
   };
 
   platform.info(`Reading ${desired.environments.length} environment${desired.environments.length === 1 ? '' : 's'} from Azure and Azure DevOps…`);
@@ -134,6 +153,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   printPlan(platform, plan);
   platform.setOutput('changesPresent', String(plan.changesPresent));
   platform.setOutput('permissionsBroadened', String(plan.permissionsBroadened));
+  platform.setOutput('permissionsNarrowed', String(plan.permissionsNarrowed));
 
   const warnings = allFindings(plan).filter((finding) => finding.severity === 'warning');
   for (const warning of warnings) platform.warn(formatFindingBody(warning));
@@ -170,6 +190,8 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       const result = finish(message, errors, [...warnings, ...legacy], plan, applied);
       return verificationRun ? { ...result, verificationRun } : result;
     }
+    case 'teardown':
+      return teardown(config, ports, plan, warnings);
     case 'verify': {
       const errors: TaskError[] = [];
       const drift = plan.environments.flatMap((environment) => environment.actions.filter(isWrite));
@@ -177,8 +199,8 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
         errors.push(new TaskError('MIC502', `${drift.length} difference${drift.length === 1 ? '' : 's'} from the spec: ${drift.map((action) => `${action.environment}: ${describeAction(action)}`).join('; ')}.`));
       }
       // A disabled or broken connection is only a warning while provisioning (nothing to do about it), but
-      // verify exists to say whether every connection works.
-      for (const finding of warnings) if (finding.code === 'MIC402' || finding.code === 'MIC403') errors.push(TaskError.fromProblem(finding));
+      // verify exists to say whether every connection works — and owned objects outside the spec are drift.
+      for (const finding of warnings) if (finding.code === 'MIC402' || finding.code === 'MIC403' || finding.code === 'MIC530') errors.push(TaskError.fromProblem(finding));
       const verifying = verificationPlan(plan);
       const verified = await apply(verifying, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, verifying) });
       for (const environment of verified.environments) if (environment.error) errors.push(withEnvironment(environment.error, environment.environment));
@@ -187,6 +209,21 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
       return finish(message, errors, warnings, plan, verified);
     }
   }
+}
+
+/** teardown: the plan's destructive actions, applied in teardown order; nothing is created or tested. */
+async function teardown(config: TaskConfig, ports: Ports, plan: Plan, warnings: readonly Problem[]): Promise<RunResult> {
+  const { platform } = ports;
+  const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, plan) });
+  const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
+  publish(platform, { mode: 'teardown', plan, applied, errors });
+  const done = applied.environments.flatMap((environment) => environment.actions).filter((outcome) => outcome.status === 'succeeded').length;
+  const failedNames = applied.environments.filter((environment) => environment.status === 'failed').map((environment) => environment.environment);
+  const message =
+    failedNames.length > 0
+      ? `Teardown failed in ${failedNames.join(', ')} after ${done} step${done === 1 ? '' : 's'}; run it again to finish (every step is safe to repeat).`
+      : `Tore down ${applied.environments.length} environment${applied.environments.length === 1 ? '' : 's'}: ${done} object${done === 1 ? '' : 's'} deleted or narrowed.`;
+  return finish(message, errors, warnings, plan, applied);
 }
 
 /**
@@ -352,12 +389,15 @@ function redactError(error: TaskError, secrets: readonly string[]): TaskError {
 
 /** "Provisioned 2 environments and verified 3 connections", saying so when some were not tested (disabled). */
 function provisionedSummary(plan: Plan, applied: ApplyResult): string {
-  const environments = applied.environments.length;
+  // Environments the spec no longer declares (pruned, prune.ts) are not "provisioned": they are said apart.
+  const removed = plan.environments.filter((environment) => environment.outsideSpec).length;
+  const environments = applied.environments.length - removed;
   const connections = plan.environments.reduce((sum, environment) => sum + environment.connections.length, 0);
   const verified = applied.environments
     .flatMap((environment) => environment.actions)
     .filter((outcome) => outcome.action.kind === 'testConnection' && outcome.status === 'succeeded').length;
   const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
   const untested = connections - verified;
-  return `Provisioned ${plural(environments, 'environment')} and verified ${plural(verified, 'connection')}${untested > 0 ? ` (${untested} not tested)` : ''}`;
+  const removal = removed > 0 ? `; removed ${plural(removed, 'environment')} no longer in the spec` : '';
+  return `Provisioned ${plural(environments, 'environment')} and verified ${plural(verified, 'connection')}${untested > 0 ? ` (${untested} not tested)` : ''}${removal}`;
 }

@@ -47,6 +47,10 @@ export interface IdentityClient {
   listFederatedCredentials(ref: IdentityRef): Promise<FederatedCredential[]>;
   /** Create or replace by name. Callers write at most one at a time per identity; adapters still retry 409s. */
   putFederatedCredential(ref: IdentityRef, credential: FederatedCredential): Promise<FederatedCredential>;
+  /** Deletes the identity; succeeds when it is already gone (a rerun after a crash). */
+  deleteIdentity(ref: IdentityRef): Promise<void>;
+  /** Deletes one credential; succeeds when it (or its identity) is already gone. One at a time per identity, like writes. */
+  deleteFederatedCredential(ref: IdentityRef, name: string): Promise<void>;
 }
 
 export interface RolePermission {
@@ -74,6 +78,8 @@ export interface RoleAssignment {
   readonly roleDefinitionId: string;
   readonly principalId: string;
   readonly principalType?: string;
+  /** Where the task writes its ownership marker (core/ownership.ts). */
+  readonly description?: string;
 }
 
 export interface RoleAssignmentRequest {
@@ -100,6 +106,10 @@ export interface RoleClient {
   /** Assignments of the principal at, above and below the subscription. */
   listAssignmentsForPrincipal(subscriptionId: string, principalId: string): Promise<RoleAssignment[]>;
   createAssignment(request: RoleAssignmentRequest): Promise<RoleAssignment>;
+  /** Every assignment at, above and below the subscription, whoever holds it (all pages). */
+  listAssignmentsInSubscription(subscriptionId: string): Promise<RoleAssignment[]>;
+  /** Deletes an assignment by its full id; succeeds when it is already gone. */
+  deleteAssignment(assignmentId: string): Promise<void>;
   /** undefined when the subscription does not exist or the caller cannot read it. */
   getSubscription(subscriptionId: string): Promise<Subscription | undefined>;
 }

@@ -50,6 +50,8 @@ export interface ServiceConnection {
    * caller with nothing but the Reader role on the connection.
    */
   readonly readerStub?: true;
+  /** data.managedBy: the task's ownership marker (core/ownership.ts), when the connection carries one. */
+  readonly ownerMarker?: string;
 }
 
 /** What the task writes: an AzureRM connection, scheme WorkloadIdentityFederation, creationMode Manual. */
@@ -69,6 +71,8 @@ export interface ConnectionDefinition {
   readonly resourceGroupScope?: string;
   /** The project the connection is created in (the one the task runs in). */
   readonly project: ProjectRef;
+  /** Written to data.managedBy: the task's ownership marker (core/ownership.ts). */
+  readonly ownerMarker?: string;
 }
 
 export interface PipelinePermissions {
@@ -79,6 +83,13 @@ export interface PipelinePermissions {
 export interface PipelineAuthorization {
   /** true: authorize every pipeline. Never false: the task does not revoke. */
   readonly allPipelines?: true;
+  readonly pipelineIds: readonly number[];
+}
+
+/** What a revocation takes away; never grants. */
+export interface PipelineRevocation {
+  /** true: turn off "every pipeline may use it". */
+  readonly allPipelines: boolean;
   readonly pipelineIds: readonly number[];
 }
 
@@ -186,6 +197,10 @@ export interface DevOpsClient {
    * assignment) propagates, up to the propagation timeout.
    */
   testConnection(connection: ServiceConnection, options: ConnectionTestOptions): Promise<ConnectionTestResult>;
+  /** Takes pipeline permissions away; a connection already gone is not an error. */
+  revokePipelines(connectionId: string, revocation: PipelineRevocation): Promise<void>;
+  /** Removes the connection from these projects (Azure DevOps deletes it once no project holds it); gone already is fine. */
+  deleteConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void>;
   /** Queues a run of a pipeline in the current project. */
   queueRun(request: RunRequest): Promise<PipelineRun>;
   getRun(pipelineId: number, runId: number): Promise<PipelineRun>;

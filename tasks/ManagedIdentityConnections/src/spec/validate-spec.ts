@@ -456,6 +456,8 @@ function toDesired(check: SpecCheck, environment: ReadEnvironment, defaults: Def
       location: identity.location,
       tags,
       origin: check.origin(environment.identity.given ? environment.identity.path : environment.path),
+      // Only a name our naming rule derived may be adopted as created by an earlier version (ownership.ts).
+      ...(environment.identity.name === undefined ? { derivedName: true } : {}),
     },
     connections,
     roles,

@@ -1,0 +1,28 @@
+// Test-only instrumentation, loaded into the task process with `NODE_OPTIONS=--require <this file>`: kills the
+// process (SIGKILL, no cleanup, as an agent losing its machine would) as soon as it has handed the socket the
+// first request whose request line matches MIC_KILL_ON (a case-insensitive regular expression, e.g.
+// `^DELETE .*roleAssignments`). The service may or may not have received it: exactly what a crash leaves.
+// HTTP writes its request line in plain text through Socket.prototype.write, TLS included (encryption happens
+// below it), so patching it sees every request whatever library sent it.
+import { Socket } from 'node:net';
+
+const pattern = process.env.MIC_KILL_ON ? new RegExp(process.env.MIC_KILL_ON, 'i') : undefined;
+
+if (pattern) {
+  const write = Socket.prototype.write as (this: Socket, ...args: unknown[]) => boolean;
+  let armed = true;
+  (Socket.prototype as unknown as { write: (...args: unknown[]) => boolean }).write = function (this: Socket, ...args: unknown[]): boolean {
+    const chunk = args[0];
+    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, Math.min(chunk.length, 2048)) : '';
+    const requestLine = text.split('\r\n', 1)[0] ?? '';
+    const written = write.apply(this, args);
+    if (armed && pattern.test(requestLine)) {
+      armed = false;
+      // Right after the request was handed to the socket: it may have reached the service or not, and no
+      // answer is acted on. (A timer would be too late: against a local service the rest of a teardown
+      // takes a few milliseconds.)
+      process.nextTick(() => process.kill(process.pid, 'SIGKILL'));
+    }
+    return written;
+  };
+}
