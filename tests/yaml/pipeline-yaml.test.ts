@@ -81,8 +81,8 @@ describe('the offline pipeline YAML check', function () {
     assert.match(formatProblems(problems), /^unknown-input\.yml:16:9 warning: Unexpected property onlyEnvironments/m);
   });
 
-  it('fails a command that is not plan, provision, verify or teardown, listing the allowed values', async () => {
-    assertFails(await validatePipelineYaml(withLine('        command: plan', '        command: apply')), /Value is not accepted\. Valid values: "plan", "provision", "verify", "teardown"/, 13);
+  it('fails a command that is not plan, provision, verify, audit or teardown, listing the allowed values', async () => {
+    assertFails(await validatePipelineYaml(withLine('        command: plan', '        command: apply')), /Value is not accepted\. Valid values: "plan", "provision", "verify", "audit", "teardown"/, 13);
   });
 
   it('fails a task without the required bootstrap connection', async () => {

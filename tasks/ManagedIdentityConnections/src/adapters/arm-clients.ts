@@ -206,14 +206,14 @@ export class ArmIdentityClient implements IdentityClient {
   deleteIdentity(ref: IdentityRef): Promise<void> {
     return this.calls.run({
       what: `delete identity ${ref.name}`,
-      operation: () => goneIsDone(() => this.clients.get(ref.subscriptionId).userAssignedIdentities.delete(ref.resourceGroup, ref.name)),
+      operation: (_, abortSignal) => goneIsDone(() => this.clients.get(ref.subscriptionId).userAssignedIdentities.delete(ref.resourceGroup, ref.name, { abortSignal })),
     });
   }
 
   deleteFederatedCredential(ref: IdentityRef, name: string): Promise<void> {
     return this.calls.run({
       what: `delete federated credential ${name} on ${ref.name}`,
-      operation: () => goneIsDone(() => this.clients.get(ref.subscriptionId).federatedIdentityCredentials.delete(ref.resourceGroup, ref.name, name)),
+      operation: (_, abortSignal) => goneIsDone(() => this.clients.get(ref.subscriptionId).federatedIdentityCredentials.delete(ref.resourceGroup, ref.name, name, { abortSignal })),
       retryCodes: ['ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'],
     });
   }
@@ -308,24 +308,21 @@ export class ArmRoleClient implements RoleClient {
   }
 
   listAssignmentsForPrincipal(subscriptionId: string, principalId: string): Promise<RoleAssignment[]> {
-    return this.calls.run({
-      what: `list role assignments of ${principalId}`,
-      operation: async (_, abortSignal) => {
-        const assignments: RoleAssignment[] = [];
-        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription({ filter: `principalId eq ${odataString(principalId)}`, abortSignal })) {
-          assignments.push(toRoleAssignment(assignment));
-        }
-        return assignments;
-      },
-    });
+    return this.listForSubscription(`list role assignments of ${principalId}`, subscriptionId, `principalId eq ${odataString(principalId)}`);
   }
 
   listAssignmentsInSubscription(subscriptionId: string): Promise<RoleAssignment[]> {
+    return this.listForSubscription(`list role assignments in subscription ${subscriptionId}`, subscriptionId);
+  }
+
+  private listForSubscription(what: string, subscriptionId: string, filter?: string): Promise<RoleAssignment[]> {
     return this.calls.run({
-      what: `list role assignments in subscription ${subscriptionId}`,
-      operation: async () => {
+      what,
+      operation: async (_, abortSignal) => {
         const assignments: RoleAssignment[] = [];
-        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription()) assignments.push(toRoleAssignment(assignment));
+        for await (const assignment of this.clients.get(subscriptionId).roleAssignments.listForSubscription({ ...(filter === undefined ? {} : { filter }), abortSignal })) {
+          assignments.push(toRoleAssignment(assignment));
+        }
         return assignments;
       },
     });
@@ -363,7 +360,7 @@ export class ArmRoleClient implements RoleClient {
   deleteAssignment(assignmentId: string): Promise<void> {
     return this.calls.run({
       what: `delete role assignment ${assignmentId.split('/').pop()}`,
-      operation: () => goneIsDone(() => this.clientForScope(assignmentId).roleAssignments.deleteById(assignmentId.replace(/^\/+/, ''))),
+      operation: (_, abortSignal) => goneIsDone(() => this.clientForScope(assignmentId).roleAssignments.deleteById(assignmentId.replace(/^\/+/, ''), { abortSignal })),
     });
   }
 
