@@ -40,6 +40,15 @@ describe('audit', () => {
     assert.deepEqual([byName('secret').scheme, byName('secret').secretBased, byName('secret').issuer], ['secret (service principal key or certificate)', true, '—']);
   });
 
+  it('ownership from the lifecycle markers too: the connection\'s data.managedBy, or its identity\'s managed-by tag', () => {
+    const marked = auditRows([
+      audited({ name: 'by-marker', id: 'm1', description: '', ownerMarker: 'ManagedIdentityConnections/a0a0a0a0-0000-4000-8000-000000000001/dev' }),
+      audited({ name: 'by-tag', id: 'm2', description: '' }, { identity: { ...identity, tags: { 'managed-by': 'ManagedIdentityConnections' } } }),
+      audited({ name: 'other-tool', id: 'm3', description: '', ownerMarker: 'SomethingElse/x' }, { identity: { ...identity, tags: { 'managed-by': 'terraform' } } }),
+    ]);
+    assert.deepEqual(marked.map((row) => [row.name, row.owned]), [['by-marker', true], ['by-tag', true], ['other-tool', false]]);
+  });
+
   it('ownership from the description marker, drift from the spec plan', () => {
     assert.deepEqual(rows.map((row) => [row.name, row.owned, row.drift]), [
       ['app-dev', true, 'in sync'],

@@ -11,6 +11,7 @@ import { Limiter } from './concurrency';
 import { federatedCredentialLimit } from './guardrails';
 import { isWrite, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
 import { roleDefinitionGuidOf } from './names';
+import { isTaskMarkedConnection, isTaskMarkedIdentity } from './ownership';
 import { subscriptionScope } from './scopes';
 
 /** What this tool writes into the description of every connection it creates (the default description). */
@@ -187,7 +188,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
         roles: roles.map((item) => `${item.role} on ${item.scope}`),
         lastUsed: lastUse ? `${lastUse.at}${lastUse.pipeline ? ` (${lastUse.pipeline}${lastUse.result ? `, ${lastUse.result}` : ''})` : ''}` : lastUseUnknown !== undefined ? `unknown (${lastUseUnknown})` : 'never',
         neverUsed: !lastUse && lastUseUnknown === undefined,
-        owned: connection.description.includes(ownershipMarker),
+        owned: ownedByThisTool(connection, identity),
         drift,
         drifted: drift.startsWith('drift'),
       };
@@ -249,6 +250,14 @@ export function auditMarkdown(rows: readonly AuditRow[], failures: readonly Prob
   ];
   if (failures.length > 0) out.push('', '**Failed rules**', '', ...failures.map((failure) => `- ${cell(failure.message)}`));
   return out.join('\n');
+}
+
+/**
+ * Managed by this tool: the connection's data.managedBy marker or its identity's managed-by tag (the lifecycle's
+ * markers, docs/lifecycle.md), or the description earlier versions wrote.
+ */
+function ownedByThisTool(connection: ServiceConnection, identity: Identity | undefined): boolean {
+  return isTaskMarkedConnection(connection) || (identity !== undefined && isTaskMarkedIdentity(identity)) || connection.description.includes(ownershipMarker);
 }
 
 function isFederated(connection: ServiceConnection): boolean {

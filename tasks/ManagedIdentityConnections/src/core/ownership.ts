@@ -41,6 +41,16 @@ export function identityOwnership(identity: Identity, project: ProjectRef): Iden
   return { kind: 'ours', environment: tag(identity, ownerEnvironmentTag) ?? '' };
 }
 
+/** Tagged by this task, for whichever project (the audit reads every project's connections). */
+export function isTaskMarkedIdentity(identity: Identity): boolean {
+  return tag(identity, ownerTag) === ownerTagValue;
+}
+
+/** Carries a data.managedBy marker of this task, for whichever project. */
+export function isTaskMarkedConnection(connection: ServiceConnection): boolean {
+  return connection.ownerMarker?.toLowerCase().startsWith(`${ownerTagValue.toLowerCase()}/`) === true;
+}
+
 export function isOwnedIdentity(identity: Identity, project: ProjectRef): boolean {
   return identityOwnership(identity, project).kind === 'ours';
 }
