@@ -28,7 +28,7 @@ import { apply, type ApplyEvent } from './apply';
 import { legacyIssuerWarnings } from './legacy-issuer';
 import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
 import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
-import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredEnvironment, type DesiredState, type Plan, type PlanSettings } from './model';
+import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredState, type Plan, type PlanSettings } from './model';
 import { observe } from './observe';
 import { admitByPolicy, refusedRoles } from './policy-gate';
 import { runAudit } from './audit-run';
@@ -73,16 +73,6 @@ export async function run(config: TaskConfig, ports: Ports, options: RunOptions 
   }
 }
 
-/**
- * Every environment of the spec, also those `only` leaves out: the escalation guard protects all their
- * identities, and the platform policy judges the whole spec.
- */
-function wholeSpec(text: string, config: TaskConfig, selected: readonly DesiredEnvironment[]): readonly DesiredEnvironment[] {
-  if (config.only.length === 0) return selected;
-  const all = loadSpecText(text, { allowPrivilegedRoles: config.allowPrivilegedRoles, only: [] });
-  return all.ok ? all.environments : selected;
-}
-
 function describeBootstrapLookup(lookup: BootstrapIdentityLookup): string {
   switch (lookup.status) {
     case 'found':
@@ -120,7 +110,9 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
     const error = specProblemsError(loaded.problems);
     return failed(`${error.code}: the environments spec is not valid.`, [error], []);
   }
-  const allEnvironments = wholeSpec(text, config, loaded.environments);
+  // Every environment of the spec, also those `only` leaves out: the escalation guard protects all their
+  // identities, and the platform policy judges the whole spec.
+  const allEnvironments = whole.ok ? whole.environments : loaded.environments;
   const admitted = await admitByPolicy(config, platform, allEnvironments);
   if (!admitted.ok) return failed(`${admitted.error.code}: the platform policy refuses this spec; nothing was read or changed.`, [admitted.error], []);
   const desired: DesiredState = {
