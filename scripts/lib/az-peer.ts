@@ -29,11 +29,10 @@ import { BOOTSTRAP_IDENTITY, DEFAULT_LOCATION, DEFAULT_TENANT, DEV_SUBSCRIPTION,
 import { roleByGuid } from '../../tests/emulator/azure/role-definitions';
 import type { RunningEmulator } from '../../tests/emulator/emulator';
 import { jsonLine } from '../../tests/emulator/json-line';
+import { AZURE_DEVOPS_RESOURCE } from '../../tasks/ManagedIdentityConnections/src/composition';
+import { tokenExchangeAudience } from '../../tasks/ManagedIdentityConnections/src/core/model';
 import { azAvailable, AzSession, testIssuerToken, type ProcessResult } from '../../tests/templates/az-harness';
 
-/** Azure DevOps' application id: the resource of an Entra token Azure DevOps accepts. */
-export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
-const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
 const DEV = DEV_SUBSCRIPTION.id;
 
 /** One environment of the bench's uniform spec, with the names the task derives from it. */
@@ -136,7 +135,7 @@ export function endStateOf(emulator: RunningEmulator, environments: readonly Pee
               (credential) =>
                 credential.properties.issuer === parameters.workloadIdentityFederationIssuer &&
                 credential.properties.subject === parameters.workloadIdentityFederationSubject &&
-                credential.properties.audiences.includes(TOKEN_EXCHANGE_AUDIENCE),
+                credential.properties.audiences.includes(tokenExchangeAudience),
             ),
           }
         : null,
@@ -267,7 +266,7 @@ export async function runAzPeer(emulator: RunningEmulator, options: AzPeerOption
       await az([
         'identity', 'federated-credential', 'create',
         '--resource-group', IDENTITY_RESOURCE_GROUP, '--identity-name', environment.identity, '--name', environment.credential,
-        '--issuer', issuer, '--subject', subject, '--audiences', TOKEN_EXCHANGE_AUDIENCE, '--output', 'none',
+        '--issuer', issuer, '--subject', subject, '--audiences', tokenExchangeAudience, '--output', 'none',
       ]);
       for (const role of environment.roles) {
         await az(['role', 'assignment', 'create', '--assignee-object-id', identity.principalId, '--assignee-principal-type', 'ServicePrincipal', '--role', role.role, '--scope', role.scope, '--output', 'none']);
