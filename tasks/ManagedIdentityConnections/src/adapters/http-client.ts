@@ -85,9 +85,20 @@ function eitherSignal(own: { readonly aborted: boolean; addEventListener(type: '
  * environments draw on one estimate of each bucket.
  */
 export function sharedArmHttpClient(armEndpoint: string, settings: HttpSettings = defaults): HttpClient {
-  const pacer = pacers.get(armEndpoint) ?? new ArmThrottlePacer();
-  pacers.set(armEndpoint, pacer);
-  const paced = (pacedClients.get(settings) ?? new Map<string, HttpClient>()).set(armEndpoint, pacedClients.get(settings)?.get(armEndpoint) ?? pacedArmHttpClient(sharedHttpClient(settings), armEndpoint, pacer));
-  pacedClients.set(settings, paced);
-  return paced.get(armEndpoint)!;
+  let pacer = pacers.get(armEndpoint);
+  if (!pacer) {
+    pacer = new ArmThrottlePacer();
+    pacers.set(armEndpoint, pacer);
+  }
+  let byEndpoint = pacedClients.get(settings);
+  if (!byEndpoint) {
+    byEndpoint = new Map();
+    pacedClients.set(settings, byEndpoint);
+  }
+  let client = byEndpoint.get(armEndpoint);
+  if (!client) {
+    client = pacedArmHttpClient(sharedHttpClient(settings), armEndpoint, pacer);
+    byEndpoint.set(armEndpoint, client);
+  }
+  return client;
 }
