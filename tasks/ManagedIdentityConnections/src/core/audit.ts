@@ -11,11 +11,10 @@ import { Limiter } from './concurrency';
 import { federatedCredentialLimit } from './guardrails';
 import { isWrite, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
 import { roleDefinitionGuidOf } from './names';
-import { isTaskMarkedConnection, isTaskMarkedIdentity } from './ownership';
+import { isTaskMarkedConnection, isTaskMarkedIdentity, ownershipMarker } from './ownership';
 import { subscriptionScope } from './scopes';
 
-/** What this tool writes into the description of every connection it creates (the default description). */
-export const ownershipMarker = 'Managed by the ManagedIdentityConnections task';
+export { ownershipMarker } from './ownership';
 /** Azure DevOps retires the legacy (vstoken) issuer for workload identity federation then [U]. */
 export const legacyIssuerRetirement = '2027-07-01';
 

@@ -11,6 +11,8 @@
 import type { Identity, ProjectRef, RoleAssignment, ServiceConnection } from './model';
 import { federatedCredentialPrefix, roleAssignmentName, roleDefinitionGuidOf } from './names';
 
+/** What the default description of every connection, and every role assignment's description, says. */
+export const ownershipMarker = 'Managed by the ManagedIdentityConnections task';
 export const ownerTag = 'managed-by';
 export const ownerTagValue = 'ManagedIdentityConnections';
 export const ownerProjectTag = 'managed-by-project';
@@ -90,7 +92,7 @@ const assignmentMarker = /^Managed by the ManagedIdentityConnections task for en
 
 /** The description the task writes on a role assignment. */
 export function roleAssignmentDescription(environment: string, project: ProjectRef): string {
-  return `Managed by the ManagedIdentityConnections task for environment ${environment} (project ${project.id.toLowerCase()}).`;
+  return `${ownershipMarker} for environment ${environment} (project ${project.id.toLowerCase()}).`;
 }
 
 /** The environment our description names (earlier versions wrote it without the project). */

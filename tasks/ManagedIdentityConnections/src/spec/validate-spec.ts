@@ -23,6 +23,7 @@ import {
   type NameRule,
 } from '../core/names';
 import { defaultCheckTimeoutMinutes, normalizeCheck, weekDays } from '../core/checks';
+import { ownershipMarker } from '../core/ownership';
 import { normalizeScope, parseScope, scopeDescription } from '../core/scopes';
 import type { CheckSpec } from '../ports/devops';
 import { closestMatch } from './did-you-mean';
@@ -466,7 +467,7 @@ function toDesired(check: SpecCheck, environment: ReadEnvironment, defaults: Def
 }
 
 export function defaultDescription(environment: string, identityName: string): string {
-  return `Workload identity federation with managed identity ${identityName} for environment ${environment}. Managed by the ManagedIdentityConnections task.`;
+  return `Workload identity federation with managed identity ${identityName} for environment ${environment}. ${ownershipMarker}.`;
 }
 
 /** Identity tags win; tag names compare ignoring case (as Azure does), keeping the identity's spelling. */
