@@ -67,8 +67,8 @@ export class TaskLibPlatform implements Platform {
     this.pending += text;
   }
 
-  /** Writes the pending progress lines; the entry point calls it before it sets the result. */
-  flush(): void {
+  /** Writes the pending progress lines: before anything task-lib writes itself, and at the end of the turn. */
+  private flush(): void {
     if (this.pending === '') return;
     const lines = this.pending;
     this.pending = '';
