@@ -52,13 +52,16 @@ const options = {
   [names.maxDeletions]: { type: 'string' },
   [names.keepConnectionsUsedWithinDays]: { type: 'string' },
   [names.deleteUsedConnections]: { type: 'boolean' },
+  [names.migrationScope]: { type: 'string' },
+  [names.migrateUnowned]: { type: 'boolean' },
+  [names.dryRun]: { type: 'boolean' },
   [consoleOptions.outputs]: { type: 'string' },
   [consoleOptions.summary]: { type: 'string' },
   [consoleOptions.debug]: { type: 'boolean' },
   [consoleOptions.help]: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit|teardown> --environments-file FILE
+export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit|teardown|migrate-issuer> --environments-file FILE
          --organization URL --project NAME [options]
 
 Plans, provisions or verifies the environments spec from a workstation, signed in with the Azure CLI
@@ -72,6 +75,8 @@ Commands:
   audit       list every Azure Resource Manager connection of the project (the spec is optional:
               with it, drift is reported too); writes audit.json and audit.csv
   teardown    delete every object the task owns in the environments named by --only
+  migrate-issuer  move connections from the Azure DevOps issuer to the Entra issuer (the spec's, or
+              with --migration-scope project every one of the project; no spec needed then)
 
 Options:
   --environments-file FILE          the environments spec (YAML or JSON)             (required)
@@ -91,6 +96,9 @@ Options:
   --max-deletions N                 refuse a plan deleting more, ${inputLimits.maxDeletions.min}-${inputLimits.maxDeletions.max} (default ${inputLimits.maxDeletions.default})
   --keep-connections-used-within-days N  keep connections used this recently, ${inputLimits.keepConnectionsUsedWithinDays.min}-${inputLimits.keepConnectionsUsedWithinDays.max} (default ${inputLimits.keepConnectionsUsedWithinDays.default})
   --delete-used-connections         delete recently used connections too
+  --migration-scope spec|project    migrate-issuer: the spec's connections (default), or the project's
+  --migrate-unowned                 migrate-issuer: connections without the ownership marker too
+  --dry-run                         migrate-issuer, teardown: print the plan, change nothing
   --tenant-id GUID                  sign in to this tenant (default: the az account's)
   --arm-endpoint URL                Azure Resource Manager (default ${cloudDefaults.armUrl})
   --arm-resource URL                audience of ARM tokens (default: the ARM endpoint)
@@ -123,7 +131,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify, audit or teardown), then options.`, { field: names.command, remediation: seeHelp });
+    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify, audit, teardown or migrate-issuer), then options.`, { field: names.command, remediation: seeHelp });
   }
   const raw: Record<string, string | undefined> = { [names.command]: positionals[0] };
   for (const name of Object.values(names)) {

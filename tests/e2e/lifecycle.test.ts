@@ -225,6 +225,17 @@ describe('e2e: ownership, prune and teardown', () => {
     assert.equal(run.requests.length, 0);
   });
 
+  it('teardown with dryRun prints what it would delete, sets permissionsNarrowed, and writes nothing', async () => {
+    const first = await world.run({ environments: devOnly });
+    assert.equal(first.result, 'Succeeded', transcript(first));
+    const run = await world.run({ command: 'teardown', environments: devOnly, only: 'dev', dryRun: 'true' });
+    assert.equal(run.result, 'Succeeded', transcript(run));
+    assert.equal(run.writes.length, 0);
+    assert.equal(run.outputs['permissionsNarrowed'], 'true');
+    assert.match(run.resultMessage ?? '', /Teardown dry run: \d+ objects would be deleted or narrowed; nothing was changed/);
+    assert.ok(run.log.some((line) => /delete managed identity id-ado-dev/.test(line)), transcript(run));
+  });
+
   it('teardown leaves an identity without the marker alone (MIC533)', async () => {
     // An identity made by hand, named explicitly in the spec.
     const named = specText([{ ...devEnvironment, identity: { name: 'id-by-hand' } }]);

@@ -68,6 +68,8 @@ export class FakeDevOps {
   pipelineUses: readonly string[] | undefined;
   /** By project id: the pipelines (definition ids) each project has. */
   readonly pipelines = new Map<string, Set<number>>();
+  /** An organization that does not honour a request for the Entra issuer (switchToEntraIssuer changes nothing). */
+  keepsLegacyIssuer = false;
   private minted = 0;
 
   constructor(
@@ -241,6 +243,13 @@ export class FakeDevOps {
         const { issuer, subject, issuerType, projectReferences, isDisabled } = stored.connection;
         stored.connection = this.fromDefinition(connectionId, definition, { ...(issuer ? { issuer } : {}), ...(subject ? { subject } : {}), ...(issuerType ? { issuerType } : {}), projectReferences, isDisabled });
         return { ...stored.connection };
+      }),
+
+    switchToEntraIssuer: (connectionId, connectionName) =>
+      this.log.record({ port: 'devOps', method: 'switchToEntraIssuer', args: [connectionId, connectionName], write: true, subject: connectionName }, () => {
+        const stored = this.stored(connectionId);
+        if (this.keepsLegacyIssuer) return { ...stored.connection };
+        return { ...this.moveToEntraIssuer(stored.connection.name) };
       }),
 
     getPipelinePermissions: (connectionId, project) =>

@@ -80,13 +80,15 @@ describe('CLI', () => {
       assert.deepEqual(all.cloud, { armUrl: 'https://management.usgovcloudapi.net/', azureEnvironment: 'AzureUSGovernment', authorityHost: 'https://login.microsoftonline.us/', armResourceId: 'https://management.core.usgovcloudapi.net/' });
       assert.deepEqual(all.pipeline, { collectionUri: 'https://dev.azure.com/contoso/', project: { id: 'a0a0a0a0-0000-4000-8000-000000000001', name: '' }, definitionId: 12 });
       assert.ok(Object.isFrozen(all) && Object.isFrozen(all.cloud));
-      assert.deepEqual(defaults.lifecycle, { prune: false, maxDeletions: 10, keepConnectionsUsedWithinDays: 30, deleteUsedConnections: false });
+      assert.deepEqual(defaults.lifecycle, { prune: false, maxDeletions: 10, keepConnectionsUsedWithinDays: 30, deleteUsedConnections: false, dryRun: false, migration: { scope: 'spec', includeUnowned: false } });
     });
 
     it('reads the lifecycle options, and teardown with --only', () => {
       const teardown = config(['teardown', ...required.slice(1), '--only', 'dev', '--prune', '--max-deletions', '3', '--keep-connections-used-within-days', '0', '--delete-used-connections']);
       assert.equal(teardown.command, 'teardown');
-      assert.deepEqual(teardown.lifecycle, { prune: true, maxDeletions: 3, keepConnectionsUsedWithinDays: 0, deleteUsedConnections: true });
+      assert.deepEqual(teardown.lifecycle, { prune: true, maxDeletions: 3, keepConnectionsUsedWithinDays: 0, deleteUsedConnections: true, dryRun: false, migration: { scope: 'spec', includeUnowned: false } });
+      const migrate = config(['migrate-issuer', ...required.slice(3), '--migration-scope', 'project', '--migrate-unowned', '--dry-run']);
+      assert.deepEqual([migrate.environments, migrate.lifecycle.migration, migrate.lifecycle.dryRun], [{ kind: 'none' }, { scope: 'project', includeUnowned: true }, true]);
     });
 
     it('takes the ARM endpoint as the token audience unless told otherwise, and adds the slash an organization URL lacks', () => {

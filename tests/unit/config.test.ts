@@ -78,12 +78,22 @@ describe('parseTaskConfig', () => {
     assert.equal(declared['maxDeletions'], String(config.lifecycle.maxDeletions));
     assert.equal(declared['keepConnectionsUsedWithinDays'], String(config.lifecycle.keepConnectionsUsedWithinDays));
     assert.equal(declared['deleteUsedConnections'], String(config.lifecycle.deleteUsedConnections));
+    assert.equal(declared['migrationScope'], config.lifecycle.migration.scope);
+    assert.equal(declared['migrateUnowned'], String(config.lifecycle.migration.includeUnowned));
+    assert.equal(declared['dryRun'], String(config.lifecycle.dryRun));
+  });
+
+  it('reads migrate-issuer: the project scope needs no spec, the spec scope does', () => {
+    const bootstrapConnection = '0b0b0b0b-0000-4000-8000-000000000001';
+    const project = parseTaskConfig({ bootstrapConnection, command: 'migrate-issuer', migrationScope: 'project', migrateUnowned: 'true', dryRun: 'true' }, facts());
+    assert.deepEqual([project.environments, project.lifecycle.migration, project.lifecycle.dryRun], [{ kind: 'none' }, { scope: 'project', includeUnowned: true }, true]);
+    assert.deepEqual(problems(refusal({ bootstrapConnection, command: 'migrate-issuer' })), [{ code: 'MIC103', field: 'environments' }]);
   });
 
   it('reads the lifecycle inputs, and teardown with only', () => {
     const config = parseTaskConfig(inputs({ command: 'teardown', only: 'dev', prune: 'true', maxDeletions: '0', keepConnectionsUsedWithinDays: '3650', deleteUsedConnections: 'true' }), facts());
     assert.equal(config.command, 'teardown');
-    assert.deepEqual(config.lifecycle, { prune: true, maxDeletions: 0, keepConnectionsUsedWithinDays: 3650, deleteUsedConnections: true });
+    assert.deepEqual(config.lifecycle, { prune: true, maxDeletions: 0, keepConnectionsUsedWithinDays: 3650, deleteUsedConnections: true, dryRun: false, migration: { scope: 'spec', includeUnowned: false } });
   });
 
   it('reads verification run parameters as YAML or JSON', () => {
@@ -131,6 +141,9 @@ describe('parseTaskConfig', () => {
     ['maxDeletions -1', { maxDeletions: '-1' }, 'MIC102', 'maxDeletions'],
     ['keepConnectionsUsedWithinDays 3651', { keepConnectionsUsedWithinDays: '3651' }, 'MIC102', 'keepConnectionsUsedWithinDays'],
     ['deleteUsedConnections that is not a boolean', { deleteUsedConnections: 'force' }, 'MIC102', 'deleteUsedConnections'],
+    ['an unknown migrationScope', { command: 'migrate-issuer', migrationScope: 'organization' }, 'MIC102', 'migrationScope'],
+    ['migrateUnowned that is not a boolean', { migrateUnowned: 'all' }, 'MIC102', 'migrateUnowned'],
+    ['dryRun that is not a boolean', { dryRun: 'maybe' }, 'MIC102', 'dryRun'],
   ];
   for (const [label, overrides, code, field] of invalid) {
     it(`refuses ${label}, naming the input and what is allowed`, () => {

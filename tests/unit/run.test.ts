@@ -119,6 +119,48 @@ describe('run', () => {
     });
   });
 
+  describe('migrate-issuer', () => {
+    /** Provisioned, then on the legacy issuer with a credential for it, as an older organization left it. */
+    async function onLegacyIssuer(spec: string) {
+      const fake = await provisioned(spec);
+      const connection = fake.devOps.byName('app-dev')!;
+      fake.devOps.connections.get(connection.id)!.connection = { ...connection, issuer: fake.devOps.legacyIssuer(), subject: fake.devOps.legacySubject('app-dev'), issuerType: 'DevOps' };
+      await runCommand(fake, 'provision', spec);
+      return { fake, ref: { subscriptionId: sub, resourceGroup: world.identityResourceGroup, name: 'id-ado-dev' } };
+    }
+
+    it('ends with one credential, for the pair Azure DevOps reads back — even when that differs from the predicted one', async () => {
+      const spec = specFor(['dev']);
+      const { fake, ref } = await onLegacyIssuer(spec);
+      const before = fake.log.writes().length;
+      const result = await runCommand(fake, 'migrate-issuer', spec);
+      assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+      // This fake's subject encoding differs from Azure DevOps' documented one: the prediction is wrong, the
+      // read-back write corrects it.
+      assert.deepEqual(fake.log.writes().slice(before).map((call) => call.method), ['putFederatedCredential', 'switchToEntraIssuer', 'putFederatedCredential', 'deleteFederatedCredential']);
+      const connection = fake.devOps.byName('app-dev')!;
+      assert.deepEqual(fake.azure.credentialsOf(ref).map((credential) => [credential.name, credential.issuer, credential.subject]), [['azdo-app-dev-entra', connection.issuer, connection.subject]]);
+      const again = fake.log.writes().length;
+      assert.equal((await runCommand(fake, 'migrate-issuer', spec)).status, 'succeeded');
+      assert.equal((await runCommand(fake, 'provision', spec)).status, 'succeeded');
+      assert.equal(fake.log.writes().length, again, 'neither a second migration nor provision writes anything');
+    });
+
+    it('dryRun writes nothing; an organization that keeps the legacy issuer is MIC445 and the legacy credential stays', async () => {
+      const spec = specFor(['dev']);
+      const { fake, ref } = await onLegacyIssuer(spec);
+      const before = fake.log.writes().length;
+      const dry = await runCommand(fake, 'migrate-issuer', spec, { dryRun: 'true' });
+      assert.equal(dry.status, 'succeeded');
+      assert.equal(fake.log.writes().length, before);
+      assert.match(fake.platform.summaries.join('\n'), /\| app-dev \| id-ado-dev \| https:\/\/vstoken\.dev\.azure\.com\/[^|]+ \| planned \|/);
+      fake.devOps.keepsLegacyIssuer = true;
+      const refused = await runCommand(fake, 'migrate-issuer', spec);
+      assert.deepEqual(refused.errors.map((error) => error.code), ['MIC445']);
+      assert.ok(fake.azure.credentialsOf(ref).some((credential) => credential.issuer === fake.devOps.legacyIssuer()), 'the legacy credential is kept');
+    });
+  });
+
   describe('plan', () => {
     it('reports the changes as outputs and writes nothing', async () => {
       const fake = createFakeWorld();

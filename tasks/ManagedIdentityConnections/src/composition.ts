@@ -216,6 +216,7 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       findConnections: true,
       createConnection: true,
       updateConnection: true,
+      switchToEntraIssuer: true,
       getPipelinePermissions: true,
       authorizePipelines: true,
       findPipelines: true,

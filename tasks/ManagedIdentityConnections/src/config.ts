@@ -8,10 +8,11 @@
 import { parse as parseYaml } from 'yaml';
 import { problem, TaskError, type ErrorCode, type Problem } from './errors';
 import { environmentNameRule, guidRule } from './core/names';
+import { migrationScopes, type MigrationScope } from './core/migrate-issuer';
 import type { ProjectRef } from './ports/devops';
 import { Secret } from './secret';
 
-export type Command = 'plan' | 'provision' | 'verify' | 'audit' | 'teardown';
+export type Command = 'plan' | 'provision' | 'verify' | 'audit' | 'teardown' | 'migrate-issuer';
 export type DevOpsAuth = 'systemAccessToken' | 'bootstrapIdentity';
 export type TextSource = { readonly kind: 'inline'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
 /** `none`: the audit without a spec (every other command needs one). */
@@ -59,6 +60,10 @@ export const inputNames = {
   maxDeletions: 'maxDeletions',
   keepConnectionsUsedWithinDays: 'keepConnectionsUsedWithinDays',
   deleteUsedConnections: 'deleteUsedConnections',
+  // Issuer migration (docs/lifecycle.md)
+  migrationScope: 'migrationScope',
+  migrateUnowned: 'migrateUnowned',
+  dryRun: 'dryRun',
 } as const;
 
 /**
@@ -178,6 +183,10 @@ export interface LifecycleInputs {
   readonly maxDeletions: number;
   readonly keepConnectionsUsedWithinDays: number;
   readonly deleteUsedConnections: boolean;
+  /** migrate-issuer and teardown: print the plan and write nothing. */
+  readonly dryRun: boolean;
+  /** migrate-issuer: which connections, and whether ones the task does not own may be migrated. */
+  readonly migration: { readonly scope: MigrationScope; readonly includeUnowned: boolean };
 }
 
 /** The proxy the agent is configured with (its `--proxyurl` options), for every request of the task. */
@@ -240,6 +249,9 @@ export const cliOptionNames = {
   maxDeletions: 'max-deletions',
   keepConnectionsUsedWithinDays: 'keep-connections-used-within-days',
   deleteUsedConnections: 'delete-used-connections',
+  migrationScope: 'migration-scope',
+  migrateUnowned: 'migrate-unowned',
+  dryRun: 'dry-run',
 } as const;
 
 export const cloudDefaults = {
@@ -259,7 +271,7 @@ export const inputLimits = {
 
 const defaultVerificationRunParameters = { mode: 'verify' };
 
-const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit', 'teardown'];
+const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit', 'teardown', 'migrate-issuer'];
 const devOpsAuths: readonly DevOpsAuth[] = ['systemAccessToken', 'bootstrapIdentity'];
 
 /** Throws one TaskError (MIC100, or the single problem's own code) listing every problem found. */
@@ -270,14 +282,14 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   if (bootstrapId !== undefined && !guidRule.pattern.test(bootstrapId)) {
     read.report('MIC102', inputNames.bootstrapConnection, `bootstrapConnection must be the id of an Azure Resource Manager service connection (a GUID); got ${JSON.stringify(bootstrapId)}.`);
   }
-  const environments = readEnvironmentsSource(read, inputs, facts, command);
   const only = readOnly(read, inputs, inputNames.only);
+  const lifecycle = readLifecycle(read, inputs, inputNames, command, only);
+  const environments = readEnvironmentsSource(read, inputs, facts, specOptional(command, lifecycle));
   const devOpsAuth = read.choice(inputs, inputNames.devOpsAuth, devOpsAuths, 'systemAccessToken');
   const allowPrivilegedRoles = read.boolean(inputs, inputNames.allowPrivilegedRoles, false);
   const concurrency = read.integer(inputs, inputNames.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(inputs, inputNames.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
   const verificationRun = readVerificationRun(read, inputs);
-  const lifecycle = readLifecycle(read, inputs, inputNames, command, only);
   const { identityResourceId, policy } = readGovernanceInputs(read, inputs, facts);
   const audit = command === 'audit' ? readAuditSettings(read, inputs, { failOn: inputNames.auditFailOn, directory: inputNames.auditOutputDirectory, scope: inputNames.auditScope }, read.optional(facts, factNames.tempDirectory) ?? '.') : undefined;
   const bootstrap = { ...readBootstrap(read, facts, bootstrapId ?? ''), ...(identityResourceId === undefined ? {} : { identityResourceId }) };
@@ -319,13 +331,13 @@ export function parseCliConfig(options: RawValues): CliConfig {
   const read = new RawReader((name) => (name === names.command ? name : `--${name}`), 'option');
   if (read.optional(options, names.command) === undefined) read.report('MIC101', names.command, `Name a command first: ${commands.join(', ')}.`);
   const command = read.choice(options, names.command, commands, 'plan');
-  const file = command === 'audit' ? read.optional(options, names.environmentsFile) : read.required(options, names.environmentsFile, 'MIC101');
-  const audit = command === 'audit' ? readAuditSettings(read, options, { failOn: names.failOn, directory: names.outputDirectory, scope: names.scope }, '.') : undefined;
   const only = readOnly(read, options, names.only);
+  const lifecycle = readLifecycle(read, options, names, command, only);
+  const file = specOptional(command, lifecycle) ? read.optional(options, names.environmentsFile) : read.required(options, names.environmentsFile, 'MIC101');
+  const audit = command === 'audit' ? readAuditSettings(read, options, { failOn: names.failOn, directory: names.outputDirectory, scope: names.scope }, '.') : undefined;
   const allowPrivilegedRoles = read.boolean(options, names.allowPrivilegedRoles, false);
   const concurrency = read.integer(options, names.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(options, names.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
-  const lifecycle = readLifecycle(read, options, names, command, only);
   const tenantId = read.guid(options, names.tenantId, { required: false, code: 'MIC102' });
   const armUrl = read.url(options, names.armEndpoint, cloudDefaults.armUrl, 'MIC102');
   const cloud: AzureCloud = {
@@ -393,7 +405,16 @@ function checkVerificationRunPipeline(read: RawReader, pipeline: PipelineContext
 function readLifecycle(
   read: RawReader,
   raw: RawValues,
-  names: { readonly prune: string; readonly maxDeletions: string; readonly keepConnectionsUsedWithinDays: string; readonly deleteUsedConnections: string; readonly only: string },
+  names: {
+    readonly prune: string;
+    readonly maxDeletions: string;
+    readonly keepConnectionsUsedWithinDays: string;
+    readonly deleteUsedConnections: string;
+    readonly only: string;
+    readonly migrationScope: string;
+    readonly migrateUnowned: string;
+    readonly dryRun: string;
+  },
   command: Command,
   only: readonly string[],
 ): LifecycleInputs {
@@ -405,7 +426,17 @@ function readLifecycle(
     maxDeletions: read.integer(raw, names.maxDeletions, inputLimits.maxDeletions),
     keepConnectionsUsedWithinDays: read.integer(raw, names.keepConnectionsUsedWithinDays, inputLimits.keepConnectionsUsedWithinDays),
     deleteUsedConnections: read.boolean(raw, names.deleteUsedConnections, false),
+    dryRun: read.boolean(raw, names.dryRun, false),
+    migration: {
+      scope: command === 'migrate-issuer' ? read.choice(raw, names.migrationScope, migrationScopes, 'spec') : 'spec',
+      includeUnowned: read.boolean(raw, names.migrateUnowned, false),
+    },
   };
+}
+
+/** The audit, and migrate-issuer over the whole project, need no spec; every other command acts on one. */
+function specOptional(command: Command, lifecycle: LifecycleInputs): boolean {
+  return command === 'audit' || (command === 'migrate-issuer' && lifecycle.migration.scope === 'project');
 }
 
 /** specSource values: which of the pair the editor shows and the task reads. */
@@ -417,7 +448,7 @@ export type SpecSource = (typeof specSources)[number];
  * the other is ignored, since the classic editor keeps a hidden input's old value; without specSource the
  * pair rules apply: exactly one of them set.
  */
-function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawValues, command: Command): EnvironmentsSource | undefined {
+function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawValues, optional: boolean): EnvironmentsSource | undefined {
   const text = read.optional(inputs, inputNames.environments);
   const path = suppliedFilePath(read.optional(inputs, inputNames.environmentsFile), facts);
   const chosen = read.optional(inputs, inputNames.specSource) === undefined ? undefined : read.choice(inputs, inputNames.specSource, specSources, 'inline');
@@ -437,7 +468,7 @@ function readEnvironmentsSource(read: RawReader, inputs: RawValues, facts: RawVa
   }
   if (text !== undefined) return { kind: 'inline', text: inputs[inputNames.environments]! };
   if (path !== undefined) return { kind: 'file', path };
-  if (command === 'audit') return { kind: 'none' };
+  if (optional) return { kind: 'none' };
   read.report('MIC103', inputNames.environments, 'Neither environments nor environmentsFile is set; give the environments spec inline or as a file.');
   return undefined;
 }

@@ -94,12 +94,14 @@ export const errorCatalog = {
   MIC413: { title: 'Connection deleted in this project but still shared with another', remediation: 'Delete the connection in the other project too (the next run creates and shares it anew), or share that copy back with this project (the next run adopts it).', raisedBy: 'core' },
   MIC414: { title: 'A shareWith project has another connection of that name', remediation: 'Connection names are unique per project: rename one of the two, or remove the project from shareWith.', raisedBy: 'core' },
   MIC420: { title: 'A connection of this name appeared for another identity while the task ran', remediation: 'Something else (another run, a person) created a service connection with this name for another identity or tenant: rename one of them, or delete the other and run again.', raisedBy: 'adapters' },
-  MIC421: { title: 'Connection uses the Azure DevOps (legacy) issuer', remediation: 'The Azure DevOps issuer retires on 2027-07-01: convert the connection to the Entra issuer (Project settings > Service connections > the connection > Convert, or edit and save), then run provision to update its federated credential.', raisedBy: 'core' },
+  MIC421: { title: 'Connection uses the Azure DevOps (legacy) issuer', remediation: 'The Azure DevOps issuer retires on 2027-07-01: run the task with command: migrate-issuer (it adds the Entra credential first, switches the connection, verifies it, then removes the legacy credential), or use the connection\'s Update button in the portal and run provision.', raisedBy: 'core' },
   MIC422: { title: 'Only the Reader role on a service connection', remediation: 'Azure DevOps shows a Reader only a stub of the connection: make the identity running the task an Administrator of the connection (Project settings > Service connections > the connection > Security).', raisedBy: 'core' },
   MIC430: { title: 'Check configuration refused', remediation: 'Azure DevOps refused a check on the connection: check the approver ids (users or groups of the organization), the template repository, the time zone (a Windows time zone id) and the message.', raisedBy: 'adapters' },
   MIC431: { title: 'Invalid check on a connection', remediation: 'Fix the value named (approvers and minApprovers, timeoutMinutes, the template\'s ref and path, business days and hours); docs/environments-spec.md lists what is allowed.', raisedBy: 'core' },
   MIC432: { title: 'Audit rule matched', remediation: 'The connections named match an auditFailOn rule: migrate them (secret → workload identity federation, legacy issuer → Entra ID issuer, app registration → managed identity), bring them under the spec, or drop the rule.', raisedBy: 'core' },
   MIC433: { title: 'Audit files cannot be written', remediation: 'Check auditOutputDirectory (or --output-directory): it must be a writable folder on the agent.', raisedBy: 'core' },
+  MIC445: { title: 'Azure DevOps kept the connection on the legacy issuer', remediation: 'The organization did not honour the request for the Entra issuer: nothing was lost (the connection still signs in with its legacy credential). Use the connection\'s Update button in the portal, then run migrate-issuer again to remove the legacy credential.', raisedBy: 'core' },
+  MIC446: { title: 'Connection left out of the issuer migration', remediation: 'The task migrates connections that sign in as a user-assigned managed identity it can read, with an issuer of the documented form: migrate the others with the Update button in the portal (Project settings > Service connections).', raisedBy: 'core' },
   // Verification and propagation
   MIC501: { title: 'Connection verification failed', remediation: 'Read the message from Azure DevOps; check the federated credential and that the identity has a role in the connection\'s subscription.', raisedBy: 'core' },
   MIC502: { title: 'Drift detected', remediation: 'Run the task with command: provision, or bring the spec in line with what exists.', raisedBy: 'core' },
@@ -234,4 +236,11 @@ export function classifyVerificationFailure(message: string): ErrorCode {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The error, naming the environment it happened in (unless it already names one). */
+export function withEnvironment(error: Problem, environment: string): TaskError {
+  const typed = isTaskError(error) ? error : TaskError.fromProblem(error);
+  if (typed.environment !== undefined) return typed;
+  return new TaskError(typed.code, typed.message, { ...typed, environment, cause: typed.cause });
 }

@@ -1,7 +1,8 @@
 // Test-only instrumentation, loaded into the task process with `NODE_OPTIONS=--require <this file>`: kills the
 // process (SIGKILL, no cleanup, as an agent losing its machine would) as soon as it has handed the socket the
 // first request whose request line matches MIC_KILL_ON (a case-insensitive regular expression, e.g.
-// `^DELETE .*roleAssignments`). The service may or may not have received it: exactly what a crash leaves.
+// `^DELETE .*roleAssignments`; with MIC_KILL_ON_NTH=n, the n-th such request). The service may or may not have
+// received it: exactly what a crash leaves.
 // HTTP writes its request line in plain text through Socket.prototype.write, TLS included (encryption happens
 // below it), so patching it sees every request whatever library sent it.
 import { Socket } from 'node:net';
@@ -10,14 +11,13 @@ const pattern = process.env.MIC_KILL_ON ? new RegExp(process.env.MIC_KILL_ON, 'i
 
 if (pattern) {
   const write = Socket.prototype.write as (this: Socket, ...args: unknown[]) => boolean;
-  let armed = true;
+  let matchesLeft = Number(process.env.MIC_KILL_ON_NTH ?? '1');
   (Socket.prototype as unknown as { write: (...args: unknown[]) => boolean }).write = function (this: Socket, ...args: unknown[]): boolean {
     const chunk = args[0];
     const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, Math.min(chunk.length, 2048)) : '';
     const requestLine = text.split('\r\n', 1)[0] ?? '';
     const written = write.apply(this, args);
-    if (armed && pattern.test(requestLine)) {
-      armed = false;
+    if (matchesLeft > 0 && pattern.test(requestLine) && --matchesLeft === 0) {
       // Right after the request was handed to the socket: it may have reached the service or not, and no
       // answer is acted on. (A timer would be too late: against a local service the rest of a teardown
       // takes a few milliseconds.)

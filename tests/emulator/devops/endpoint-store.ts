@@ -109,13 +109,17 @@ export function currentIssuerType(endpoint: ServiceEndpoint): IssuerType | undef
   return toIssuerType(parameter(endpoint.authorization.parameters, 'workloadIdentityFederationIssuerType'));
 }
 
+function requestedIssuerType(input: EndpointInput): string | undefined {
+  return isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, 'workloadIdentityFederationIssuerType') : undefined;
+}
+
 /**
  * The format a new connection gets: the organization's default, unless the create body asks for the Entra
  * issuer (`workloadIdentityFederationIssuerType: EntraID`, as Terraform's provider sends) and the organization
  * honours that request (`devops.honourRequestedIssuerType`; whether every organization does is [U]).
  */
 function issuerTypeOnCreate(service: DevOpsService, input: EndpointInput): IssuerType {
-  const requested = isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, 'workloadIdentityFederationIssuerType') : undefined;
+  const requested = requestedIssuerType(input);
   if (requested === ISSUER_TYPES.entra && service.settings.honourRequestedIssuerType) return ISSUER_TYPES.entra;
   return service.world.organization.issuerType;
 }
@@ -264,8 +268,12 @@ export function updateEndpoint(service: DevOpsService, endpoint: ServiceEndpoint
   // `devops.updateMovesToEntraIssuer`, saving a legacy connection moves it to the Entra issuer — Microsoft's
   // documented fix is "edit the connection and save" (convert-service-connections) — and the PUT answer
   // carries the new pair.
+  // A save that asks for the Entra issuer (`workloadIdentityFederationIssuerType: EntraID`, as the create does)
+  // moves the connection when the organization honours that request: how migrate-issuer asks, since the call
+  // behind the portal's Update button is undocumented [U] (docs/emulator.md).
   const keep = before.issuerType ?? service.world.organization.issuerType;
-  applyFederation(service, endpoint, service.settings.updateMovesToEntraIssuer ? ISSUER_TYPES.entra : keep);
+  const moves = service.settings.updateMovesToEntraIssuer || (requestedIssuerType(input) === ISSUER_TYPES.entra && service.settings.honourRequestedIssuerType);
+  applyFederation(service, endpoint, moves ? ISSUER_TYPES.entra : keep);
   return endpoint;
 }
 

@@ -310,6 +310,26 @@ export class AzureDevOpsClient implements DevOpsClient {
     });
   }
 
+  /**
+   * The connection as it is, saved with the Entra issuer requested. How the portal's "Update" button asks for
+   * the move is not publicly documented [U] (docs/lifecycle.md): this sends the one documented way to ask for an
+   * issuer, `workloadIdentityFederationIssuerType: EntraID` (what the create sends), on a plain update; the
+   * server-generated issuer and subject are left out so that the server fills them in.
+   */
+  switchToEntraIssuer(connectionId: string, connectionName: string): Promise<ServiceConnection> {
+    return this.calls.run({
+      what: `switch service connection ${connectionName} to the Entra issuer`,
+      operation: async () => {
+        const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
+        if (!current) throw new TaskError('MIC604', `Service connection ${connectionName} (${connectionId}) disappeared while the task ran.`);
+        const { workloadIdentityFederationIssuer: _issuer, workloadIdentityFederationSubject: _subject, ...parameters } = current.authorization?.parameters ?? {};
+        const body: SdkServiceEndpoint = { ...current, authorization: { ...current.authorization, parameters: { ...parameters, workloadIdentityFederationIssuerType: 'EntraID' } } };
+        return this.readBack(requireAnswer(await this.endpoints.updateServiceEndpoint(body, connectionId), `switch service connection ${connectionName} to the Entra issuer`));
+      },
+      translate: (failure) => this.rightsError(failure, 'MIC405', `update service connection ${connectionName}`),
+    });
+  }
+
   getPipelinePermissions(connectionId: string, project?: ProjectRef): Promise<PipelinePermissions> {
     return this.calls.run({
       what: `read pipeline permissions of ${connectionId}${project ? ` in project ${project.name}` : ''}`,

@@ -153,6 +153,20 @@ class EnvironmentRun {
         this.produced.set(action.id, { connection });
         return `id ${connection.id}`;
       }
+      case 'switchConnectionIssuer': {
+        const connection = await this.ports.devOps.switchToEntraIssuer(action.connectionId, action.connectionName);
+        // The credential written next trusts what this answer says; an answer without the pair, or one still on
+        // the old issuer (an organization that does not honour the request), leaves nothing to write.
+        if (!connection.issuer || !connection.subject) {
+          throw new TaskError('MIC407', `Service connection ${connection.name} came back without a workload identity federation issuer or subject.`);
+        }
+        if (connection.issuer === action.fromIssuer) {
+          throw new TaskError('MIC445', `Azure DevOps kept service connection ${action.connectionName} on the issuer ${connection.issuer} although the task asked for the Entra issuer; its credentials are unchanged and it still signs in. Use the connection's Update button in the portal (Project settings → Service connections), then run migrate-issuer again to remove the old credential.`);
+        }
+        this.connections.set(action.connectionName, connection);
+        this.produced.set(action.id, { connection });
+        return `issuer ${connection.issuer}`;
+      }
       case 'createFederatedCredential':
       case 'updateFederatedCredential': {
         const credential = { name: action.credentialName, issuer: this.resolve(action.issuer), subject: this.resolve(action.subject), audiences: [action.audience] };

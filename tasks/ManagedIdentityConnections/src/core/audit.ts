@@ -259,7 +259,7 @@ function ownedByThisTool(connection: ServiceConnection, identity: Identity | und
   return isTaskMarkedConnection(connection) || (identity !== undefined && isTaskMarkedIdentity(identity)) || connection.description.includes(ownershipMarker);
 }
 
-function isFederated(connection: ServiceConnection): boolean {
+export function isFederated(connection: ServiceConnection): boolean {
   return connection.authorizationScheme.toLowerCase() === 'workloadidentityfederation';
 }
 
@@ -276,7 +276,7 @@ function describeScheme(scheme: string): string {
   }
 }
 
-function identityRefOf(resourceId: string): { subscriptionId: string; resourceGroup: string; name: string } | undefined {
+export function identityRefOf(resourceId: string): { subscriptionId: string; resourceGroup: string; name: string } | undefined {
   const match = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.managedidentity\/userassignedidentities\/([^/]+)$/i.exec(resourceId);
   return match ? { subscriptionId: match[1]!, resourceGroup: match[2]!, name: match[3]! } : undefined;
 }

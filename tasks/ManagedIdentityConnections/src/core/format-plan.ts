@@ -33,6 +33,8 @@ export function describeAction(action: Action): string {
       return `share connection ${action.connectionName} with ${action.projects.map((project) => project.name).join(', ')}`;
     case 'configureCheck':
       return `${action.existing ? `rewrite check ${action.existing.id} on` : 'add a check to'} connection ${action.connectionName}: ${describeCheck(action.check)}`;
+    case 'switchConnectionIssuer':
+      return `switch service connection ${action.connectionName} from issuer ${action.fromIssuer} to the Entra issuer`;
     case 'testConnection':
       return `verify service connection ${action.connectionName}`;
     case 'revokePipelines': {
@@ -75,6 +77,8 @@ export function summarizeAction(action: Action): string {
       return `shared with ${action.projects.map((project) => project.name).join(', ')}`;
     case 'configureCheck':
       return `${checkLabel(action.check.kind)} check ${action.existing ? 'updated' : 'added'}`;
+    case 'switchConnectionIssuer':
+      return 'moved to the Entra issuer';
     case 'testConnection':
       return 'tested';
     case 'revokePipelines':

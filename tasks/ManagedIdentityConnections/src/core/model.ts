@@ -350,6 +350,18 @@ export interface ConfigureCheckAction extends ActionBase {
   readonly existing?: ConnectionCheck;
 }
 
+/**
+ * Moves a connection from the Azure DevOps (vstoken) issuer to the Entra issuer (migrate-issuer.ts). Produces
+ * the connection as Azure DevOps answers: the new issuer and subject are read back, never assumed.
+ */
+export interface SwitchConnectionIssuerAction extends ActionBase {
+  readonly kind: 'switchConnectionIssuer';
+  readonly connectionName: string;
+  readonly connectionId: string;
+  /** The issuer the connection has now (for the plan's text). */
+  readonly fromIssuer: string;
+}
+
 /** A read: runs the connection's TestConnection. Provision and verify run it; plan does not. */
 export interface TestConnectionAction extends ActionBase {
   readonly kind: 'testConnection';
@@ -435,6 +447,7 @@ export type Action =
   | AuthorizePipelinesAction
   | ShareConnectionAction
   | ConfigureCheckAction
+  | SwitchConnectionIssuerAction
   | TestConnectionAction
   | DestructiveAction;
 

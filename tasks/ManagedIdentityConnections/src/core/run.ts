@@ -7,6 +7,8 @@
 //   verify     observe → plan → fail on drift or a disabled / not-ready connection; test every existing
 //              connection; writes nothing
 //   teardown   observe → plan every owned object of the `only` environments away (prune.ts) → apply
+//   migrate-issuer  the spec's (or the project's) connections from the Azure DevOps issuer to the Entra issuer
+//              (migrate-issuer.ts, migrate-issuer-run.ts); audit is audit-run.ts
 //
 // Owned objects outside the spec (prune.ts) are warnings in plan and provision, drift in verify, and
 // destructive actions with `prune` (docs/lifecycle.md).
@@ -18,20 +20,22 @@
 // In every command: an invalid spec or any error finding means no write at all; output variables (ids per
 // environment plus `environments` JSON) and a markdown summary are produced whenever the spec was valid.
 import type { TaskConfig } from '../config';
-import { isTaskError, TaskError, toTaskError, type Problem } from '../errors';
+import { TaskError, toTaskError, withEnvironment, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import type { Platform } from '../ports/platform';
 import { systemClock } from '../retry';
 import { loadSpecText, selectEnvironments } from '../spec/load-spec';
 import { specProblemsError } from '../spec/spec-file';
-import { apply, type ApplyEvent } from './apply';
+import { apply } from './apply';
 import { legacyIssuerWarnings } from './legacy-issuer';
-import { describeAction, formatFindingBody, formatPlanSections } from './format-plan';
-import { finalState, formatRunSummary, outputVariables, type RunMode, type SummaryInput } from './format-run';
+import { describeAction, formatFindingBody } from './format-plan';
+import { groupedProgress, printPlan } from './run-output';
+import { finalState, formatRunSummary, outputVariables, type SummaryInput } from './format-run';
 import { allFindings, blockingFindings, isWrite, type ApplyResult, type BootstrapIdentityLookup, type DesiredState, type Plan, type PlanSettings } from './model';
 import { observe } from './observe';
 import { admitByPolicy, refusedRoles } from './policy-gate';
 import { runAudit } from './audit-run';
+import { runIssuerMigration } from './migrate-issuer-run';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
 import { queueVerificationRun, type VerificationRunOutcome, type WaitClock } from './verification-run';
@@ -87,7 +91,8 @@ function describeBootstrapLookup(lookup: BootstrapIdentityLookup): string {
 async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): Promise<RunResult> {
   const { platform } = ports;
   if (config.command === 'audit') return runAudit(config, ports, config.environments.kind === 'none' ? undefined : await planOfSpec(config, ports));
-  const mode: RunMode = config.command;
+  if (config.command === 'migrate-issuer' && config.lifecycle.migration.scope === 'project') return runIssuerMigration(config, ports, []);
+  const mode = config.command;
   const currentPipelineId = runningPipelineId(config);
   // plan shows the grant provision will make for the verification run, so that an approver sees it (and
   // permissionsBroadened says so); only provision queues the run. verify writes nothing and ignores it.
@@ -113,6 +118,7 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   // Every environment of the spec, also those `only` leaves out: the escalation guard protects all their
   // identities, and the platform policy judges the whole spec.
   const allEnvironments = whole.ok ? whole.environments : loaded.environments;
+  if (mode === 'migrate-issuer') return runIssuerMigration(config, ports, loaded.environments);
   const admitted = await admitByPolicy(config, platform, allEnvironments);
   if (!admitted.ok) return failed(`${admitted.error.code}: the platform policy refuses this spec; nothing was read or changed.`, [admitted.error], []);
   const desired: DesiredState = {
@@ -206,6 +212,11 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
 /** teardown: the plan's destructive actions, applied in teardown order; nothing is created or tested. */
 async function teardown(config: TaskConfig, ports: Ports, plan: Plan, warnings: readonly Problem[]): Promise<RunResult> {
   const { platform } = ports;
+  if (config.lifecycle.dryRun) {
+    publish(platform, { mode: 'plan', plan, errors: [] });
+    const deletions = plan.environments.flatMap((environment) => environment.actions.filter(isWrite)).length;
+    return finish(`Teardown dry run: ${deletions} object${deletions === 1 ? '' : 's'} would be deleted or narrowed; nothing was changed.`, [], warnings, plan);
+  }
   const applied = await apply(plan, ports, { concurrency: config.concurrency, onEvent: groupedProgress(platform, plan) });
   const errors = applied.environments.flatMap((environment) => (environment.error ? [withEnvironment(environment.error, environment.environment)] : []));
   publish(platform, { mode: 'teardown', plan, applied, errors });
@@ -289,58 +300,6 @@ function publish(platform: Platform, input: SummaryInput): void {
   }
 }
 
-/** The plan, each environment's part as one log group. */
-function printPlan(platform: Platform, plan: Plan): void {
-  const sections = formatPlanSections(plan);
-  for (const line of sections.head) platform.info(line);
-  for (const environment of sections.environments) inGroup(platform, environment.title, environment.lines);
-  for (const line of sections.tail) platform.info(line);
-}
-
-function inGroup(platform: Platform, title: string, lines: readonly string[]): void {
-  if (platform.group && platform.endGroup) {
-    platform.group(title);
-    for (const line of lines) platform.info(line);
-    platform.endGroup();
-  } else {
-    for (const line of [title, ...lines]) platform.info(line);
-  }
-}
-
-/**
- * Apply's progress, one log group per environment, printed when the environment is done (every action has
- * succeeded, failed or been skipped): environments run in parallel, and their lines would interleave. Debug
- * lines go out at once; retries print their own lines as they wait (ServiceCalls).
- */
-function groupedProgress(platform: Platform, plan: Plan): (event: ApplyEvent) => void {
-  const remaining = new Map(plan.environments.map((environment) => [environment.environment, environment.actions.length]));
-  const lines = new Map<string, string[]>();
-  return (event) => {
-    const environment = event.action.environment;
-    const line = progressLine(event);
-    if (line.debug) platform.debug(line.text);
-    else lines.set(environment, [...(lines.get(environment) ?? []), line.text]);
-    if (event.type === 'started') return;
-    const left = (remaining.get(environment) ?? 1) - 1;
-    remaining.set(environment, left);
-    if (left === 0) inGroup(platform, `Environment ${environment}: results`, lines.get(environment) ?? []);
-  };
-}
-
-function progressLine(event: ApplyEvent): { readonly text: string; readonly debug?: boolean } {
-  const prefix = `[${event.action.environment}]`;
-  switch (event.type) {
-    case 'started':
-      return event.action.kind === 'testConnection' ? { text: `${prefix} ${describeAction(event.action)}…` } : { text: `${prefix} start: ${describeAction(event.action)}`, debug: true };
-    case 'succeeded':
-      return { text: `${prefix} done: ${describeAction(event.action)}${event.detail ? ` — ${event.detail}` : ''}` };
-    case 'failed':
-      return { text: `${prefix} failed: ${describeAction(event.action)} — ${event.error.code}` };
-    case 'skipped':
-      return { text: `${prefix} skipped (an earlier step failed): ${describeAction(event.action)}` };
-  }
-}
-
 function finish(message: string, errors: readonly TaskError[], warnings: readonly Problem[], plan?: Plan, applied?: ApplyResult): RunResult {
   const status: RunStatus = errors.length > 0 ? 'failed' : warnings.length > 0 ? 'succeededWithIssues' : 'succeeded';
   return { status, message, errors, warnings, ...(plan ? { plan } : {}), ...(applied ? { applied } : {}) };
@@ -348,12 +307,6 @@ function finish(message: string, errors: readonly TaskError[], warnings: readonl
 
 function failed(message: string, errors: readonly TaskError[], warnings: readonly Problem[], plan?: Plan): RunResult {
   return { status: 'failed', message, errors, warnings, ...(plan ? { plan } : {}) };
-}
-
-function withEnvironment(error: Problem, environment: string): TaskError {
-  const typed = isTaskError(error) ? error : TaskError.fromProblem(error);
-  if (typed.environment !== undefined) return typed;
-  return new TaskError(typed.code, typed.message, { ...typed, environment, cause: typed.cause });
 }
 
 function redactingPlatform(platform: Platform, secrets: readonly string[]): Platform {

@@ -185,6 +185,12 @@ export interface DevOpsClient {
    * is shared with).
    */
   getPipelinePermissions(connectionId: string, project?: ProjectRef): Promise<PipelinePermissions>;
+  /**
+   * Asks Azure DevOps to move the connection to the Entra issuer (migrate-issuer) and returns it read back: the
+   * issuer and subject it has afterwards, which may still be the old ones if the organization does not honour
+   * the request.
+   */
+  switchToEntraIssuer(connectionId: string, connectionName: string): Promise<ServiceConnection>;
   /** Adds authorizations (in the current project, or in `project`); never removes any. */
   authorizePipelines(connectionId: string, authorization: PipelineAuthorization, project?: ProjectRef): Promise<void>;
   /** Which of these pipeline (definition) ids exist in the current project, or in `project`. */
