@@ -127,6 +127,40 @@ describe('e2e: convert (service principal secret → workload identity on a mana
     await assertConverted();
   });
 
+  it('dryRun prints the plan and the summary, and writes nothing', async () => {
+    const run = await world.run({ ...convertInputs, dryRun: 'true' });
+    assert.equal(run.result, 'Succeeded', transcript(run));
+    assert.deepEqual(run.writes, [], 'nothing was written');
+    assert.equal(run.outputs.changesPresent, 'true');
+    assert.ok(run.log.some((line) => /\+ switch the connection to workload identity federation/.test(line)), transcript(run));
+    assert.match(run.summaries.join('\n'), /Convert \(dry run: nothing written\)[\s\S]*\| legacy-app \|.*\| planned: 5 steps \|/);
+    assert.equal(connectionNamed(world.state(), 'legacy-app')!.authorization.scheme, 'ServicePrincipal');
+  });
+
+  describe('the unverified answers of Azure DevOps, switched', () => {
+    it('a service that refuses another client id in the conversion: MIC443, the connection keeps its secret', async () => {
+      await world.control('POST', 'settings', { devops: { convertAllowsNewClientId: false } });
+      const run = await world.run(convertInputs);
+      assert.deepEqual(run.problems.map((problem) => problem.code), ['MIC443'], transcript(run));
+      assert.equal(connectionNamed(world.state(), 'legacy-app')!.authorization.scheme, 'ServicePrincipal');
+      assert.equal((await world.testConnection(CONNECTION_ID)).statusCode, 'ok');
+    });
+
+    it('a service that drops the secret when converting: a failed verification cannot be rolled back, and MIC444 says so', async function () {
+      this.timeout(60_000);
+      await world.control('POST', 'settings', { devops: { convertKeepsSecret: false } });
+      await world.control('POST', 'delays', { ficPropagationMs: 600_000 });
+      const run = await world.run(convertInputs);
+      assert.deepEqual(run.problems.map((problem) => problem.code), ['MIC444'], transcript(run));
+      assert.ok(run.errors.some((error) => /roll-back to its secret failed too/.test(error)), transcript(run));
+      // Still converted (nothing could be restored); once the credential propagates, a rerun finishes it.
+      assert.equal(connectionNamed(world.state(), 'legacy-app')!.authorization.scheme, 'WorkloadIdentityFederation');
+      await world.control('POST', 'delays', { ficPropagationMs: 0 });
+      const rerun = await world.run(convertInputs);
+      assert.equal(rerun.result, 'Succeeded', transcript(rerun));
+    });
+  });
+
   describe('killed at every write, finished by a rerun', () => {
     const killer = join(__dirname, 'instrumentation', 'kill-on-request.js');
     const steps: [string, string][] = [
