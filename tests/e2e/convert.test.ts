@@ -133,7 +133,7 @@ describe('e2e: convert (service principal secret → workload identity on a mana
     assert.deepEqual(run.writes, [], 'nothing was written');
     assert.equal(run.outputs.changesPresent, 'true');
     assert.ok(run.log.some((line) => /\+ switch the connection to workload identity federation/.test(line)), transcript(run));
-    assert.match(run.summaries.join('\n'), /Convert \(dry run: nothing written\)[\s\S]*\| legacy-app \|.*\| planned: 5 steps \|/);
+    assert.match(run.summaries.join('\n'), /Convert \(dry run: nothing written\)[\s\S]*\| legacy-app \|.*\| planned: 6 steps \|/);
     assert.equal(connectionNamed(world.state(), 'legacy-app')!.authorization.scheme, 'ServicePrincipal');
   });
 
