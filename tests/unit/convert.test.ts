@@ -10,7 +10,7 @@ import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import type { Identity, RoleAssignment } from '../../tasks/ManagedIdentityConnections/src/ports/azure';
 import type { ServiceConnection } from '../../tasks/ManagedIdentityConnections/src/ports/devops';
 import { createFakeWorld, world, type FakeWorld } from '../fakes/fake-world';
-import { taskConfig } from './builders/run-builders';
+import { specFor, taskConfig } from './builders/run-builders';
 
 const sub = world.devSubscription.subscriptionId;
 const appId = 'aaaa0000-0000-4000-8000-00000000a001';
@@ -191,6 +191,46 @@ describe('convert (run against the fake world)', () => {
     const result = await run(taskConfig(inputs), fake.ports);
     assert.deepEqual(result.errors.map((error) => error.code), ['MIC442']);
     assert.equal(fake.log.writes().length, 0);
+  });
+
+  it('with a spec, a connection an environment names moves onto that environment\'s identity (created with its ownership tags)', async () => {
+    const fake = seeded();
+    const spec = specFor(['dev']).replace('      - name: app-dev', '      - name: legacy-app');
+    const result = await run(taskConfig({ command: 'convert', convertConnections: 'legacy-app', environments: spec }), fake.ports);
+    assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+    const connection = fake.devOps.byName('legacy-app')!;
+    const identity = fake.azure.identityByClientId(connection.clientId!)!;
+    assert.equal(identity.ref.name, 'id-ado-dev');
+    assert.deepEqual([identity.identity.tags['managed-by-environment'], identity.identity.tags['managed-by-connection']], ['dev', undefined]);
+  });
+
+  it('with *, converts every secret connection of the project and leaves the others alone', async () => {
+    const fake = seeded();
+    const modern = fake.devOps.seedConnection({ name: 'modern' });
+    const result = await run(taskConfig({ ...inputs, convertConnections: '*' }), fake.ports);
+    assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+    assert.equal(fake.devOps.byName('legacy-app')!.authorizationScheme, 'WorkloadIdentityFederation');
+    assert.deepEqual(fake.devOps.byName('modern'), modern);
+  });
+
+  it('prune never takes a converted connection\'s identity (in a spec\'s resource group) for a removed environment', async () => {
+    const fake = seeded();
+    const converted = await run(taskConfig(inputs), fake.ports);
+    assert.equal(converted.status, 'succeeded', converted.errors.map(formatTaskError).join('\n'));
+    const identityName = conversionIdentityName(fake.devOps.byName('legacy-app')!);
+    const pruned = await run(taskConfig({ command: 'provision', environments: specFor(['dev']), prune: 'true' }), fake.ports);
+    assert.equal(pruned.status, 'succeeded', pruned.errors.map(formatTaskError).join('\n'));
+    assert.ok([...fake.azure.identities.values()].some((stored) => stored.ref.name === identityName), 'the converted connection keeps its identity');
+    assert.equal(fake.devOps.byName('legacy-app')!.authorizationScheme, 'WorkloadIdentityFederation');
+    assert.equal(fake.log.writes().filter((call) => call.method.startsWith('delete')).length, 0);
+  });
+
+  it('dryRun prints the plan and writes nothing', async () => {
+    const fake = seeded();
+    const result = await run(taskConfig({ ...inputs, dryRun: 'true' }), fake.ports);
+    assert.equal(result.status, 'succeeded');
+    assert.equal(fake.log.writes().length, 0);
+    assert.match(fake.platform.summaries.join('\n'), /dry run: nothing written/);
   });
 
   it('every bad input is a MIC440 naming the field, before any call', async () => {
