@@ -97,6 +97,16 @@ describe('convert plan', () => {
     assert.deepEqual(plan.conversions[0]!.actions.map((action) => action.kind), ['writeCredential', 'verify']);
   });
 
+  it('finishes a switched connection on a spec identity without the old app id: no parity step, no refusal', () => {
+    const connection = secretConnection();
+    const identity = { ...convertedIdentity(connection), tags: {} };
+    const switched = { ...connection, authorizationScheme: 'WorkloadIdentityFederation', clientId: identity.clientId, issuer: 'https://i', subject: 's' };
+    const spec = new Map([['legacy-app', { environment: 'dev', ref: { subscriptionId: sub, resourceGroup: world.identityResourceGroup, name: conversionIdentityName(connection) }, location: 'westeurope' }]]);
+    const plan = planConversion(request({ specIdentities: spec }), observed(switched, { appId: undefined, servicePrincipal: undefined, sourceAssignments: [] }, identity));
+    assert.equal(plan.conversions[0]!.state, 'resume', plan.conversions[0]!.refusal?.message);
+    assert.deepEqual(plan.conversions[0]!.actions.map((action) => action.kind), ['writeCredential', 'verify']);
+  });
+
   it('a finished conversion only verifies, without roll-back, and changes nothing', () => {
     const connection = secretConnection();
     const identity = convertedIdentity(connection);

@@ -212,12 +212,14 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
   if (!candidate) return refuse('it was not read');
   const appId = candidate.appId;
   const base = { identity: choice, ...(identity ? { observedIdentity: identity } : {}), ...(appId ? { appId } : {}), ...(candidate.servicePrincipal ? { servicePrincipalId: candidate.servicePrincipal.objectId } : {}) };
-  if (candidate.servicePrincipalProblem) return refused(connection, { ...candidate.servicePrincipalProblem, field: 'convertConnections' }, base);
-  if (!appId || !candidate.servicePrincipal) {
+  if (candidate.servicePrincipalProblem && secret) return refused(connection, { ...candidate.servicePrincipalProblem, field: 'convertConnections' }, base);
+  // A switched connection had its roles copied before the switch (the chain's order): without the old app id
+  // (a spec identity carries no converted-from-app tag) there is nothing left to compare, so no parity step.
+  if (secret && (!appId || !candidate.servicePrincipal)) {
     return refused(connection, problem('MIC442', `Service connection ${name}: the app registration ${appId ?? '(no client id)'} it signed in as has no service principal in the tenant, so its roles cannot be copied; nothing was changed for it.`, { field: 'convertConnections' }), base);
   }
   const privileged = privilegedAssignments(candidate);
-  if (privileged.length > 0 && !request.allowPrivilegedRoles) {
+  if (privileged.length > 0 && !request.allowPrivilegedRoles && secret) {
     return refused(
       connection,
       problem('MIC320', `Service connection ${name}: its service principal ${appId} holds ${privileged.map((item) => `${item.roleName} on ${item.scope}`).join(', ')}, which can change authorization; set allowPrivilegedRoles: true to copy it, or narrow the service principal first. Nothing was changed for it.`, { field: 'convertConnections' }),
@@ -228,7 +230,7 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
   const actions: ConvertAction[] = [];
   const label = { connection: name };
   if (!identity) {
-    const tags = choice.environment ? ownershipTags(request.project, choice.environment) : conversionTags(request.project, connection.id, appId);
+    const tags = choice.environment ? ownershipTags(request.project, choice.environment) : conversionTags(request.project, connection.id, appId ?? '');
     const why = choice.environment ? `the identity of spec environment ${choice.environment} does not exist yet` : `the connection needs a managed identity of its own to sign in as`;
     actions.push({ ...label, kind: 'createIdentity', ref: choice.ref, location: choice.location, tags, reason: why });
   }
@@ -242,7 +244,7 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
       scope: assignment.scope,
       roleDefinitionId: assignment.roleDefinitionId,
       roleName,
-      description: convertedAssignmentDescription(connection.id, appId, request.project),
+      description: convertedAssignmentDescription(connection.id, appId ?? '', request.project),
       reason: `role parity: service principal ${appId} has ${roleName} on ${assignment.scope}`,
     });
   }

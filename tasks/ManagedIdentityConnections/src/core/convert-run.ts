@@ -4,7 +4,7 @@
 import type { ConvertSettings, TaskConfig } from '../config';
 import { isTaskError, TaskError, toTaskError, type Problem } from '../errors';
 import type { Ports } from '../ports';
-import type { Identity } from '../ports/azure';
+import type { Identity, RoleDefinition } from '../ports/azure';
 import type { ServiceConnection } from '../ports/devops';
 import { loadSpecText } from '../spec/load-spec';
 import { mapWithConcurrency } from './concurrency';
@@ -75,7 +75,7 @@ export async function observeConversion(request: ConvertRequest, ports: Ports, c
   await mapWithConcurrency(selected, concurrency, async (connection) => {
     const choice = identityFor(request, connection);
     if (!choice || connection.type.toLowerCase() !== 'azurerm' || connection.readerStub) return;
-    candidates.set(connection.id, await observeCandidate(request, ports, connection, choice.ref && identities.get(identityKeyOf(choice.ref))));
+    candidates.set(connection.id, await observeCandidate(request, ports, connection, identities.get(identityKeyOf(choice.ref))));
   });
   return { connections, identities, candidates };
 }
@@ -100,7 +100,7 @@ async function observeCandidate(request: ConvertRequest, ports: Ports, connectio
   if (!servicePrincipal || !subscriptionId) return { ...base, ...(servicePrincipal ? { servicePrincipal } : {}), sourceAssignments: [], roleDefinitions: new Map() };
   const sourceAssignments = await ports.roles.listAssignmentsForPrincipal(subscriptionId, servicePrincipal.objectId);
   const guids = [...new Set(sourceAssignments.map((assignment) => (assignment.roleDefinitionId.split('/').pop() ?? '').toLowerCase()))];
-  const roleDefinitions = new Map();
+  const roleDefinitions = new Map<string, RoleDefinition>();
   for (const guid of guids) {
     const definition = await ports.roles.findRoleDefinition(subscriptionScope(subscriptionId), guid);
     if (definition) roleDefinitions.set(guid, definition);
