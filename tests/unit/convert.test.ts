@@ -7,6 +7,7 @@ import { formatTaskError } from '../../tasks/ManagedIdentityConnections/src/core
 import { conversionTags } from '../../tasks/ManagedIdentityConnections/src/core/ownership';
 import { run } from '../../tasks/ManagedIdentityConnections/src/core/run';
 import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
+import { parseCliConfig } from '../../tasks/ManagedIdentityConnections/src/config';
 import type { Identity, RoleAssignment } from '../../tasks/ManagedIdentityConnections/src/ports/azure';
 import type { ServiceConnection } from '../../tasks/ManagedIdentityConnections/src/ports/devops';
 import { createFakeWorld, world, type FakeWorld } from '../fakes/fake-world';
@@ -241,6 +242,16 @@ describe('convert (run against the fake world)', () => {
     assert.equal(result.status, 'succeeded');
     assert.equal(fake.log.writes().length, 0);
     assert.match(fake.platform.summaries.join('\n'), /dry run: nothing written/);
+  });
+
+  it('the CLI takes the same settings as options, without a spec, and names the option in a refusal', () => {
+    const cli = parseCliConfig({ command: 'convert', organization: 'fabrikam', project: 'Platform', connections: 'legacy-app, other', 'identity-resource-group': inputs.convertIdentityResourceGroup, 'identity-location': 'West Europe' });
+    assert.deepEqual(cli.convert, { connections: ['legacy-app', 'other'], target: { subscriptionId: sub, resourceGroup: world.identityResourceGroup, location: 'westeurope' } });
+    assert.equal(cli.environments.kind, 'none');
+    assert.throws(
+      () => parseCliConfig({ command: 'convert', organization: 'fabrikam', project: 'Platform', connections: 'legacy-app' }),
+      (error: unknown) => error instanceof TaskError && error.code === 'MIC440' && error.field === '--identity-resource-group',
+    );
   });
 
   it('every bad input is a MIC440 naming the field, before any call', async () => {
