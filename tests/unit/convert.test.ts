@@ -215,6 +215,16 @@ describe('convert (run against the fake world)', () => {
     assert.deepEqual([identity.identity.tags['managed-by-environment'], identity.identity.tags['managed-by-connection']], ['dev', undefined]);
   });
 
+  it('two connections of one spec environment share its identity: their credentials are written one at a time', async () => {
+    const fake = seeded();
+    fake.devOps.seedConnection({ name: 'legacy-two', authorizationScheme: 'ServicePrincipal', clientId: appId, tenantId: world.tenantId, subscriptionId: sub, issuer: undefined, subject: undefined, issuerType: undefined } as ServiceConnection);
+    const spec = specFor(['dev']).replace('      - name: app-dev', '      - name: legacy-app\n      - name: legacy-two');
+    const result = await run(taskConfig({ command: 'convert', convertConnections: 'legacy-app,legacy-two', environments: spec }), fake.ports);
+    assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+    const identity = fake.azure.identityByClientId(fake.devOps.byName('legacy-two')!.clientId!)!;
+    assert.equal(identity.credentials.length, 2);
+  });
+
   it('with *, converts every secret connection of the project and leaves the others alone', async () => {
     const fake = seeded();
     const modern = fake.devOps.seedConnection({ name: 'modern' });

@@ -7,7 +7,7 @@ import type { Ports } from '../ports';
 import type { Identity, RoleDefinition } from '../ports/azure';
 import type { ServiceConnection } from '../ports/devops';
 import { loadSpecText } from '../spec/load-spec';
-import { mapWithConcurrency } from './concurrency';
+import { KeyedMutex, mapWithConcurrency } from './concurrency';
 import {
   convertedAssignmentName,
   identityFor,
@@ -110,10 +110,12 @@ async function observeCandidate(request: ConvertRequest, ports: Ports, connectio
 
 /** Runs each connection's chain; connections in parallel, the first failure stops its chain. Decides nothing. */
 export async function applyConversion(plan: ConvertPlan, ports: Ports, concurrency: number): Promise<ConversionOutcome[]> {
-  return mapWithConcurrency(plan.conversions, concurrency, (conversion) => applyOne(conversion, ports));
+  // Connections a spec environment names share its identity, and ARM refuses concurrent credential writes on one.
+  const credentialWrites = new KeyedMutex();
+  return mapWithConcurrency(plan.conversions, concurrency, (conversion) => applyOne(conversion, ports, credentialWrites));
 }
 
-async function applyOne(conversion: ConnectionConversion, ports: Ports): Promise<ConversionOutcome> {
+async function applyOne(conversion: ConnectionConversion, ports: Ports, credentialWrites: KeyedMutex): Promise<ConversionOutcome> {
   if (conversion.state === 'refused') return { conversion, status: 'refused', done: [], ...(conversion.refusal ? { error: TaskError.fromProblem(conversion.refusal) } : {}) };
   let identity = conversion.observedIdentity;
   let connection = conversion.connection;
@@ -142,7 +144,8 @@ async function applyOne(conversion: ConnectionConversion, ports: Ports): Promise
         case 'writeCredential': {
           // The pair Azure DevOps answered for the switched connection (or holds for one switched earlier).
           if (!connection.issuer || !connection.subject) throw new TaskError('MIC407', `Service connection ${connection.name} (${connection.id}) has no workload identity federation issuer or subject after the switch.`);
-          await ports.identities.putFederatedCredential(action.ref, { name: action.name, issuer: connection.issuer, subject: connection.subject, audiences: [tokenExchangeAudience] });
+          const credential = { name: action.name, issuer: connection.issuer, subject: connection.subject, audiences: [tokenExchangeAudience] };
+          await credentialWrites.runExclusive(identityKeyOf(action.ref), () => ports.identities.putFederatedCredential(action.ref, credential));
           credentialWritten = true;
           break;
         }
