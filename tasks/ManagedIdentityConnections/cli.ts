@@ -55,13 +55,16 @@ const options = {
   [names.migrationScope]: { type: 'string' },
   [names.migrateUnowned]: { type: 'boolean' },
   [names.dryRun]: { type: 'boolean' },
+  [names.connections]: { type: 'string' },
+  [names.identityResourceGroup]: { type: 'string' },
+  [names.identityLocation]: { type: 'string' },
   [consoleOptions.outputs]: { type: 'string' },
   [consoleOptions.summary]: { type: 'string' },
   [consoleOptions.debug]: { type: 'boolean' },
   [consoleOptions.help]: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit|teardown|migrate-issuer> --environments-file FILE
+export const helpText = `Usage: managed-identity-connections <plan|provision|verify|audit|teardown|migrate-issuer|convert> --environments-file FILE
          --organization URL --project NAME [options]
 
 Plans, provisions or verifies the environments spec from a workstation, signed in with the Azure CLI
@@ -77,6 +80,8 @@ Commands:
   teardown    delete every object the task owns in the environments named by --only
   migrate-issuer  move connections from the Azure DevOps issuer to the Entra issuer (the spec's, or
               with --migration-scope project every one of the project; no spec needed then)
+  convert     switch the connections named by --connections (or *) from a service principal secret to
+              workload identity federation on a managed identity with the same roles (the spec is optional)
 
 Options:
   --environments-file FILE          the environments spec (YAML or JSON)             (required)
@@ -99,6 +104,9 @@ Options:
   --migration-scope spec|project    migrate-issuer: the spec's connections (default), or the project's
   --migrate-unowned                 migrate-issuer: connections without the ownership marker too
   --dry-run                         migrate-issuer, teardown: print the plan, change nothing
+  --connections NAMES               convert: comma-separated connection names, or *
+  --identity-resource-group ID      convert: /subscriptions/ID/resourceGroups/NAME for the new identities
+  --identity-location LOCATION      convert: their Azure location (e.g. westeurope)
   --tenant-id GUID                  sign in to this tenant (default: the az account's)
   --arm-endpoint URL                Azure Resource Manager (default ${cloudDefaults.armUrl})
   --arm-resource URL                audience of ARM tokens (default: the ARM endpoint)
@@ -131,7 +139,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify, audit, teardown or migrate-issuer), then options.`, { field: names.command, remediation: seeHelp });
+    throw new TaskError('MIC102', `Unexpected argument ${JSON.stringify(positionals[1])}: give one command (plan, provision, verify, audit, teardown, migrate-issuer or convert), then options.`, { field: names.command, remediation: seeHelp });
   }
   const raw: Record<string, string | undefined> = { [names.command]: positionals[0] };
   for (const name of Object.values(names)) {

@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { runTask, type TaskRun } from '../../scripts/lib/run-task';
 import { DEFAULT_LOCATION, DEV_SUBSCRIPTION, IDENTITY_RESOURCE_GROUP } from '../emulator/azure/default-world';
 import { roleByName } from '../emulator/azure/role-definitions';
-import type { RunningEmulator } from '../emulator/emulator';
+import type { EmulatorOptions, RunningEmulator } from '../emulator/emulator';
 import { jsonLine, type EmulatorJsonLine } from '../emulator/json-line';
 import type { RequestLogEntry } from '../emulator/kernel/context';
 import { control, startTestEmulator } from '../helpers/emulator';
@@ -182,8 +182,8 @@ export class E2eWorld {
     return jsonLine(this.emulator);
   }
 
-  async start(): Promise<void> {
-    this.running = await startTestEmulator();
+  async start(options: EmulatorOptions = {}): Promise<void> {
+    this.running = await startTestEmulator(options);
   }
 
   async close(): Promise<void> {
@@ -248,11 +248,11 @@ export class E2eWorld {
  * Registers the hooks of one e2e file: an emulator for the whole file, reset before every test unless the
  * file arranges its world once (`resetBeforeEach: false`).
  */
-export function e2eWorld(options: { resetBeforeEach?: boolean } = {}): E2eWorld {
+export function e2eWorld(options: { resetBeforeEach?: boolean; emulator?: EmulatorOptions } = {}): E2eWorld {
   const world = new E2eWorld();
   before(async function () {
     this.timeout(20_000);
-    await world.start();
+    await world.start(options.emulator);
   });
   after(() => world.close());
   if (options.resetBeforeEach !== false) beforeEach(() => world.reset());

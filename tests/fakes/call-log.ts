@@ -2,7 +2,7 @@
 // record of which calls overlapped in time (so tests can check bounds on parallelism), simulated latency
 // (so that overlap can happen at all), and failure injection.
 
-export type PortName = 'identities' | 'roles' | 'devOps';
+export type PortName = 'identities' | 'roles' | 'devOps' | 'directory';
 
 export interface Call {
   readonly port: PortName;

@@ -44,6 +44,8 @@ export interface FakeDevOpsSeed {
 
 interface StoredConnection {
   connection: ServiceConnection;
+  /** What a ConvertAuthenticationScheme revert restores (the service principal scheme with its secret). */
+  revertTo?: ServiceConnection;
   /** In the project the task runs in. */
   permissions: { allPipelines: boolean; pipelineIds: number[] };
   /** By project id: in the projects the connection is shared with. */
@@ -71,6 +73,10 @@ export class FakeDevOps {
   /** An organization that does not honour a request for the Entra issuer (switchToEntraIssuer changes nothing). */
   keepsLegacyIssuer = false;
   private minted = 0;
+  /** ConvertAuthenticationScheme: refused with this message (what Azure DevOps documents for Manual connections); undefined: allowed. */
+  convertRefusal: string | undefined;
+  /** App ids whose client secret is valid (a ServicePrincipal connection signs in when its app is listed and has a role). */
+  readonly validSecretApps = new Map<string, string>();
 
   constructor(
     private readonly log: CallLog,
@@ -356,6 +362,33 @@ export class FakeDevOps {
         return this.checks.filter((check) => check.connectionId === connectionId).map((check) => ({ ...check.check }));
       }),
 
+    convertConnectionScheme: (connectionId, conversion) =>
+      this.log.record({ port: 'devOps', method: 'convertConnectionScheme', args: [connectionId, conversion], write: true, subject: this.nameOf(connectionId) }, () => {
+        const stored = this.stored(connectionId);
+        if (this.convertRefusal !== undefined) throw new TaskError('MIC443', this.convertRefusal);
+        if (stored.connection.authorizationScheme === 'ServicePrincipal') stored.revertTo = stored.connection;
+        stored.connection = {
+          ...stored.connection,
+          authorizationScheme: 'WorkloadIdentityFederation',
+          clientId: conversion.clientId,
+          tenantId: conversion.tenantId,
+          issuer: this.entraIssuer(),
+          subject: this.entraSubject(connectionId),
+          issuerType: 'EntraID',
+          revertSchemeDeadline: '2099-01-01T00:00:00Z',
+        };
+        return { ...stored.connection };
+      }),
+
+    revertConnectionScheme: (connectionId) =>
+      this.log.record({ port: 'devOps', method: 'revertConnectionScheme', args: [connectionId], write: true, subject: this.nameOf(connectionId) }, () => {
+        const stored = this.stored(connectionId);
+        if (!stored.revertTo) throw new TaskError('MIC443', `Service connection ${connectionId} has nothing to revert to.`);
+        stored.connection = stored.revertTo;
+        delete stored.revertTo;
+        return { ...stored.connection };
+      }),
+
     putCheck: (connection, check, existingId) =>
       this.log.record({ port: 'devOps', method: 'putCheck', args: [connection, check, existingId], write: true, subject: connection.name }, () => {
         this.stored(connection.id);
@@ -385,6 +418,12 @@ export class FakeDevOps {
 
   private signIn(connection: ServiceConnection): ConnectionTestResult {
     if (connection.isDisabled) return { ok: false, code: 'badRequest', message: `Service connection ${connection.name} is disabled.` };
+    if (connection.authorizationScheme === 'ServicePrincipal') {
+      const principalId = this.validSecretApps.get((connection.clientId ?? '').toLowerCase());
+      if (!principalId) return { ok: false, code: 'unauthorized', message: `AADSTS7000215: Invalid client secret provided for app '${connection.clientId}'.` };
+      const ok = this.azure.assignments.some((assignment) => assignment.principalId === principalId && assignment.scope.toLowerCase().startsWith(`/subscriptions/${(connection.subscriptionId ?? '').toLowerCase()}`));
+      return ok ? { ok: true, message: 'Verified with the client secret.' } : { ok: false, code: 'forbidden', message: 'AuthorizationFailed' };
+    }
     const stored = connection.clientId ? this.azure.identityByClientId(connection.clientId) : undefined;
     if (!stored) return { ok: false, code: 'badRequest', message: `AADSTS700016: Application with identifier '${connection.clientId}' was not found in the directory.` };
     const credentials = stored.credentials.filter((credential) => credential.audiences.length === 1 && credential.audiences[0] === 'api://AzureADTokenExchange');

@@ -5,6 +5,7 @@ import type { Ports } from '../../tasks/ManagedIdentityConnections/src/ports';
 import { CallLog } from './call-log';
 import { FakeAzure } from './fake-azure';
 import { FakeDevOps } from './fake-devops';
+import { FakeDirectory } from './fake-directory';
 import { FakePlatform } from './fake-platform';
 
 export const world = {
@@ -29,6 +30,7 @@ export interface FakeWorld {
   readonly log: CallLog;
   readonly azure: FakeAzure;
   readonly devOps: FakeDevOps;
+  readonly directory: FakeDirectory;
   readonly platform: FakePlatform;
   readonly ports: Ports;
 }
@@ -55,5 +57,6 @@ export function createFakeWorld(options: { latencyTicks?: number } = {}): FakeWo
     otherProjectPipelines: { [world.otherProject.id]: [world.appsPipelineId] },
   });
   const platform = new FakePlatform();
-  return { log, azure, devOps, platform, ports: { platform, identities: azure.identityClient, roles: azure.roleClient, devOps: devOps.client } };
+  const directory = new FakeDirectory(log);
+  return { log, azure, devOps, directory, platform, ports: { platform, identities: azure.identityClient, roles: azure.roleClient, devOps: devOps.client, directory: directory.client } };
 }

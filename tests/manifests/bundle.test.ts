@@ -51,6 +51,6 @@ describe('the bundled task (dist/tasks/ManagedIdentityConnections/index.js, azur
       env: { PATH: process.env.PATH ?? '' },
     });
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), 'ArmIdentityClient,ArmRoleClient,azureCliCredential,pipelineCredential');
+    assert.equal(run.stdout.trim(), 'ArmIdentityClient,ArmRoleClient,GraphDirectoryClient,azureCliCredential,pipelineCredential');
   });
 });

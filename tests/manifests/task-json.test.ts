@@ -71,7 +71,7 @@ describe('task.json', () => {
   it('declares the inputs pipelines use, with their kinds and defaults', () => {
     const command = input('command');
     assert.equal(command.type, 'pickList');
-    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['audit', 'migrate-issuer', 'plan', 'provision', 'teardown', 'verify']);
+    assert.deepEqual(Object.keys(command.options ?? {}).sort(), ['audit', 'convert', 'migrate-issuer', 'plan', 'provision', 'teardown', 'verify']);
     assert.equal(command.defaultValue, 'provision');
 
     const bootstrap = input('bootstrapConnection');

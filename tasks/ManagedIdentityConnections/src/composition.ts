@@ -7,6 +7,7 @@ import { isTaskError, TaskError } from './errors';
 import type { Ports } from './ports';
 import type { IdentityClient, RoleClient } from './ports/azure';
 import type { DevOpsClient } from './ports/devops';
+import type { DirectoryClient } from './ports/directory';
 import type { Platform } from './ports/platform';
 import { Secret } from './secret';
 import type { ArmSettings } from './adapters/arm-clients';
@@ -232,7 +233,25 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
       listAzureRmConnections: true,
       lastUsed: true,
       putCheck: true,
+      convertConnectionScheme: true,
+      revertConnectionScheme: true,
     },
   );
-  return { platform, identities, roles, devOps };
+  const directory = builtOnFirstUse<DirectoryClient>(
+    async () => new (await armClients()).GraphDirectoryClient({ endpoint: config.cloud.graphUrl ?? graphEndpoint(config.cloud.azureEnvironment), resource: graphEndpoint(config.cloud.azureEnvironment), credential: authentication.arm, userAgent: USER_AGENT, http }, calls),
+    { findServicePrincipal: true },
+  );
+  return { platform, identities, roles, devOps, directory };
+}
+
+/** Microsoft Graph of the connection's cloud (https://learn.microsoft.com/graph/deployments). */
+export function graphEndpoint(azureEnvironment: string): string {
+  switch (azureEnvironment.toLowerCase()) {
+    case 'azureusgovernment':
+      return 'https://graph.microsoft.us/';
+    case 'azurechinacloud':
+      return 'https://microsoftgraph.chinacloudapi.cn/';
+    default:
+      return 'https://graph.microsoft.com/';
+  }
 }

@@ -7,12 +7,12 @@
 // run signs in (`source`); the core reads the same fields from both.
 import { parse as parseYaml } from 'yaml';
 import { problem, TaskError, type ErrorCode, type Problem } from './errors';
-import { environmentNameRule, guidRule } from './core/names';
+import { environmentNameRule, guidRule, locationRule, resourceGroupNameRule } from './core/names';
 import { migrationScopes, type MigrationScope } from './core/migrate-issuer';
 import type { ProjectRef } from './ports/devops';
 import { Secret } from './secret';
 
-export type Command = 'plan' | 'provision' | 'verify' | 'audit' | 'teardown' | 'migrate-issuer';
+export type Command = 'plan' | 'provision' | 'verify' | 'audit' | 'teardown' | 'migrate-issuer' | 'convert';
 export type DevOpsAuth = 'systemAccessToken' | 'bootstrapIdentity';
 export type TextSource = { readonly kind: 'inline'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
 /** `none`: the audit without a spec (every other command needs one). */
@@ -64,6 +64,10 @@ export const inputNames = {
   migrationScope: 'migrationScope',
   migrateUnowned: 'migrateUnowned',
   dryRun: 'dryRun',
+  // The convert command (docs/lifecycle.md, "Convert")
+  convertConnections: 'convertConnections',
+  convertIdentityResourceGroup: 'convertIdentityResourceGroup',
+  convertIdentityLocation: 'convertIdentityLocation',
 } as const;
 
 /**
@@ -80,6 +84,7 @@ export const factNames = {
   bootstrapEnvironment: 'bootstrap.environment', // data environment (AzureCloud…)
   bootstrapAuthorityHost: 'bootstrap.authorityHost', // data environmentAuthorityUrl
   bootstrapArmResourceId: 'bootstrap.armResourceId', // data activeDirectoryServiceEndpointResourceId
+  bootstrapGraphUrl: 'bootstrap.graphUrl', // data microsoftGraphUrl [U] (convert only)
   collectionUri: 'System.CollectionUri',
   projectName: 'System.TeamProject',
   projectId: 'System.TeamProjectId',
@@ -127,6 +132,8 @@ export interface AzureCloud {
   readonly authorityHost: string;
   /** The audience of ARM tokens, e.g. https://management.azure.com/ */
   readonly armResourceId: string;
+  /** Microsoft Graph (convert reads service principals there); absent: the cloud's public Graph (composition.ts). */
+  readonly graphUrl?: string;
 }
 
 export interface PipelineContext {
@@ -174,6 +181,16 @@ interface ConfigBase {
   readonly cloud: AzureCloud;
   readonly pipeline: PipelineContext;
   readonly lifecycle: LifecycleInputs;
+  /** The convert command's settings (only for command convert). */
+  readonly convert?: ConvertSettings;
+}
+
+/** Secret → workload identity conversion (docs/lifecycle.md, "Convert"). */
+export interface ConvertSettings {
+  /** Connection names, or `*`: every service-principal-secret AzureRM connection of the project. */
+  readonly connections: readonly string[] | '*';
+  /** Where the managed identities convert creates go; absent: only connections a spec environment names. */
+  readonly target?: { readonly subscriptionId: string; readonly resourceGroup: string; readonly location: string };
 }
 
 /** Deleting what the task owns and the spec no longer names (docs/lifecycle.md). */
@@ -183,7 +200,7 @@ export interface LifecycleInputs {
   readonly maxDeletions: number;
   readonly keepConnectionsUsedWithinDays: number;
   readonly deleteUsedConnections: boolean;
-  /** migrate-issuer and teardown: print the plan and write nothing. */
+  /** migrate-issuer, teardown and convert: print the plan and write nothing. */
   readonly dryRun: boolean;
   /** migrate-issuer: which connections, and whether ones the task does not own may be migrated. */
   readonly migration: { readonly scope: MigrationScope; readonly includeUnowned: boolean };
@@ -252,6 +269,9 @@ export const cliOptionNames = {
   migrationScope: 'migration-scope',
   migrateUnowned: 'migrate-unowned',
   dryRun: 'dry-run',
+  connections: 'connections',
+  identityResourceGroup: 'identity-resource-group',
+  identityLocation: 'identity-location',
 } as const;
 
 export const cloudDefaults = {
@@ -271,7 +291,7 @@ export const inputLimits = {
 
 const defaultVerificationRunParameters = { mode: 'verify' };
 
-const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit', 'teardown', 'migrate-issuer'];
+const commands: readonly Command[] = ['plan', 'provision', 'verify', 'audit', 'teardown', 'migrate-issuer', 'convert'];
 const devOpsAuths: readonly DevOpsAuth[] = ['systemAccessToken', 'bootstrapIdentity'];
 
 /** Throws one TaskError (MIC100, or the single problem's own code) listing every problem found. */
@@ -297,6 +317,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
   const pipeline = readPipeline(read, facts, devOpsAuth);
   const network = readNetwork(read, facts);
   if (command === 'provision' && verificationRun.queue) checkVerificationRunPipeline(read, pipeline);
+  const convert = command === 'convert' ? readConvertSettings(read, inputs, { connections: inputNames.convertConnections, resourceGroup: inputNames.convertIdentityResourceGroup, location: inputNames.convertIdentityLocation }, environments) : undefined;
 
   if (read.problems.length > 0) {
     throw TaskError.aggregate(read.problems, `The task inputs have ${read.problems.length} problems; nothing was changed.`);
@@ -318,6 +339,7 @@ export function parseTaskConfig(inputs: RawValues, facts: RawValues): PipelineCo
     pipeline,
     network,
     lifecycle,
+    ...(convert === undefined ? {} : { convert }),
   } satisfies PipelineConfig);
 }
 
@@ -338,6 +360,7 @@ export function parseCliConfig(options: RawValues): CliConfig {
   const allowPrivilegedRoles = read.boolean(options, names.allowPrivilegedRoles, false);
   const concurrency = read.integer(options, names.concurrency, inputLimits.concurrency);
   const propagationTimeoutSeconds = read.integer(options, names.propagationTimeoutSeconds, inputLimits.propagationTimeoutSeconds);
+  const convert = command === 'convert' ? readConvertSettings(read, options, { connections: names.connections, resourceGroup: names.identityResourceGroup, location: names.identityLocation }, file === undefined ? { kind: 'none' } : { kind: 'file', path: file }) : undefined;
   const tenantId = read.guid(options, names.tenantId, { required: false, code: 'MIC102' });
   const armUrl = read.url(options, names.armEndpoint, cloudDefaults.armUrl, 'MIC102');
   const cloud: AzureCloud = {
@@ -370,6 +393,7 @@ export function parseCliConfig(options: RawValues): CliConfig {
     cloud,
     pipeline,
     lifecycle,
+    ...(convert === undefined ? {} : { convert }),
     ...(tenantId === undefined ? {} : { tenantId }),
   } satisfies CliConfig);
 }
@@ -434,9 +458,56 @@ function readLifecycle(
   };
 }
 
-/** The audit, and migrate-issuer over the whole project, need no spec; every other command acts on one. */
+/** The audit, convert, and migrate-issuer over the whole project, need no spec; every other command acts on one. */
 function specOptional(command: Command, lifecycle: LifecycleInputs): boolean {
-  return command === 'audit' || (command === 'migrate-issuer' && lifecycle.migration.scope === 'project');
+  return command === 'audit' || command === 'convert' || (command === 'migrate-issuer' && lifecycle.migration.scope === 'project');
+}
+
+const convertResourceGroupPattern = /^\/subscriptions\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\/resourceGroups\/([^/]+)\/?$/i;
+
+/**
+ * convert's inputs: which connections (names or `*`), and where new identities go. Without a spec, the
+ * resource group and location are required; with one, they are needed only for connections the spec does not
+ * name (the plan refuses those, MIC441).
+ */
+function readConvertSettings(
+  read: RawReader,
+  raw: RawValues,
+  names: { readonly connections: string; readonly resourceGroup: string; readonly location: string },
+  environments: EnvironmentsSource | undefined,
+): ConvertSettings {
+  const listed = (read.optional(raw, names.connections) ?? '')
+    .split(/[,\n]/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  let connections: readonly string[] | '*' = listed;
+  if (listed.length === 0) {
+    read.report('MIC440', names.connections, `Name the connections to convert in ${read.label(names.connections)} (comma-separated names), or * for every service-principal-secret connection of the project.`);
+  } else if (listed.includes('*')) {
+    if (listed.length > 1) read.report('MIC440', names.connections, `${read.label(names.connections)} is either * or a list of names, not both.`);
+    connections = '*';
+  } else {
+    const duplicate = listed.find((name, index) => listed.findIndex((other) => other.toLowerCase() === name.toLowerCase()) !== index);
+    if (duplicate !== undefined) read.report('MIC440', names.connections, `${read.label(names.connections)} names ${JSON.stringify(duplicate)} twice.`);
+  }
+  const group = read.optional(raw, names.resourceGroup);
+  const location = read.optional(raw, names.location);
+  const withoutSpec = environments === undefined || environments.kind === 'none';
+  let target: ConvertSettings['target'];
+  if (group === undefined) {
+    if (withoutSpec) read.report('MIC440', names.resourceGroup, `Without an environments spec, ${read.label(names.resourceGroup)} is required: the resource group (/subscriptions/{id}/resourceGroups/{name}) where convert creates one managed identity per connection.`);
+    if (location !== undefined) read.report('MIC440', names.location, `${read.label(names.location)} is set but ${read.label(names.resourceGroup)} is not; set both or neither.`);
+  } else {
+    const match = convertResourceGroupPattern.exec(group);
+    if (!match || !resourceGroupNameRule.pattern.test(match[2]!)) {
+      read.report('MIC440', names.resourceGroup, `${read.label(names.resourceGroup)} must be /subscriptions/{subscription GUID}/resourceGroups/{name} (${resourceGroupNameRule.description}); got ${JSON.stringify(group)}.`);
+    } else if (location === undefined || !locationRule.pattern.test(location)) {
+      read.report('MIC440', names.location, `${read.label(names.location)} must be ${locationRule.description} (the location of the identities convert creates); got ${JSON.stringify(location ?? '')}.`);
+    } else {
+      target = { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!, location: location.toLowerCase().replace(/\s+/g, '') };
+    }
+  }
+  return { connections, ...(target === undefined ? {} : { target }) };
 }
 
 /** specSource values: which of the pair the editor shows and the task reads. */
@@ -587,7 +658,12 @@ function readBootstrapCloud(read: RawReader, facts: RawValues): AzureCloud {
     azureEnvironment: read.optional(facts, factNames.bootstrapEnvironment) ?? cloudDefaults.azureEnvironment,
     authorityHost: read.url(facts, factNames.bootstrapAuthorityHost, cloudDefaults.authorityHost),
     armResourceId: read.optional(facts, factNames.bootstrapArmResourceId) ?? cloudDefaults.armResourceId,
+    ...optionalText('graphUrl', read.optional(facts, factNames.bootstrapGraphUrl) === undefined ? undefined : read.url(facts, factNames.bootstrapGraphUrl, undefined)),
   };
+}
+
+function optionalText<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
 function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth | undefined): PipelineContext {

@@ -4,6 +4,10 @@
 // The assertion is checked for real, in the order Entra does the work: find the app, find the
 // federated credential its issuer/subject/audience name, fetch that issuer's keys and verify the
 // signature, then the validity window. Each refusal carries the AADSTS code Entra uses for it.
+//
+// Also client credentials with a client secret, for app registrations (`azure.applications`): what a
+// ServicePrincipal-scheme service connection does. A wrong secret is AADSTS7000215 ("Invalid client secret
+// provided", https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
 import { randomUUID } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import type { EmulatorContext } from '../kernel/context';
@@ -13,7 +17,7 @@ import { correlationIdOf, entraError } from './entra-errors';
 import { resolveTenant, tenantNotFound } from './entra-discovery';
 import { identityResourceId } from './ids';
 import type { AzureRuntime } from './runtime';
-import type { FederatedCredential, Identity, Tenant } from './world';
+import type { Application, FederatedCredential, Identity, Tenant } from './world';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const FEDERATION_DOCS = 'https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
@@ -179,6 +183,33 @@ async function issueAccessToken(runtime: AzureRuntime, tenant: Tenant, identity:
   return ctx.tokens.record('access-token', token);
 }
 
+/** An app-only access token for an app registration's service principal (client secret flow). */
+async function issueApplicationToken(runtime: AzureRuntime, tenant: Tenant, application: Application, audience: string): Promise<string> {
+  const { ctx } = runtime;
+  const issuer = accessTokenIssuer(tenant.id);
+  const token = await ctx.keys.entra.sign(
+    { aud: audience, iss: issuer, idp: issuer, appid: application.appId, appidacr: '1', azp: application.appId, idtyp: 'app', oid: application.servicePrincipalId, sub: application.servicePrincipalId, tid: tenant.id, uti: randomUUID().replace(/-/g, ''), ver: '1.0' },
+    ctx.settings.accessTokenLifetimeSeconds,
+  );
+  return ctx.tokens.record('access-token', token);
+}
+
+function secretGrant(runtime: AzureRuntime, req: EmuRequest, tenant: Tenant, clientId: string, secret: string): Application {
+  const application = runtime.world.application(clientId);
+  if (!application) {
+    throw entraError(req, {
+      status: 400,
+      error: 'unauthorized_client',
+      code: 700016,
+      description: `Application with identifier '${clientId}' was not found in the directory '${tenant.displayName}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+    });
+  }
+  if (!application.secrets.includes(secret)) {
+    throw entraError(req, { status: 401, error: 'invalid_client', code: 7000215, description: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.` });
+  }
+  return application;
+}
+
 export async function tokenEndpoint(runtime: AzureRuntime, req: EmuRequest): Promise<EmuResponse> {
   const resolved = resolveTenant(runtime, req.params.tenant);
   if (!resolved || !('tenant' in resolved)) throw tenantNotFound(req, req.params.tenant);
@@ -197,6 +228,13 @@ export async function tokenEndpoint(runtime: AzureRuntime, req: EmuRequest): Pro
   const audience = resourceOf(req, scope);
 
   const assertion = form.get('client_assertion');
+  const secret = form.get('client_secret');
+  if (!assertion && secret) {
+    const application = secretGrant(runtime, req, tenant, clientId, secret);
+    const lifetime = runtime.ctx.settings.accessTokenLifetimeSeconds;
+    const accessToken = await issueApplicationToken(runtime, tenant, application, audience);
+    return { status: 200, headers: { 'cache-control': 'no-store, no-cache', pragma: 'no-cache', 'client-request-id': correlationIdOf(req) }, body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken } };
+  }
   if (!assertion || form.get('client_assertion_type') !== JWT_BEARER) {
     throw entraError(req, { status: 401, error: 'invalid_client', code: 7000218, description: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'." });
   }

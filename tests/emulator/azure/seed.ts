@@ -20,6 +20,11 @@ export interface AzureSeed {
   tenant?: { id: string; displayName?: string; defaultDomain?: string };
   subscriptions?: Array<{ id: string; displayName: string; state?: string; tags?: Record<string, string> }>;
   resourceGroups?: Array<{ subscriptionId: string; name: string; location: string; tags?: Record<string, string> }>;
+  /**
+   * App registrations with a service principal and client secrets (what a ServicePrincipal-scheme service
+   * connection signs in as). Their service principals become directory principals role assignments can name.
+   */
+  applications?: Array<{ appId: string; displayName?: string; servicePrincipalId: string; secrets?: string[] }>;
   /** Directory objects other than identities' service principals (users, groups, other apps). */
   principals?: Array<{ id: string; type: string; displayName?: string }>;
   identities?: Array<{
@@ -47,7 +52,7 @@ export interface AzureSeed {
   }>;
 }
 
-const SECTION_KEYS = ['tenant', 'subscriptions', 'resourceGroups', 'principals', 'identities', 'roleAssignments'];
+const SECTION_KEYS = ['tenant', 'subscriptions', 'resourceGroups', 'principals', 'identities', 'roleAssignments', 'applications'];
 
 class SeedError extends Error {
   constructor(path: string, message: string) {
@@ -146,6 +151,18 @@ export function loadAzureSeed(runtime: AzureRuntime, input: unknown): void {
     if (!type) throw new SeedError(`${path}.type`, `must be one of ${PRINCIPAL_TYPES.join(', ')}`);
     const id = expectGuid(item.id, `${path}.id`);
     world.putPrincipal({ id, type, displayName: optionalString(item.displayName, `${path}.displayName`) ?? id, createdAt: 0 });
+  });
+
+  expectArray(section.applications, 'azure.applications').forEach((raw, i) => {
+    const path = `azure.applications[${i}]`;
+    const item = expectObject(raw, path, ['appId', 'displayName', 'servicePrincipalId', 'secrets']);
+    const appId = expectGuid(item.appId, `${path}.appId`);
+    const servicePrincipalId = expectGuid(item.servicePrincipalId, `${path}.servicePrincipalId`);
+    if (world.application(appId)) throw new SeedError(`${path}.appId`, `duplicate application ${appId}`);
+    const secrets = expectArray(item.secrets, `${path}.secrets`).map((secret, j) => expectString(secret, `${path}.secrets[${j}]`));
+    const displayName = optionalString(item.displayName, `${path}.displayName`) ?? appId;
+    world.applications.set(appId.toLowerCase(), { appId, displayName, servicePrincipalId, secrets });
+    world.putPrincipal({ id: servicePrincipalId, type: 'ServicePrincipal', displayName, createdAt: 0 });
   });
 
   const placeholders: Record<string, string> = { '{{testIssuer}}': testIssuerUrl(ctx), '{{origin}}': ctx.urls.origin };

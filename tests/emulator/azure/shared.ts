@@ -25,6 +25,8 @@ export interface AzureShared {
   /** Case-insensitive, as ARM compares ids. */
   identityByResourceId(resourceId: string): AzureIdentityInfo | undefined;
   identityByClientId(clientId: string): AzureIdentityInfo | undefined;
+  /** App registrations' service principals (no secrets). */
+  applications(): Array<{ appId: string; servicePrincipalId: string; displayName: string }>;
 }
 
 function describe(identity: Identity | undefined): AzureIdentityInfo | undefined {
@@ -50,6 +52,7 @@ export function createAzureShared(runtime: AzureRuntime): AzureShared {
     subscriptions: () => [...world.subscriptions.values()].map((subscription) => ({ id: subscription.id, name: subscription.displayName })),
     identityByResourceId: (resourceId) => describe(world.identityById(resourceId)),
     identityByClientId: (clientId) => describe(world.identityByClientId(clientId)),
+    applications: () => [...world.applications.values()].map(({ appId, servicePrincipalId, displayName }) => ({ appId, servicePrincipalId, displayName })),
   };
 }
 

@@ -81,6 +81,19 @@ export interface RoleAssignment {
   updatedBy: string | null;
 }
 
+/**
+ * An app registration with its service principal and client secrets: what an Azure DevOps connection with the
+ * ServicePrincipal scheme signs in as (client credentials with a secret). The service principal's object id is
+ * what its role assignments name.
+ */
+export interface Application {
+  appId: string;
+  displayName: string;
+  servicePrincipalId: string;
+  /** Client secret values that Entra accepts for it. */
+  secrets: string[];
+}
+
 export class AzureWorld {
   tenant: Tenant = { id: '', displayName: '', defaultDomain: '' };
   readonly subscriptions = new Map<string, Subscription>();
@@ -91,6 +104,8 @@ export class AzureWorld {
   readonly roleAssignments = new Map<string, RoleAssignment>();
   /** Custom role definitions (PUT …/roleDefinitions/{guid}), keyed by lowercase GUID; built-ins live in role-definitions.json. */
   readonly customRoles = new Map<string, RoleDefinition>();
+  /** App registrations (with their service principals), keyed by lowercase app id. */
+  readonly applications = new Map<string, Application>();
 
   clear(): void {
     this.customRoles.clear();
@@ -100,6 +115,11 @@ export class AzureWorld {
     this.identities.clear();
     this.principals.clear();
     this.roleAssignments.clear();
+    this.applications.clear();
+  }
+
+  application(appId: string): Application | undefined {
+    return this.applications.get(keyOf(appId));
   }
 
   subscription(id: string): Subscription | undefined {

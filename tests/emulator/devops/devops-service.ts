@@ -27,6 +27,15 @@ export interface DevOpsSettings {
   pipelinePermissionsWriteMs: number;
   /** TestConnection believes client-sent `serviceEndpointDetails.authorization` (the service before its 2025-09-23 fix). */
   testConnectionUsesClientDetails: boolean;
+  /**
+   * ConvertAuthenticationScheme also converts connections created manually (creationMode Manual). Documented
+   * only for Automatic ones (ado-wif §3.3), so false by default; whether the service allows Manual is [U].
+   */
+  convertManualConnections: boolean;
+  /** A conversion may name another client id than the secret's app registration (a managed identity) [U]. */
+  convertAllowsNewClientId: boolean;
+  /** A conversion keeps the secret (and sets data.revertSchemeDeadline) so that the same operation can revert it [U]. */
+  convertKeepsSecret: boolean;
 }
 
 export function defaultDevOpsSettings(): DevOpsSettings {
@@ -39,6 +48,9 @@ export function defaultDevOpsSettings(): DevOpsSettings {
     readerSeesStub: true,
     pipelinePermissionsWriteMs: 0,
     testConnectionUsesClientDetails: false,
+    convertManualConnections: false,
+    convertAllowsNewClientId: true,
+    convertKeepsSecret: true,
   };
 }
 

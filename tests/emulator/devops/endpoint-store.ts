@@ -222,8 +222,21 @@ export function updateEndpoint(service: DevOpsService, endpoint: ServiceEndpoint
   }
   const converting = operation !== undefined;
   const creationMode = parameter(endpoint.data, 'creationMode')?.toLowerCase();
-  if (converting && creationMode !== 'automatic') {
+  if (converting && creationMode !== 'automatic' && !service.settings.convertManualConnections) {
     throw badRequest('Only service connections created automatically (creationMode Automatic) can be converted to another authentication scheme.');
+  }
+  if (converting) {
+    const target = isObject(input.authorization) && typeof input.authorization.scheme === 'string' ? input.authorization.scheme : '';
+    if (sameText(target, 'ServicePrincipal') && !sameText(endpoint.authorization.scheme, 'ServicePrincipal')) return revertScheme(endpoint);
+    if (sameText(target, 'WorkloadIdentityFederation') && sameText(endpoint.authorization.scheme, 'ServicePrincipal')) {
+      const sent = isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, 'serviceprincipalid') : undefined;
+      const current = parameter(endpoint.authorization.parameters, 'serviceprincipalid');
+      if (sent !== undefined && current !== undefined && !sameText(sent, current) && !service.settings.convertAllowsNewClientId) {
+        throw badRequest('Converting the authentication scheme cannot change the service principal (serviceprincipalid) of the connection.');
+      }
+      // What a revert restores; without `convertKeepsSecret` the service drops the secret and no revert is possible [U].
+      if (service.settings.convertKeepsSecret) endpoint.revertTo = { scheme: endpoint.authorization.scheme, parameters: { ...endpoint.authorization.parameters } };
+    }
   }
 
   const before = { issuerType: currentIssuerType(endpoint) };
@@ -261,7 +274,8 @@ export function updateEndpoint(service: DevOpsService, endpoint: ServiceEndpoint
   if (typeof input.url === 'string' && input.url) endpoint.url = input.url;
   if (typeof input.isDisabled === 'boolean') endpoint.isDisabled = input.isDisabled;
   if (converting) {
-    endpoint.data.revertSchemeDeadline = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
+    if (endpoint.revertTo) endpoint.data.revertSchemeDeadline = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
+    else delete endpoint.data.revertSchemeDeadline;
   }
   // The connection keeps its issuer format; the generated values follow what they embed (the tenant, or
   // for the legacy format the owner project's connection name: renaming breaks a legacy credential). With
@@ -274,6 +288,21 @@ export function updateEndpoint(service: DevOpsService, endpoint: ServiceEndpoint
   const keep = before.issuerType ?? service.world.organization.issuerType;
   const moves = service.settings.updateMovesToEntraIssuer || (requestedIssuerType(input) === ISSUER_TYPES.entra && service.settings.honourRequestedIssuerType);
   applyFederation(service, endpoint, moves ? ISSUER_TYPES.entra : keep);
+  return endpoint;
+}
+
+/**
+ * The revert: the same ConvertAuthenticationScheme PUT with scheme ServicePrincipal, within 7 days
+ * (`data.revertSchemeDeadline`), restores the kept authorization — secret included (community scripts, [I]).
+ */
+function revertScheme(endpoint: ServiceEndpoint): ServiceEndpoint {
+  const deadline = Date.parse(endpoint.data.revertSchemeDeadline ?? '');
+  if (!endpoint.revertTo || !(deadline > Date.now())) {
+    throw badRequest(`The authentication scheme of service connection ${endpoint.id} cannot be reverted: there is no earlier scheme to go back to, or its revert deadline has passed.`);
+  }
+  endpoint.authorization = { scheme: endpoint.revertTo.scheme, parameters: { ...endpoint.revertTo.parameters } };
+  delete endpoint.revertTo;
+  delete endpoint.data.revertSchemeDeadline;
   return endpoint;
 }
 

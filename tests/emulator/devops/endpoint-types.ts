@@ -124,6 +124,8 @@ export const AZURE_CLOUD_ENVIRONMENT: ReadonlyArray<readonly [string, string]> =
   ['activeDirectoryAuthority', 'https://login.microsoftonline.com/'],
   ['environmentAuthorityUrl', 'https://login.windows.net/'],
   ['graphUrl', 'https://graph.windows.net/'],
+  // Microsoft Graph (not the retired Azure AD Graph above); whether Azure DevOps hands it to jobs is [U].
+  ['microsoftGraphUrl', 'https://graph.microsoft.com/'],
   ['managementPortalUrl', 'https://manage.windowsazure.com/'],
   ['armManagementPortalUrl', 'https://portal.azure.com/'],
   ['activeDirectoryServiceEndpointResourceId', 'https://management.core.windows.net/'],

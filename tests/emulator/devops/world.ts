@@ -81,6 +81,8 @@ export interface ServiceEndpoint {
   /** Roles granted on this connection itself (the creator becomes Administrator). */
   roles: Map<string, EndpointRole>;
   createdAt: string;
+  /** After ConvertAuthenticationScheme (with `devops.convertKeepsSecret`): the authorization a revert restores. */
+  revertTo?: { scheme: string; parameters: Record<string, string> };
 }
 
 export interface PipelineParameter {

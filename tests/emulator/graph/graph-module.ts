@@ -1,6 +1,8 @@
 // The `graph` emulator module: the Microsoft Graph calls the Azure CLI makes around role assignments,
 // answered from the managed identities of the Azure module (a user-assigned identity is a service
-// principal of type ManagedIdentity in the directory).
+// principal of type ManagedIdentity in the directory) and its app registrations (`azure.applications`: a
+// service principal of type Application, whose object id differs from the app id — the convert command
+// resolves it with `$filter=appId eq '…'`, https://learn.microsoft.com/graph/api/serviceprincipal-list).
 //
 // `az role assignment list --assignee X` first resolves X: `GET /v1.0/servicePrincipals?$filter=
 // servicePrincipalNames/any(c:c eq 'X')` (a managed identity's service principal names include its client
@@ -92,6 +94,34 @@ function servicePrincipal(identity: AzureIdentityInfo): Record<string, unknown> 
   };
 }
 
+/** A directory service principal as the filters see it, whichever kind. */
+interface DirectoryEntry {
+  readonly objectId: string;
+  readonly appId: string;
+  readonly displayName: string;
+  readonly names: string[];
+  readonly render: () => Record<string, unknown>;
+}
+
+function identityEntry(identity: AzureIdentityInfo): DirectoryEntry {
+  return { objectId: identity.principalId, appId: identity.clientId, displayName: identity.name, names: servicePrincipalNames(identity), render: () => servicePrincipal(identity) };
+}
+
+function applicationEntry(app: { appId: string; servicePrincipalId: string; displayName: string }): DirectoryEntry {
+  return {
+    objectId: app.servicePrincipalId,
+    appId: app.appId,
+    displayName: app.displayName,
+    names: [app.appId],
+    render: () => ({ '@odata.type': '#microsoft.graph.servicePrincipal', id: app.servicePrincipalId, appId: app.appId, displayName: app.displayName, accountEnabled: true, servicePrincipalType: 'Application', servicePrincipalNames: [app.appId] }),
+  };
+}
+
+/** Every service principal of the directory: identities' and app registrations'. */
+async function allServicePrincipals(ctx: EmulatorContext): Promise<DirectoryEntry[]> {
+  return [...(await allIdentities(ctx)).map(identityEntry), ...azureShared(ctx).applications().map(applicationEntry)];
+}
+
 /** Every user-assigned identity, read through ARM as another client would (trusted setup call). */
 async function allIdentities(ctx: EmulatorContext): Promise<AzureIdentityInfo[]> {
   const shared = azureShared(ctx);
@@ -113,19 +143,19 @@ async function allIdentities(ctx: EmulatorContext): Promise<AzureIdentityInfo[]>
 }
 
 /** The `$filter` forms the CLI and SDKs send for service principals; others are refused as Graph does. */
-function servicePrincipalFilter(filter: string): (sp: AzureIdentityInfo) => boolean {
+function servicePrincipalFilter(filter: string): (sp: DirectoryEntry) => boolean {
   const quoted = "'((?:[^']|'')*)'";
   const unquote = (value: string) => value.replace(/''/g, "'").toLowerCase();
   const names = new RegExp(`^servicePrincipalNames/any\\((\\w+):\\s*\\1\\s+eq\\s+${quoted}\\)$`, 'i').exec(filter.trim());
   if (names) {
     const wanted = unquote(names[2]);
-    return (identity) => servicePrincipalNames(identity).some((name) => name.toLowerCase() === wanted);
+    return (entry) => entry.names.some((name) => name.toLowerCase() === wanted);
   }
   const field = new RegExp(`^(appId|id|displayName)\\s+eq\\s+${quoted}$`, 'i').exec(filter.trim());
   if (field) {
     const wanted = unquote(field[2]);
     const key = field[1].toLowerCase();
-    return (identity) => (key === 'appid' ? identity.clientId : key === 'id' ? identity.principalId : identity.name).toLowerCase() === wanted;
+    return (entry) => (key === 'appid' ? entry.appId : key === 'id' ? entry.objectId : entry.displayName).toLowerCase() === wanted;
   }
   throw graphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property or navigation of resource 'servicePrincipal': ${filter}`);
 }
@@ -146,17 +176,17 @@ export const graphModule: EmulatorModule = {
       const claims = await authenticate(ctx, req);
       requireDirectoryRead(ctx, claims);
       const filter = queryParam(req, '$filter');
-      const identities = await allIdentities(ctx);
-      const matching = filter ? identities.filter(servicePrincipalFilter(filter)) : identities;
-      return collection('servicePrincipals', matching.map(servicePrincipal));
+      const entries = await allServicePrincipals(ctx);
+      const matching = filter ? entries.filter(servicePrincipalFilter(filter)) : entries;
+      return collection('servicePrincipals', matching.map((entry) => entry.render()));
     });
 
     ctx.router.add('GET', '/v1.0/servicePrincipals/:id', { service, name: 'graph.service-principals.get' }, async (req) => {
       const claims = await authenticate(ctx, req);
       requireDirectoryRead(ctx, claims);
-      const identity = (await allIdentities(ctx)).find((candidate) => candidate.principalId.toLowerCase() === req.params.id.toLowerCase());
-      if (!identity) throw graphError(404, 'Request_ResourceNotFound', `Resource '${req.params.id}' does not exist or one of its queried reference-property objects are not present.`);
-      return { status: 200, body: { '@odata.context': `${GRAPH_ROOT}/$metadata#servicePrincipals/$entity`, ...servicePrincipal(identity) } };
+      const entry = (await allServicePrincipals(ctx)).find((candidate) => candidate.objectId.toLowerCase() === req.params.id.toLowerCase());
+      if (!entry) throw graphError(404, 'Request_ResourceNotFound', `Resource '${req.params.id}' does not exist or one of its queried reference-property objects are not present.`);
+      return { status: 200, body: { '@odata.context': `${GRAPH_ROOT}/$metadata#servicePrincipals/$entity`, ...entry.render() } };
     });
 
     // A POST that only reads: counted as a read.
@@ -172,8 +202,8 @@ export const graphModule: EmulatorModule = {
       const unknownType = types.find((type) => !DIRECTORY_TYPES.includes(type));
       if (unknownType) throw graphError(400, 'Request_BadRequest', `Invalid type '${unknownType}' specified in 'types'.`);
       const wanted = new Set((body.ids as string[]).map((id) => id.toLowerCase()));
-      const found = types.includes('serviceprincipal') ? (await allIdentities(ctx)).filter((identity) => wanted.has(identity.principalId.toLowerCase())) : [];
-      return collection('directoryObjects', found.map(servicePrincipal));
+      const found = types.includes('serviceprincipal') ? (await allServicePrincipals(ctx)).filter((entry) => wanted.has(entry.objectId.toLowerCase())) : [];
+      return collection('directoryObjects', found.map((entry) => entry.render()));
     });
   },
 

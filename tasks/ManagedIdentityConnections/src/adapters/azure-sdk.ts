@@ -6,3 +6,4 @@
 // requests are on their way (on-first-use.ts), instead of before the task can send anything.
 export { ArmIdentityClient, ArmRoleClient } from './arm-clients';
 export { azureCliCredential, pipelineCredential } from './credentials';
+export { GraphDirectoryClient } from './graph-client';

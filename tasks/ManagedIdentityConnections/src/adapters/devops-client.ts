@@ -8,6 +8,7 @@
 import { CoreApi } from 'azure-devops-node-api/CoreApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import { PersonalAccessTokenCredentialHandler } from 'azure-devops-node-api/handlers/personalaccesstoken';
+import type { SchemeConversion } from '../ports/devops';
 import type { IRequestHandler, IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { RunResult as SdkRunResult, RunState as SdkRunState, type Run as SdkRun } from 'azure-devops-node-api/interfaces/PipelinesInterfaces';
 import type { ServiceEndpoint as SdkServiceEndpoint } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
@@ -127,6 +128,7 @@ export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnec
     ...optional('scopeLevel', dataValue(endpoint, 'scopeLevel')),
     ...optional('creationMode', dataValue(endpoint, 'creationMode')),
     ...optional('ownerMarker', dataValue(endpoint, ownerMarkerKey)),
+    ...optional('revertSchemeDeadline', dataValue(endpoint, 'revertSchemeDeadline')),
     isReady: endpoint.isReady === true,
     isDisabled: endpoint.isDisabled === true,
     ...(status?.state === undefined ? {} : { operationStatus: { state: status.state, ...optional('message', status.statusMessage) } }),
@@ -611,6 +613,48 @@ export class AzureDevOpsClient implements DevOpsClient {
       translate: (failure) =>
         this.rightsError(failure, 'MIC405', what) ??
         (failure.statusCode === 400 ? new TaskError('MIC430', `Azure DevOps refused to ${what}: ${failure.message}`) : undefined),
+    });
+  }
+
+  convertConnectionScheme(connectionId: string, conversion: SchemeConversion): Promise<ServiceConnection> {
+    return this.switchScheme(connectionId, 'convert', (current) => {
+      const parameters: Record<string, string> = { tenantid: conversion.tenantId, serviceprincipalid: conversion.clientId, workloadIdentityFederationIssuerType: 'EntraID' };
+      const scope = parameter(current, 'scope');
+      if (scope !== undefined) parameters.scope = scope;
+      return { scheme: 'WorkloadIdentityFederation', parameters };
+    });
+  }
+
+  revertConnectionScheme(connectionId: string): Promise<ServiceConnection> {
+    // The server holds the secret (GET answers it as null); the scheme alone asks for the old authorization back.
+    return this.switchScheme(connectionId, 'revert', (current) => {
+      const parameters: Record<string, string> = { tenantid: parameter(current, 'tenantid') ?? '' };
+      const scope = parameter(current, 'scope');
+      if (scope !== undefined) parameters.scope = scope;
+      return { scheme: 'ServicePrincipal', parameters };
+    });
+  }
+
+  /**
+   * `PUT …/endpoints/{id}?operation=ConvertAuthenticationScheme` with the connection as read and another
+   * authorization, `data.revertSchemeDeadline` left out (ado-wif.md §3.3). Not retried blindly: a lost answer is
+   * followed by a read, and a rerun of the command starts from what the connection then is.
+   */
+  private switchScheme(connectionId: string, direction: 'convert' | 'revert', authorization: (current: SdkServiceEndpoint) => { scheme: string; parameters: Record<string, string> }): Promise<ServiceConnection> {
+    const what = `${direction === 'convert' ? 'convert' : 'revert'} the authentication scheme of service connection ${connectionId}`;
+    return this.calls.run({
+      what,
+      operation: async () => {
+        const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
+        if (!current) throw new TaskError('MIC604', `Service connection ${connectionId} disappeared while the task ran.`);
+        const data = { ...(current.data ?? {}) };
+        delete data.revertSchemeDeadline;
+        const body: SdkServiceEndpoint = { ...current, authorization: authorization(current), data };
+        const answer = toServiceConnection(requireAnswer(await this.endpoints.updateServiceEndpoint(body, connectionId, 'ConvertAuthenticationScheme'), what));
+        return direction === 'convert' ? this.readBack(current, answer) : answer;
+      },
+      translate: (failure) =>
+        this.rightsError(failure, 'MIC405', what) ?? (failure.statusCode === 400 ? new TaskError('MIC443', `Azure DevOps refused to ${what}: ${failure.message}`) : undefined),
     });
   }
 

@@ -22,6 +22,7 @@ export function readTaskInputs(): { inputs: RawValues; facts: RawValues } {
     [factNames.bootstrapEnvironment]: data('environment'),
     [factNames.bootstrapAuthorityHost]: data('environmentAuthorityUrl'),
     [factNames.bootstrapArmResourceId]: data('activeDirectoryServiceEndpointResourceId'),
+    [factNames.bootstrapGraphUrl]: data('microsoftGraphUrl'),
     [factNames.collectionUri]: tl.getVariable('System.CollectionUri') ?? tl.getVariable('System.TeamFoundationCollectionUri'),
     [factNames.projectName]: tl.getVariable('System.TeamProject'),
     [factNames.projectId]: tl.getVariable('System.TeamProjectId'),

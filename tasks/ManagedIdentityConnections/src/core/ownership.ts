@@ -17,6 +17,10 @@ export const ownerTag = 'managed-by';
 export const ownerTagValue = 'ManagedIdentityConnections';
 export const ownerProjectTag = 'managed-by-project';
 export const ownerEnvironmentTag = 'managed-by-environment';
+/** On an identity the convert command made for one connection: that connection's id (docs/lifecycle.md, "Convert"). */
+export const convertedConnectionTag = 'managed-by-connection';
+/** On that identity: the app (client) id the connection signed in as before, for role parity on a rerun. */
+export const convertedFromAppTag = 'converted-from-app';
 
 /** The tags that mark an identity as this project's, for this environment. */
 export function ownershipTags(project: ProjectRef, environment: string): Record<string, string> {
@@ -41,6 +45,32 @@ export function identityOwnership(identity: Identity, project: ProjectRef): Iden
   const ownerProject = tag(identity, ownerProjectTag);
   if (ownerProject?.toLowerCase() !== project.id.toLowerCase()) return { kind: 'foreign', owner: `${owner} for project ${ownerProject ?? '(none)'}` };
   return { kind: 'ours', environment: tag(identity, ownerEnvironmentTag) ?? '' };
+}
+
+/**
+ * The tags of an identity the convert command creates for a connection: ours for this project (no environment:
+ * it belongs to no environment of a spec, and prune leaves it alone), the connection it serves and the app id
+ * the connection used before.
+ */
+export function conversionTags(project: ProjectRef, connectionId: string, appId: string): Record<string, string> {
+  return { [ownerTag]: ownerTagValue, [ownerProjectTag]: project.id.toLowerCase(), [convertedConnectionTag]: connectionId.toLowerCase(), [convertedFromAppTag]: appId.toLowerCase() };
+}
+
+/** The connection an identity was created for by convert, when it is one of ours for this project. */
+export function conversionOf(identity: Identity, project: ProjectRef): { readonly connectionId: string; readonly appId?: string } | undefined {
+  if (identityOwnership(identity, project).kind !== 'ours') return undefined;
+  const connectionId = tag(identity, convertedConnectionTag);
+  if (connectionId === undefined) return undefined;
+  const appId = tag(identity, convertedFromAppTag);
+  return appId === undefined ? { connectionId } : { connectionId, appId };
+}
+
+/**
+ * The description of a role assignment convert copies from a connection's service principal. Deliberately not
+ * the environment marker: prune must never take such an assignment for one a removed environment left behind.
+ */
+export function convertedAssignmentDescription(connectionId: string, appId: string, project: ProjectRef): string {
+  return `${ownershipMarker}: copied from service principal ${appId.toLowerCase()} for service connection ${connectionId.toLowerCase()} (project ${project.id.toLowerCase()}).`;
 }
 
 /** Tagged by this task, for whichever project (the audit reads every project's connections). */

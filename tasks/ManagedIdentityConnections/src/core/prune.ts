@@ -31,7 +31,7 @@ import {
   type Severity,
 } from './model';
 import { federatedCredentialName, identityKey, roleDefinitionGuidOf, sameName } from './names';
-import { assignmentMarkerOf, identityOwnership, isOwnedAssignment, isOwnedConnection, isOwnedCredentialName, markedEnvironment } from './ownership';
+import { assignmentMarkerOf, conversionOf, identityOwnership, isOwnedAssignment, isOwnedConnection, isOwnedCredentialName, markedEnvironment } from './ownership';
 import { normalizeScope, parseScope } from './scopes';
 
 const reportOnly: LifecycleSettings = {
@@ -464,7 +464,8 @@ class Context {
     const seen = new Set<string>();
     for (const identity of this.observed.ownedIdentities ?? []) {
       const ownership = identityOwnership(identity.identity, this.project);
-      if (ownership.kind !== 'ours') continue;
+      // An identity convert made for one connection belongs to no environment: never "removed" from a spec.
+      if (ownership.kind !== 'ours' || conversionOf(identity.identity, this.project) !== undefined) continue;
       const environment = specNames.has(ownership.environment) ? `${ownership.environment}~${identity.identity.name}` : ownership.environment || identity.identity.name;
       seen.add(ownership.environment);
       const why = specNames.has(ownership.environment)

@@ -9,6 +9,7 @@
 //   teardown   observe → plan every owned object of the `only` environments away (prune.ts) → apply
 //   migrate-issuer  the spec's (or the project's) connections from the Azure DevOps issuer to the Entra issuer
 //              (migrate-issuer.ts, migrate-issuer-run.ts); audit is audit-run.ts
+//   convert    service-principal-secret connections → workload identity on managed identities (convert-run.ts)
 //
 // Owned objects outside the spec (prune.ts) are warnings in plan and provision, drift in verify, and
 // destructive actions with `prune` (docs/lifecycle.md).
@@ -36,6 +37,7 @@ import { observe } from './observe';
 import { admitByPolicy, refusedRoles } from './policy-gate';
 import { runAudit } from './audit-run';
 import { runIssuerMigration } from './migrate-issuer-run';
+import { runConvert } from './convert-run';
 import { plan as makePlan, verificationPlan } from './plan';
 import { redact } from './redact';
 import { queueVerificationRun, type VerificationRunOutcome, type WaitClock } from './verification-run';
@@ -92,6 +94,11 @@ async function runCommand(config: TaskConfig, ports: Ports, clock: WaitClock): P
   const { platform } = ports;
   if (config.command === 'audit') return runAudit(config, ports, config.environments.kind === 'none' ? undefined : await planOfSpec(config, ports));
   if (config.command === 'migrate-issuer' && config.lifecycle.migration.scope === 'project') return runIssuerMigration(config, ports, []);
+  if (config.command === 'convert') {
+    const specText = config.environments.kind === 'none' ? undefined : await readSpecText(config, platform);
+    const converted = await runConvert(config, ports, specText, { dryRun: config.lifecycle.dryRun });
+    return { status: converted.status, message: converted.message, errors: converted.errors, warnings: [] };
+  }
   const mode = config.command;
   const currentPipelineId = runningPipelineId(config);
   // plan shows the grant provision will make for the verification run, so that an approver sees it (and

@@ -52,6 +52,15 @@ export interface ServiceConnection {
   readonly readerStub?: true;
   /** data.managedBy: the task's ownership marker (core/ownership.ts), when the connection carries one. */
   readonly ownerMarker?: string;
+  /** data.revertSchemeDeadline: until when Azure DevOps can revert a converted connection to its old scheme. */
+  readonly revertSchemeDeadline?: string;
+}
+
+/** Where a connection converted from a service principal secret signs in from now on (convert). */
+export interface SchemeConversion {
+  /** The managed identity's client id (serviceprincipalid). */
+  readonly clientId: string;
+  readonly tenantId: string;
 }
 
 /** What the task writes: an AzureRM connection, scheme WorkloadIdentityFederation, creationMode Manual. */
@@ -220,4 +229,12 @@ export interface DevOpsClient {
   listChecks(connectionId: string): Promise<ConnectionCheck[]>;
   /** Adds the check, or replaces check `existingId` in place. */
   putCheck(connection: { readonly id: string; readonly name: string }, check: CheckSpec, existingId?: number): Promise<ConnectionCheck>;
+  /**
+   * Switches a service-principal-secret connection to workload identity federation on another client id with
+   * Azure DevOps' ConvertAuthenticationScheme operation (which keeps what a revert needs); returns it read back,
+   * issuer and subject included. A refusal is MIC443, the connection unchanged.
+   */
+  convertConnectionScheme(connectionId: string, conversion: SchemeConversion): Promise<ServiceConnection>;
+  /** Reverts a converted connection to its service principal scheme (the same operation); returns it read back. */
+  revertConnectionScheme(connectionId: string): Promise<ServiceConnection>;
 }
