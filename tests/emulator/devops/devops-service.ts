@@ -29,7 +29,7 @@ export interface DevOpsSettings {
   testConnectionUsesClientDetails: boolean;
   /**
    * ConvertAuthenticationScheme also converts connections created manually (creationMode Manual). Documented
-   * only for Automatic ones (ado-wif §3.3), so false by default; whether the service allows Manual is [U].
+   * only for Automatic ones (learn.microsoft.com *Connect to Azure*; docs/lifecycle.md "Convert"), so false by default; whether the service allows Manual is [U].
    */
   convertManualConnections: boolean;
   /** A conversion may name another client id than the secret's app registration (a managed identity) [U]. */

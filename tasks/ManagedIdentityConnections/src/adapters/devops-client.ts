@@ -145,7 +145,7 @@ export function toServiceConnection(endpoint: SdkServiceEndpoint): ServiceConnec
 const ownerMarkerKey = 'managedBy';
 
 /**
- * The request body for an AzureRM, workload identity federation, manual connection (ado-wif.md §3.1). A create
+ * The request body for an AzureRM, workload identity federation, manual connection (learn.microsoft.com *Automate service connections*). A create
  * asks for the Entra issuer (`workloadIdentityFederationIssuerType: EntraID`, as Terraform's provider sends):
  * the Azure DevOps issuer retires on 2027-07-01, and an organization may still default to it.
  */
@@ -429,7 +429,7 @@ export class AzureDevOpsClient implements DevOpsClient {
 
   /**
    * DELETE …/serviceendpoint/endpoints/{id}?projectIds=… removes the connection from those projects, and
-   * deletes it once no project holds it (ado-wif.md §3; DELETE__ServiceEndpoint.json). Never `deep`: that would
+   * deletes it once no project holds it (the REST reference, DELETE__ServiceEndpoint.json in tests/reference). Never `deep`: that would
    * delete an app registration Azure DevOps created, and ours are managed identities. Gone already is done.
    */
   deleteConnection(connectionId: string, connectionName: string, projects: readonly ProjectRef[]): Promise<void> {
@@ -637,7 +637,7 @@ export class AzureDevOpsClient implements DevOpsClient {
 
   /**
    * `PUT …/endpoints/{id}?operation=ConvertAuthenticationScheme` with the connection as read and another
-   * authorization, `data.revertSchemeDeadline` left out (ado-wif.md §3.3). Not retried blindly: a lost answer is
+   * authorization, `data.revertSchemeDeadline` left out (the conversion script of learn.microsoft.com *Connect to Azure*, docs/lifecycle.md "Convert"). Not retried blindly: a lost answer is
    * followed by a read, and a rerun of the command starts from what the connection then is.
    */
   private switchScheme(connectionId: string, direction: 'convert' | 'revert', authorization: (current: SdkServiceEndpoint) => { scheme: string; parameters: Record<string, string> }): Promise<ServiceConnection> {
