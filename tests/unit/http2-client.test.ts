@@ -12,7 +12,7 @@ import { Http2HttpClient, type Http2Route } from '../../tasks/ManagedIdentityCon
 import { createCertificates, type EmulatorCertificates } from '../emulator/kernel/certs';
 import { testCertificateAuthority } from '../helpers/emulator';
 
-type StreamHandler = (stream: ServerHttp2Stream, headers: Record<string, string | string[] | undefined>, count: number) => void;
+type StreamHandler = (stream: ServerHttp2Stream, headers: Record<string, string | string[] | undefined>, count: number, dropConnections: () => void) => void;
 
 async function listen(server: HttpServer | HttpsServer | Http2SecureServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -44,7 +44,7 @@ async function h2Server(certs: EmulatorCertificates, handle?: StreamHandler) {
     streams++;
     // A stream the handler resets reports it as an error here too; the client's view is what the tests check.
     stream.on('error', () => undefined);
-    if (handle) return handle(stream, headers, streams);
+    if (handle) return handle(stream, headers, streams, () => sockets.forEach((socket) => socket.destroy()));
     stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-seen-method': String(headers[':method']) });
     stream.end(JSON.stringify({ path: headers[':path'], protocol: 'h2' }));
   });
@@ -218,8 +218,10 @@ describe('the HTTP/2 transport', function () {
   });
 
   it('reports a stream reset before or during the answer as ECONNRESET, which the retry policy retries', async () => {
-    const server = await h2Server(certs, (stream, headers) => {
+    const server = await h2Server(certs, (stream, headers, _count, dropConnections) => {
       if (headers[':path'] === '/reset') return stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      if (headers[':path'] === '/connection-lost') return dropConnections();
+      if (headers[':path'] === '/reset-then-fine') return void stream.respond({ ':status': 200 }, { endStream: true });
       stream.respond({ ':status': 200, 'content-length': 100 });
       stream.write('{"half":', () => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
     });
@@ -227,7 +229,10 @@ describe('the HTTP/2 transport', function () {
     try {
       await assert.rejects(client.sendRequest(get(`${server.origin}/reset`)), { name: 'RestError', code: 'ECONNRESET', message: /before an answer/ });
       await assert.rejects(client.sendRequest(get(`${server.origin}/half`)), { name: 'RestError', code: 'ECONNRESET', message: /before the whole answer/ });
-      assert.equal(server.streams, 2, 'a reset that may follow processing is not sent again here');
+      // The whole connection lost under a request the server may have processed: not sent again here either.
+      await assert.rejects(client.sendRequest(get(`${server.origin}/connection-lost`)), { name: 'RestError', code: 'ECONNRESET' });
+      assert.equal(server.streams, 3, 'a reset that may follow processing is not sent again here');
+      assert.equal((await client.sendRequest(get(`${server.origin}/reset-then-fine`))).status, 200, 'the next request gets a new session');
     } finally {
       client.close();
       await server.close();

@@ -141,7 +141,10 @@ export class Http2HttpClient implements HttpClient {
     const forget = () => {
       if (origin.session === session) origin.session = undefined;
     };
-    session.once('goaway', forget);
+    session.once('goaway', (_code: number, lastStreamId: number) => {
+      goawayLastStream.set(session, lastStreamId);
+      forget();
+    });
     session.once('close', forget);
     session.on('error', forget);
     session.setTimeout(IDLE_SESSION_MS, () => {
@@ -169,6 +172,15 @@ function modelled(request: PipelineRequest): boolean {
 }
 
 const openStreams = new WeakMap<ClientHttp2Session, number>();
+/** The last stream id a GOAWAY said the server may process; streams above it were not processed. */
+const goawayLastStream = new WeakMap<ClientHttp2Session, number>();
+
+/** Whether the server did not process the stream (RFC 9113 §8.7): refused, or above a GOAWAY's last stream id. */
+function unprocessed(session: ClientHttp2Session, stream: ClientHttp2Stream): boolean {
+  if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM || stream.id === undefined) return true;
+  const last = goawayLastStream.get(session);
+  return last !== undefined && stream.id > last;
+}
 function streamsOpen(session: ClientHttp2Session): number {
   return openStreams.get(session) ?? 0;
 }
@@ -276,8 +288,9 @@ function exchange(session: ClientHttp2Session, url: URL, request: PipelineReques
       track(session, -1);
       if (settled) return;
       const code = stream.rstCode;
-      // Not processed: refused, or cut off by a GOAWAY before the server saw it (no answer started).
-      if (!answered && (code === constants.NGHTTP2_REFUSED_STREAM || (code === constants.NGHTTP2_NO_ERROR && session.closed))) {
+      // A connection lost under a stream the server may have processed is not sent again here: the task's retry
+      // policy decides, as for a dropped HTTP/1.1 connection.
+      if (!answered && unprocessed(session, stream)) {
         finish(() => reject(new Unprocessed(`The server did not process ${request.method} ${url.pathname} (HTTP/2 stream closed with code ${code}).`)));
       } else {
         finish(() => reject(lost(request, url, answered, code)));
