@@ -73,12 +73,14 @@ export class Http2HttpClient implements HttpClient {
     const url = new URL(request.url);
     const route = this.route(request.url);
     const key = `${url.origin} ${route.proxy?.href ?? ''}`;
+    // One deadline for the attempt, connection included, as the HTTP/1.1 client's timeout covers both.
+    const deadline = request.timeout > 0 ? Date.now() + request.timeout : undefined;
     for (let attempt = 0; ; attempt++) {
       if (request.abortSignal?.aborted) throw abortError();
-      const session = await untilAborted(this.session(key, url, route, request), request);
+      const session = await untilAborted(this.session(key, url, route, request), request, deadline);
       if (!session) return this.http1.sendRequest(request);
       try {
-        return await exchange(session, url, request);
+        return await exchange(session, url, request, deadline);
       } catch (error) {
         // Sent again on this session while it is open (a refused stream), else on a new one (a GOAWAY).
         if (!(error instanceof Unprocessed)) throw error;
@@ -198,9 +200,9 @@ function timedOut(message: string): Error {
 }
 
 /** Waits for a connection no longer than the request wants to: its signal and its timeout. */
-function untilAborted<T>(pending: Promise<T>, request: PipelineRequest): Promise<T> {
+function untilAborted<T>(pending: Promise<T>, request: PipelineRequest, deadline: number | undefined): Promise<T> {
   const signal = request.abortSignal;
-  if (!signal && !(request.timeout > 0)) return pending;
+  if (!signal && deadline === undefined) return pending;
   return new Promise<T>((resolve, reject) => {
     const stop = () => {
       clearTimeout(timer);
@@ -210,7 +212,7 @@ function untilAborted<T>(pending: Promise<T>, request: PipelineRequest): Promise
       stop();
       reject(abortError());
     };
-    const timer = request.timeout > 0 ? setTimeout(onAbort, request.timeout) : undefined;
+    const timer = deadline === undefined ? undefined : setTimeout(onAbort, Math.max(0, deadline - Date.now()));
     signal?.addEventListener('abort', onAbort);
     pending.then(
       (value) => {
@@ -241,7 +243,7 @@ function requestBody(request: PipelineRequest): Buffer | undefined {
 }
 
 /** One request and its answer on a session. */
-function exchange(session: ClientHttp2Session, url: URL, request: PipelineRequest): Promise<PipelineResponse> {
+function exchange(session: ClientHttp2Session, url: URL, request: PipelineRequest, deadline: number | undefined): Promise<PipelineResponse> {
   const body = requestBody(request);
   const headers: OutgoingHttpHeaders = {
     [constants.HTTP2_HEADER_METHOD]: request.method,
@@ -283,7 +285,7 @@ function exchange(session: ClientHttp2Session, url: URL, request: PipelineReques
       if (request.abortSignal.aborted) return onAbort();
       request.abortSignal.addEventListener('abort', onAbort);
     }
-    if (request.timeout > 0) timer = setTimeout(onAbort, request.timeout);
+    if (deadline !== undefined) timer = setTimeout(onAbort, Math.max(0, deadline - Date.now()));
     stream.once('close', () => {
       track(session, -1);
       if (settled) return;
