@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer]`:
+// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer] [--http1-only]`:
 // how fast the bundled task provisions against the emulator, compared with the fastest any client could be, and
 // what it costs (CPU, connections, output). Figures, not pass/fail: these machines are shared and noisy
 // (docs/performance.md has the method and the figures).
@@ -22,6 +22,8 @@
 //  - the write-throttle bound: W writes in one subscription need at least (W − capacity) / refill seconds.
 // wallMs runs from the task's first request to its exit; start-up (process start to first request) is apart.
 // --task-file runs another build of the task (an A/B of an optimisation: build both, bench each).
+// --http1-only starts the emulator without HTTP/2: the task's HTTP/2 transport falls back to HTTP/1.1 (ALPN), as
+// against a front door that does not offer h2 — the A/B of the transport within one build.
 // --peer also runs the Azure CLI script a user would write for 10 environments (scripts/lib/az-peer.ts) with the
 // uniform latency, and compares its wall with the task's 10-environment uniform run (`peer` in the JSON line).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,6 +71,8 @@ interface Measured {
   readonly cpuMsPerEnvironment: number;
   readonly peakRssMb: number;
   readonly tlsConnections: number;
+  /** Of the TLS connections, those that negotiated HTTP/2. */
+  readonly http2Connections: number;
   readonly stdoutBytes: number;
   readonly propagationOvershootMs: number | null;
   readonly rerunWrites: number;
@@ -167,6 +171,7 @@ async function provision(emulator: RunningEmulator, specFile: string, concurrenc
     writes: summary.writes,
     throttled: log.filter((entry) => entry.status === 429).length,
     tlsConnections: summary.tlsConnections,
+    http2Connections: summary.http2Connections,
     lastCredentialWriteAt: credentialWrites.length > 0 ? Math.max(...credentialWrites) : undefined,
     cpuMs: usage.cpuMs,
     maxRssKb: usage.maxRssKb,
@@ -230,6 +235,7 @@ async function measure(emulator: RunningEmulator, scenario: Scenario, latencyMs:
     cpuMsPerEnvironment: round(cpuMs / scenario.environments, 1), // made marginal by withMarginalCpu
     peakRssMb: round(medianBy(firsts, (run) => run.maxRssKb).maxRssKb / 1024, 1),
     tlsConnections: first.tlsConnections,
+    http2Connections: first.http2Connections,
     stdoutBytes: first.stdoutBytes,
     propagationOvershootMs: scenario.propagation ? Math.round(overshoot(first) ?? 0) : null,
     rerunWrites: Math.max(...reruns.map((run) => run.writes)),
@@ -284,7 +290,7 @@ function describe(result: Measured): string {
     result.propagationOvershootMs === null ? `bound ${String(result.boundMs).padStart(6)} ms  ratio ${result.ratio.toFixed(2)}` : `ended ${result.propagationOvershootMs} ms after the last credential became valid`,
     `requests ${result.requests} (429: ${result.throttled})`,
     `CPU ${result.cpuMs} ms (${result.cpuMsPerEnvironment}/env)`,
-    `TLS ${result.tlsConnections}`,
+    `TLS ${result.tlsConnections} (h2 ${result.http2Connections})`,
     `stdout ${Math.round(result.stdoutBytes / 1024)} KB`,
     `RSS ${result.peakRssMb} MB`,
     `start-up ${result.startupMs} ms`,
@@ -304,7 +310,8 @@ async function main(): Promise<void> {
   for (const group of groups) if (!(GROUPS as readonly string[]).includes(group)) throw new Error(`--scenarios takes a comma-separated list of ${GROUPS.join(', ')}; got ${group}`);
   taskFile = option(args, '--task-file');
   const loadBefore = loadavg()[0]!;
-  const emulator = await startEmulator();
+  const http2 = !args.includes('--http1-only');
+  const emulator = await startEmulator({ http2 });
   const measured: Measured[] = [];
   let peer: PeerSummary | null = null;
   try {
@@ -332,6 +339,8 @@ async function main(): Promise<void> {
     cpuMsPerEnvironment: uniform.find((result) => result.environments === 50)?.cpuMsPerEnvironment ?? null,
     loadAverage: round(loadBefore, 2),
     peer,
+    // Whether the emulator offered HTTP/2 (false with --http1-only).
+    emulatorHttp2: http2,
   };
   if (!json) console.log(`bundle ${(bundleBytes / 1024 / 1024).toFixed(2)} MB, median start-up ${summary.startupMs} ms, load average ${summary.loadAverage} at the start`);
   console.log(JSON.stringify(summary));

@@ -24,6 +24,8 @@ export interface EmulatorOptions {
   /** Sign the server certificate with this CA instead of a fresh one (the test runner's CA). */
   ca?: CertificateAuthority;
   modules?: readonly EmulatorModule[];
+  /** Offer HTTP/2 (ALPN `h2`) beside HTTP/1.1 on the HTTPS port; true when absent. False: HTTP/1.1 only. */
+  http2?: boolean;
 }
 
 /** The contract of the `npm run emulator` JSON line (modules add their fields). */
@@ -99,10 +101,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   };
   registerControlRoutes(ctx, { reset, state });
 
-  const serviceServer = createServiceServer(ctx, certs);
+  const serviceServer = createServiceServer(ctx, certs, { http2: options.http2 ?? true });
   const controlServer = createControlServer(ctx);
   const proxyServer = createProxyServer(ctx, serviceServer);
-  const servers: Server[] = [serviceServer, controlServer, proxyServer];
+  const servers: Array<Server | typeof serviceServer> = [serviceServer, controlServer, proxyServer];
   serviceServer.on('secureConnection', () => ctx.requests.tlsConnections++);
   // Tunnelled (CONNECT) and keep-alive sockets outlive `server.close()`; track them all to end them on close.
   const sockets = new Set<Socket>();

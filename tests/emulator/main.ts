@@ -13,6 +13,7 @@ const USAGE = `Usage: npm run -s emulator -- [options]
   --principal-replication-ms N  a new identity is unknown to role assignments without principalType for N ms (default 0)
   --latency-ms N                add N ms to every request (a fault rule; change it later with POST faults)
   --ca-dir DIR                  sign the server certificate with the CA in DIR (emulator-ca.pem, emulator-ca-key.pem)
+  --http1-only                  serve HTTP/1.1 only (by default HTTP/2 too, chosen per connection by ALPN)
   --help                        show this text
 `;
 
@@ -70,6 +71,9 @@ function parseArguments(argv: string[]): { options: EmulatorOptions; latencyMs?:
         if (!value) fail('--ca-dir needs a directory');
         options.ca = readCertificateAuthority(value);
         i++;
+        break;
+      case '--http1-only':
+        options.http2 = false;
         break;
       default:
         fail(`unknown option ${flag}`);

@@ -273,6 +273,25 @@ describe('run', () => {
       assert.match(result.errors[0]!.message, /project Apps still has it/);
       assert.equal(fake.log.writes().length, before);
     });
+
+    it('does not take a connection another run created and shared between its two reads for a deletion (no MIC413)', async () => {
+      const spec = sharedSpec('current');
+      const fake = await provisioned(spec);
+      const before = fake.log.writes().length;
+      // This project's first read comes before the other run's create; the other project's read after its share.
+      let firstReadHere = true;
+      const devOps = { ...fake.ports.devOps };
+      devOps.findConnections = async (names, project) => {
+        if (!project && firstReadHere) {
+          firstReadHere = false;
+          return [];
+        }
+        return fake.ports.devOps.findConnections(names, project);
+      };
+      const result = await run(taskConfig({ command: 'provision', environments: spec }), { ...fake.ports, devOps });
+      assert.equal(result.status, 'succeeded', result.errors.map(formatTaskError).join('\n'));
+      assert.equal(fake.log.writes().length, before, 'the connection was adopted, nothing written');
+    });
   });
 
   describe('refusals', () => {

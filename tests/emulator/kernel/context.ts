@@ -49,6 +49,8 @@ export interface RequestLogEntry {
   service: Service | 'none';
   kind: RequestKind;
   status: number;
+  /** `h2` or `http/1.1`: how the request arrived (absent for the proxy's CONNECT entries). */
+  protocol?: 'h2' | 'http/1.1';
 }
 
 const MAX_LOG_ENTRIES = 20_000;
@@ -58,6 +60,8 @@ export class RequestStats {
   writes = 0;
   /** TLS connections the service server accepted: each is a handshake a client paid for. */
   tlsConnections = 0;
+  /** Of those, the ones that negotiated HTTP/2 (ALPN `h2`): each carries any number of requests at once. */
+  http2Connections = 0;
   readonly byService: Partial<Record<Service, { reads: number; writes: number }>> = {};
   readonly log: RequestLogEntry[] = [];
 
@@ -76,12 +80,13 @@ export class RequestStats {
     this.reads = 0;
     this.writes = 0;
     this.tlsConnections = 0;
+    this.http2Connections = 0;
     for (const key of Object.keys(this.byService)) delete this.byService[key as Service];
     this.log.length = 0;
   }
 
-  summary(): { reads: number; writes: number; tlsConnections: number; byService: RequestStats['byService'] } {
-    return { reads: this.reads, writes: this.writes, tlsConnections: this.tlsConnections, byService: structuredClone(this.byService) };
+  summary(): { reads: number; writes: number; tlsConnections: number; http2Connections: number; byService: RequestStats['byService'] } {
+    return { reads: this.reads, writes: this.writes, tlsConnections: this.tlsConnections, http2Connections: this.http2Connections, byService: structuredClone(this.byService) };
   }
 }
 

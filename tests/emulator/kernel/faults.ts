@@ -25,11 +25,14 @@ export interface FaultRule {
   message?: string;
   /** Adds `Retry-After` (seconds) to the answer. */
   retryAfterSeconds?: number;
-  /** Destroy the socket without answering (the client sees ECONNRESET / socket hang up). */
+  /**
+   * Destroy the socket without answering (the client sees ECONNRESET / socket hang up); on HTTP/2, reset the
+   * request's stream (RST_STREAM INTERNAL_ERROR), leaving the connection's other streams alone.
+   */
   drop?: boolean;
   /**
    * Handle the request (the write is committed), send the status line, headers and half of the body, then
-   * destroy the socket: a connection reset mid-body, after the server did the work.
+   * destroy the socket (on HTTP/2: reset the stream): a connection reset mid-body, after the server did the work.
    */
   dropAfterCommit?: boolean;
   /**

@@ -2,11 +2,43 @@
 // variable-depth scopes), fault rules, the token bucket, and the proxy's refusal of unknown hosts.
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect as connectHttp2, constants as http2Constants, type ClientHttp2Session } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { FaultBook } from './faults';
 import { normalizePath, Router } from './http';
 import { TokenBuckets } from './throttle';
-import { control, startTestEmulator } from '../../helpers/emulator';
+import { control, startTestEmulator, testCertificateAuthority } from '../../helpers/emulator';
+import type { RunningEmulator } from '../emulator';
+
+interface H2Answer {
+  status?: number;
+  headers: Record<string, unknown>;
+  body: string;
+  /** The stream's RST_STREAM code when it was reset (0: closed normally). */
+  resetCode: number;
+}
+
+/** One request on an HTTP/2 session; resolves also when the stream is reset, with what had arrived. */
+function h2Request(session: ClientHttp2Session, method: string, path: string, body?: string): Promise<H2Answer> {
+  return new Promise((resolve) => {
+    const stream = session.request({ ':method': method, ':path': path, ...(body ? { 'content-type': 'application/json' } : {}) }, { endStream: body === undefined });
+    const answer: H2Answer = { headers: {}, body: '', resetCode: 0 };
+    stream.on('response', (headers) => {
+      answer.status = Number(headers[':status']);
+      answer.headers = headers;
+    });
+    stream.on('data', (chunk: Buffer) => (answer.body += chunk.toString('utf8')));
+    stream.on('error', () => undefined);
+    stream.on('close', () => resolve({ ...answer, resetCode: stream.rstCode }));
+    if (body !== undefined) stream.end(body);
+  });
+}
+
+function h2Session(emulator: RunningEmulator): ClientHttp2Session {
+  return connectHttp2(emulator.ctx.urls.origin, { ca: testCertificateAuthority().certPem });
+}
 
 describe('emulator kernel', () => {
   describe('router', () => {
@@ -87,6 +119,108 @@ describe('emulator kernel', () => {
         assert.equal(state.requests.reads, 1);
       } finally {
         await emulator.close();
+      }
+    });
+  });
+
+  describe('HTTP/2', function () {
+    this.timeout(20_000);
+
+    it('multiplexes requests on one connection, counted once, and keeps answering HTTP/1.1 clients on the same port', async () => {
+      const emulator = await startTestEmulator();
+      const session = h2Session(emulator);
+      try {
+        const answers = await Promise.all(Array.from({ length: 20 }, () => h2Request(session, 'GET', '/nowhere')));
+        assert.deepEqual(new Set(answers.map((answer) => answer.status)), new Set([404]));
+        const http1 = await new Promise<string>((resolve, reject) => {
+          const request = httpsRequest(`${emulator.ctx.urls.origin}/nowhere`, { ca: testCertificateAuthority().certPem }, (response) => {
+            response.resume();
+            resolve(`${response.httpVersion} ${response.statusCode}`);
+          });
+          request.on('error', reject);
+          request.end();
+        });
+        assert.equal(http1, '1.1 404');
+        const state = await control<{ requests: { reads: number; tlsConnections: number; http2Connections: number } }>(emulator, 'GET', 'state');
+        assert.deepEqual([state.requests.reads, state.requests.tlsConnections, state.requests.http2Connections], [21, 2, 1]);
+      } finally {
+        session.close();
+        await emulator.close();
+      }
+    });
+
+    it('applies every fault rule to a stream: latency, a status with Retry-After, a drop and a reset mid-body as RST_STREAM', async () => {
+      const emulator = await startTestEmulator();
+      const session = h2Session(emulator);
+      try {
+        emulator.ctx.faults.set([
+          { path: '^/slow$', latencyMs: 300 },
+          { path: '^/throttled$', status: 429, retryAfterSeconds: 7 },
+          { path: '^/dropped$', drop: true },
+          { path: '^/cut$', dropAfterCommit: true },
+        ]);
+        const started = Date.now();
+        const [slow, throttled, dropped, cut, after] = await Promise.all(['/slow', '/throttled', '/dropped', '/cut', '/after'].map((path) => h2Request(session, 'GET', path)));
+        assert.ok(Date.now() - started >= 290, 'the latency was added');
+        assert.equal(slow!.status, 404);
+        assert.equal(throttled!.status, 429);
+        assert.equal(throttled!.headers['retry-after'], '7');
+        // A drop resets only that stream, with INTERNAL_ERROR (not REFUSED_STREAM: it may have been processed).
+        assert.equal(dropped!.status, undefined);
+        assert.equal(dropped!.resetCode, http2Constants.NGHTTP2_INTERNAL_ERROR);
+        // A reset after commit: the status and part of the body arrived, then RST_STREAM.
+        assert.equal(cut!.status, 404);
+        assert.ok(cut!.body.length > 0 && !cut!.body.endsWith('}'), `half a body, got ${cut!.body}`);
+        assert.equal(cut!.resetCode, http2Constants.NGHTTP2_INTERNAL_ERROR);
+        // The other streams of the connection, and the connection itself, were untouched.
+        assert.equal(after!.status, 404);
+        assert.equal((await h2Request(session, 'GET', '/again')).status, 404);
+        assert.equal(emulator.ctx.requests.http2Connections, 1);
+      } finally {
+        session.close();
+        await emulator.close();
+      }
+    });
+
+    it('offers h2 through the CONNECT proxy too, and only http/1.1 when started with http2: false', async () => {
+      const negotiated = async (emulator: RunningEmulator, viaProxy: boolean): Promise<string | false> => {
+        let tunnel: Socket | undefined;
+        if (viaProxy) {
+          const proxy = new URL(emulator.info.proxy);
+          tunnel = await new Promise<Socket>((resolve, reject) => {
+            const req = httpRequest({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: 'management.azure.com:443' });
+            req.on('connect', (_res, socket: Socket) => resolve(socket));
+            req.on('error', reject);
+            req.end();
+          });
+        }
+        const origin = new URL(emulator.ctx.urls.origin);
+        return new Promise((resolve, reject) => {
+          const socket = connectTls({
+            ...(tunnel ? { socket: tunnel, servername: 'management.azure.com' } : { host: origin.hostname, port: Number(origin.port) }),
+            ALPNProtocols: ['h2', 'http/1.1'],
+            ca: testCertificateAuthority().certPem,
+          });
+          socket.once('secureConnect', () => {
+            resolve(socket.alpnProtocol ?? false);
+            socket.end();
+          });
+          socket.once('error', reject);
+        });
+      };
+      const both = await startTestEmulator();
+      const http1Only = await startTestEmulator({ http2: false });
+      try {
+        assert.equal(await negotiated(both, false), 'h2');
+        assert.equal(await negotiated(both, true), 'h2');
+        assert.equal(await negotiated(http1Only, false), 'http/1.1');
+        assert.equal(await negotiated(http1Only, true), 'http/1.1');
+        // The server counts a connection when the client's Finished arrives, a moment after the client is done.
+        for (let waited = 0; http1Only.ctx.requests.tlsConnections < 2 && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual([http1Only.ctx.requests.tlsConnections, http1Only.ctx.requests.http2Connections], [2, 0]);
+      } finally {
+        await both.close();
+        await http1Only.close();
       }
     });
   });

@@ -1,7 +1,13 @@
 // The three listeners: the HTTPS server every emulated service answers on, the plain-HTTP control API,
 // and the CONNECT proxy that lets clients keep the real Azure host names.
+//
+// The HTTPS server speaks HTTP/2 and HTTP/1.1 on one port (ALPN decides, per connection): clients that offer
+// `h2` multiplex their requests on one connection, every other client (typed-rest-client, Python's requests in
+// the `az` CLI, Node's https) gets HTTP/1.1 as before. `http2: false` makes it HTTP/1.1 only, to compare.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { constants as http2Constants, createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as TlsServer } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AZURE_HOSTS, type EmulatorCertificates } from './certs';
@@ -30,7 +36,7 @@ export function parseTarget(rawUrl: string): { path: string; query: URLSearchPar
   return { path: normalizePath(rawPath), query };
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: AnyRequest): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -59,7 +65,10 @@ interface DispatchOptions {
   external: boolean;
   /** An in-process call between modules: only fault rules marked `internal` apply. */
   internal?: boolean;
-  socket?: Socket;
+  /** Ends the connection (HTTP/1.1) or resets the stream (HTTP/2) without an answer: a `drop` fault. */
+  drop?: () => void;
+  /** The protocol the request came in on, for the request log. */
+  protocol?: 'h2' | 'http/1.1';
 }
 
 /** Routes one request. Returns undefined when a fault dropped the connection. */
@@ -76,7 +85,7 @@ export async function dispatch(ctx: EmulatorContext, router: Router, req: EmuReq
   if (decision.latencyMs > 0) await sleep(decision.latencyMs);
 
   if (decision.fail?.drop) {
-    options.socket?.destroy();
+    options.drop?.();
   } else if (decision.fail && !decision.fail.dropAfterCommit) {
     const status = decision.fail.status ?? 500;
     const code = decision.fail.code ?? DEFAULT_FAULT_CODES[status] ?? 'InjectedFault';
@@ -117,20 +126,34 @@ export async function dispatch(ctx: EmulatorContext, router: Router, req: EmuReq
       service: service ?? 'none',
       kind,
       status: response?.status ?? 0,
+      ...(options.protocol ? { protocol: options.protocol } : {}),
     });
   }
   if (response && decision.fail?.dropAfterCommit) response = { ...response, dropMidBody: true };
   return response;
 }
 
-/** The status line, headers and half of the body, then a reset: what a connection lost mid-answer looks like. */
-function sendHalfAndDrop(res: ServerResponse, response: EmuResponse): void {
-  const payload = Buffer.from(response.body === undefined || response.body === null ? '' : typeof response.body === 'string' || Buffer.isBuffer(response.body) ? response.body : JSON.stringify(response.body));
-  res.writeHead(response.status, { ...(response.headers ?? {}), 'content-type': 'application/json; charset=utf-8', 'content-length': Math.max(payload.length, 2) });
-  res.write(payload.subarray(0, Math.floor(payload.length / 2)), () => res.socket?.destroy());
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * Loses the connection under one request. HTTP/1.1 carries one request at a time, so that is the socket;
+ * an HTTP/2 connection carries many, so only this request's stream is reset (RST_STREAM with INTERNAL_ERROR —
+ * not REFUSED_STREAM, which would tell the client the request was not processed and may be sent again).
+ */
+function dropConnection(req: AnyRequest): void {
+  if ('stream' in req) req.stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+  else req.socket.destroy();
 }
 
-function send(res: ServerResponse, method: string, response: EmuResponse): void {
+/** The status line, headers and half of the body, then a reset: what a connection lost mid-answer looks like. */
+function sendHalfAndDrop(req: AnyRequest, res: AnyResponse, response: EmuResponse): void {
+  const payload = Buffer.from(response.body === undefined || response.body === null ? '' : typeof response.body === 'string' || Buffer.isBuffer(response.body) ? response.body : JSON.stringify(response.body));
+  res.writeHead(response.status, { ...(response.headers ?? {}), 'content-type': 'application/json; charset=utf-8', 'content-length': Math.max(payload.length, 2) });
+  (res as ServerResponse).write(payload.subarray(0, Math.floor(payload.length / 2)), () => dropConnection(req));
+}
+
+function send(res: AnyResponse, method: string, response: EmuResponse): void {
   const headers: Record<string, string | number | string[]> = { ...(response.headers ?? {}) };
   let payload: Buffer | undefined;
   if (response.body !== undefined && response.body !== null) {
@@ -143,13 +166,14 @@ function send(res: ServerResponse, method: string, response: EmuResponse): void 
   }
   headers['content-length'] = payload?.length ?? 0;
   res.writeHead(response.status, headers);
-  res.end(method === 'HEAD' ? undefined : payload);
+  (res as ServerResponse).end(method === 'HEAD' ? undefined : payload);
 }
 
-async function toEmuRequest(req: IncomingMessage, defaultHost: string): Promise<EmuRequest> {
+async function toEmuRequest(req: AnyRequest, defaultHost: string): Promise<EmuRequest> {
   const arrivedAt = Date.now();
   const { path, query } = parseTarget(req.url ?? '/');
-  const host = req.headers.host ?? defaultHost;
+  // HTTP/2 names the host in the :authority pseudo-header (RFC 9113 §8.3.1), HTTP/1.1 in Host.
+  const host = req.headers.host ?? ('authority' in req ? req.authority : undefined) ?? defaultHost;
   return {
     arrivedAt,
     method: (req.method ?? 'GET').toUpperCase(),
@@ -163,17 +187,25 @@ async function toEmuRequest(req: IncomingMessage, defaultHost: string): Promise<
   };
 }
 
-export function createServiceServer(ctx: EmulatorContext, certs: EmulatorCertificates): HttpsServer {
-  const server = createHttpsServer({ key: certs.keyPem, cert: certs.certPem, keepAliveTimeout: 30_000 }, (req, res) => {
+/** How long an idle HTTP/1.1 keep-alive connection stays open. */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+
+export function createServiceServer(ctx: EmulatorContext, certs: EmulatorCertificates, options: { http2: boolean } = { http2: true }): TlsServer {
+  const handle = (req: AnyRequest, res: AnyResponse): void => {
     void (async () => {
       const request = await toEmuRequest(req, new URL(ctx.urls.origin).host);
-      const response = await dispatch(ctx, ctx.router, request, { external: true, socket: req.socket });
-      if (response?.dropMidBody) sendHalfAndDrop(res, response);
+      const response = await dispatch(ctx, ctx.router, request, { external: true, drop: () => dropConnection(req), protocol: 'stream' in req ? 'h2' : 'http/1.1' });
+      if (response?.dropMidBody) sendHalfAndDrop(req, res, response);
       else if (response) send(res, request.method, response);
     })().catch((error: unknown) => {
       if (!res.headersSent) send(res, 'GET', { status: 500, body: { error: { code: 'InternalServerError', message: String(error) } } });
     });
-  });
+  };
+  if (!options.http2) return createHttpsServer({ key: certs.keyPem, cert: certs.certPem, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handle);
+  const server = createSecureServer({ key: certs.keyPem, cert: certs.certPem, allowHTTP1: true }, handle);
+  // The HTTP/1.1 side reads its keep-alive timeout from the server object, as an https server does.
+  (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on('session', () => ctx.requests.http2Connections++);
   return server;
 }
 
@@ -194,7 +226,7 @@ export function createControlServer(ctx: EmulatorContext): HttpServer {
  * to the HTTPS server, which presents a certificate for that name signed by the emulator's CA. Any other
  * host is refused with 403, so a stray call (telemetry, version checks) fails fast instead of leaving.
  */
-export function createProxyServer(ctx: EmulatorContext, serviceServer: HttpsServer): HttpServer {
+export function createProxyServer(ctx: EmulatorContext, serviceServer: TlsServer): HttpServer {
   const allowed = new Set<string>(AZURE_HOSTS);
   const proxy = createHttpServer((req, res) => {
     res.writeHead(403, { 'content-type': 'text/plain' });
@@ -214,7 +246,7 @@ export function createProxyServer(ctx: EmulatorContext, serviceServer: HttpsServ
   return proxy;
 }
 
-export async function listen(server: HttpServer | HttpsServer, port: number): Promise<number> {
+export async function listen(server: HttpServer | TlsServer, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {

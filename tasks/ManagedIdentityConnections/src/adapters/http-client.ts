@@ -1,5 +1,6 @@
-// The process's one pool of keep-alive connections for ARM and Entra ID. With one pool per SDK client, a
-// burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
+// The process's one set of connections for ARM and Entra ID: one HTTP/2 session per origin where the origin
+// offers h2 (http2-client.ts), else one pool of keep-alive HTTP/1.1 connections. With one pool per SDK client,
+// a burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
 //
 // Every request through it also gets the run's cancellation (nothing outlives the task's result), a timeout
 // (no request hangs past defaultRequestTimeoutMs), and the agent's proxy and certificate authority
@@ -9,7 +10,8 @@ import { ArmThrottlePacer, pacedArmHttpClient } from './arm-throttle-pacer';
 import type { ClientRequest } from 'node:http';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { AgentNetwork } from '../config';
-import { AgentConnections } from './agent-network';
+import { AgentConnections, proxyFor, trustedAuthorities } from './agent-network';
+import { Http2HttpClient } from './http2-client';
 import { defaultRequestTimeoutMs } from './service-calls';
 
 let shared: HttpClient | undefined;
@@ -35,15 +37,29 @@ export function sharedHttpClient(settings: HttpSettings = defaults): HttpClient 
 
 function settingsClient(settings: HttpSettings): HttpClient {
   const inner = (shared ??= createDefaultHttpClient());
-  const connections = new AgentConnections(settings.network ?? {}, (proxy, options) => new TrustingProxyAgent(proxy, options));
+  const network = settings.network ?? {};
+  const connections = new AgentConnections(network, (proxy, options) => new TrustingProxyAgent(proxy, options));
+  const http1: HttpClient = {
+    sendRequest(request) {
+      const agent = connections.agentFor(request.url);
+      if (agent) request.agent = agent;
+      return inner.sendRequest(request);
+    },
+  };
+  let authorities: string[] | undefined | null = null;
+  const http2 = new Http2HttpClient(http1, (url) => {
+    if (authorities === null) authorities = trustedAuthorities(network);
+    return { proxy: proxyFor(network, url), ...(authorities === undefined ? {} : { ca: authorities }) };
+  });
+  // Nothing outlives the task's result: its sessions end with the run.
+  settings.signal?.addEventListener('abort', () => http2.close(), { once: true });
   return {
     sendRequest(request) {
       if (settings.signal) request.abortSignal = eitherSignal(request.abortSignal, settings.signal);
       if (!request.timeout) request.timeout = defaultRequestTimeoutMs;
       // The agent's settings win over HTTPS_PROXY, which the SDK's proxy policy may have applied already.
-      const agent = connections.agentFor(request.url);
-      if (agent) request.agent = agent;
-      return inner.sendRequest(request);
+      if (connections.active) request.agent = undefined;
+      return http2.sendRequest(request);
     },
   };
 }

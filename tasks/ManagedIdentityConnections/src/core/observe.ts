@@ -423,12 +423,25 @@ async function observeOtherProjectConnections(
       namesByProject.set(project.id.toLowerCase(), entry);
     }
   }
+  const foundElsewhere = new Set<string>();
   await Promise.all(
     [...namesByProject.values()].map(async ({ project, names }) => {
       const found = await limiter.run(() => ports.devOps.findConnections(names, project)).catch(() => []);
-      for (const connection of found) state.otherProjectConnections.set(otherProjectConnectionKey(project.id, connection.name), connection);
+      for (const connection of found) {
+        state.otherProjectConnections.set(otherProjectConnectionKey(project.id, connection.name), connection);
+        if (!state.connections.has(connection.name.toLowerCase())) foundElsewhere.add(connection.name.toLowerCase());
+      }
     }),
   );
+  // Found in another project but not here: deleted here while shared — or created and shared by another run
+  // between this project's read and the other's. Read this project again for those names, so that a run
+  // beside ours is not taken for a deletion (MIC413).
+  if (foundElsewhere.size === 0) return;
+  const names = desired.filter((item) => foundElsewhere.has(item.name.toLowerCase())).map((item) => item.name);
+  for (const connection of await limiter.run(() => ports.devOps.findConnections(names))) {
+    const key = connection.name.toLowerCase();
+    if (!state.connections.has(key)) state.connections.set(key, connection);
+  }
 }
 
 function shareWithProjects(item: DesiredConnection, projects: ReadonlyMap<string, ProjectRef>): ProjectRef[] {
