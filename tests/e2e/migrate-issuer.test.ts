@@ -132,7 +132,8 @@ describe('e2e: migrate-issuer', () => {
       assert.ok(refused.warnings.some((warning) => /^MIC533/.test(warning) && /app-dev/.test(warning)), transcript(refused));
       assert.match((refused.summaries[0] ?? ''), /\| app-dev \|.*\| left alone \|/);
 
-      const run = await world.run({ command: 'migrate-issuer', migrationScope: 'project', migrateUnowned: 'true', environments: undefined });
+      // `scope` is the input's alias (the name issue 11 gives it).
+      const run = await world.run({ command: 'migrate-issuer', scope: 'project', migrateUnowned: 'true', environments: undefined });
       assert.equal(run.result, 'Succeeded', transcript(run));
       assertMigrated();
     });
