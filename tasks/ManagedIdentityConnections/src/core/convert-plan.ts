@@ -17,11 +17,11 @@ import type { FederatedCredential, Identity, IdentityRef, RoleAssignment, RoleDe
 import type { ProjectRef, ServiceConnection } from '../ports/devops';
 import type { DirectoryServicePrincipal } from '../ports/directory';
 import { authorizationWritesAllowed, wellKnownPrivilegedRole } from './guardrails';
+import { tokenExchangeAudience } from './model';
 import { federatedCredentialName, roleAssignmentName, roleDefinitionGuidOf } from './names';
 import { conversionOf, conversionTags, convertedAssignmentDescription, identityOwnership, ownershipTags } from './ownership';
 import { normalizeScope } from './scopes';
 
-export const tokenExchangeAudience = 'api://AzureADTokenExchange';
 export const servicePrincipalScheme = 'ServicePrincipal';
 export const workloadIdentityScheme = 'WorkloadIdentityFederation';
 

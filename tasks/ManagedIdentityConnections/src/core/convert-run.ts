@@ -15,7 +15,6 @@ import {
   planConversion,
   selectConnections,
   servicePrincipalScheme,
-  tokenExchangeAudience,
   type CandidateObservation,
   type ConnectionConversion,
   type ConvertAction,
@@ -25,6 +24,7 @@ import {
   type SpecConnectionIdentity,
 } from './convert-plan';
 import { formatConversionPlan, formatConversionSummary, type ConversionOutcome } from './format-convert';
+import { tokenExchangeAudience } from './model';
 import { conversionOf } from './ownership';
 import { subscriptionScope } from './scopes';
 
