@@ -100,14 +100,7 @@ export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 
   const connections = found.map((item) => item.connection);
   const projectsOf = new Map(found.map((item) => [item.connection, item.projects]));
   const federated = connections.filter((connection) => isFederated(connection) && connection.clientId && connection.subscriptionId);
-  // One list of identities per subscription: the client id says which one stands behind a connection.
-  const lists = new Map<string, Promise<Identity[] | string>>();
-  for (const subscriptionId of new Set(federated.map((connection) => connection.subscriptionId!.toLowerCase()))) {
-    lists.set(
-      subscriptionId,
-      limiter.run(() => ports.identities.listIdentitiesInSubscription(subscriptionId)).catch((error: unknown) => (error instanceof Error ? error.message : String(error))),
-    );
-  }
+  const identityBehind = identitiesByClientId(ports, limiter, federated);
   const roleNames = new Map<string, Promise<string>>();
   const roleName = (subscriptionId: string, guid: string): Promise<string> => {
     const key = `${subscriptionId}|${guid}`.toLowerCase();
@@ -132,9 +125,8 @@ export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 
       const base = { connection, projects, roles: [], ...(lastUse ? { lastUse } : {}), ...(lastUseUnknown === undefined ? {} : { lastUseUnknown }) };
       if (!federated.includes(connection)) return base;
       const subscriptionId = connection.subscriptionId!.toLowerCase();
-      const listed = await lists.get(subscriptionId)!;
-      if (typeof listed === 'string') return { ...base, identityUnknown: listed };
-      const identity = listed.find((candidate) => candidate.clientId.toLowerCase() === connection.clientId!.toLowerCase());
+      const identity = await identityBehind(connection);
+      if (typeof identity === 'string') return { ...base, identityUnknown: identity };
       if (!identity) return base;
       const ref = identityRefOf(identity.id);
       const [credentials, assignments] = await Promise.all([
@@ -145,6 +137,30 @@ export async function observeAudit(ports: Pick<Ports, 'devOps' | 'identities' | 
       return { ...base, identity, roles, ...(credentials === undefined ? {} : { credentialCount: credentials }) };
     }),
   );
+}
+
+/**
+ * The user-assigned identity behind each connection, found by its client id: one list of identities per
+ * subscription the connections name, read once. A string is why it is unknown (the list was refused, or the
+ * connection names no subscription); undefined, that no identity there has the client id (an app registration).
+ */
+export function identitiesByClientId(
+  ports: Pick<Ports, 'identities'>,
+  limiter: Limiter,
+  connections: readonly ServiceConnection[],
+): (connection: ServiceConnection) => Promise<Identity | string | undefined> {
+  const lists = new Map<string, Promise<Identity[] | string>>();
+  for (const subscriptionId of new Set(connections.flatMap((connection) => (connection.subscriptionId ? [connection.subscriptionId.toLowerCase()] : [])))) {
+    lists.set(
+      subscriptionId,
+      limiter.run(() => ports.identities.listIdentitiesInSubscription(subscriptionId)).catch((error: unknown) => (error instanceof Error ? error.message : String(error))),
+    );
+  }
+  return async (connection) => {
+    const listed = connection.subscriptionId ? await lists.get(connection.subscriptionId.toLowerCase()) : 'the connection names no subscription';
+    if (listed === undefined || typeof listed === 'string') return listed ?? 'the connection names no subscription';
+    return listed.find((candidate) => candidate.clientId.toLowerCase() === (connection.clientId ?? '').toLowerCase());
+  };
 }
 
 /** The rows of the inventory; `plan` is the spec's plan when a spec was given (for drift). */

@@ -5,7 +5,7 @@ import type { TaskConfig } from '../config';
 import { problem, withEnvironment, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import { apply } from './apply';
-import { identityRefOf, isFederated } from './audit';
+import { identitiesByClientId, identityRefOf, isFederated } from './audit';
 import { Limiter } from './concurrency';
 import { formatFindingBody } from './format-plan';
 import { allFindings, type ApplyResult, type DesiredEnvironment, type FederatedCredential, type Identity, type IdentityRef, type ServiceConnection } from './model';
@@ -70,16 +70,12 @@ async function observeSpec(ports: MigrationPorts, concurrency: number, environme
 async function observeProject(ports: MigrationPorts, concurrency: number, project: TaskConfig['pipeline']['project']): Promise<MigrationCandidate[]> {
   const limiter = new Limiter(concurrency);
   const connections = (await ports.devOps.listAzureRmConnections()).filter((connection) => isFederated(connection) && !connection.readerStub);
-  const identitiesBySubscription = new Map<string, Promise<Identity[] | string>>();
-  for (const subscriptionId of new Set(connections.flatMap((connection) => (connection.subscriptionId ? [connection.subscriptionId.toLowerCase()] : [])))) {
-    identitiesBySubscription.set(subscriptionId, limiter.run(() => ports.identities.listIdentitiesInSubscription(subscriptionId)).catch((error: unknown) => (error instanceof Error ? error.message : String(error))));
-  }
+  const identityBehind = identitiesByClientId(ports, limiter, connections);
   const credentialsById = new Map<string, Promise<FederatedCredential[]>>();
   return Promise.all(
     connections.map(async (connection): Promise<MigrationCandidate> => {
-      const listed = connection.subscriptionId ? await identitiesBySubscription.get(connection.subscriptionId.toLowerCase()) : 'the connection names no subscription';
-      if (typeof listed === 'string' || listed === undefined) return { unit: connection.name, connection, owned: false, identityUnknown: listed ?? 'unknown' };
-      const identity = listed.find((item) => item.clientId.toLowerCase() === (connection.clientId ?? '').toLowerCase());
+      const identity = await identityBehind(connection);
+      if (typeof identity === 'string') return { unit: connection.name, connection, owned: false, identityUnknown: identity };
       const ref = identity && identityRefOf(identity.id);
       if (!identity || !ref) return { unit: connection.name, connection, owned: false };
       let credentials = credentialsById.get(identity.id.toLowerCase());
