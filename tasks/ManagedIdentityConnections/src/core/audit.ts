@@ -9,14 +9,13 @@ import type { Ports } from '../ports';
 import type { ConnectionUse } from '../ports/devops';
 import { Limiter } from './concurrency';
 import { federatedCredentialLimit } from './guardrails';
+import { LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
 import { isWrite, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
 import { roleDefinitionGuidOf } from './names';
 import { isTaskMarkedConnection, isTaskMarkedIdentity, ownershipMarker } from './ownership';
 import { subscriptionScope } from './scopes';
 
 export { ownershipMarker } from './ownership';
-/** Azure DevOps retires the legacy (vstoken) issuer for workload identity federation then [U]. */
-export const legacyIssuerRetirement = '2027-07-01';
 
 export interface AuditedConnection {
   readonly connection: ServiceConnection;
@@ -188,7 +187,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
         id: connection.id,
         scheme: describeScheme(scheme),
         secretBased: scheme.toLowerCase() === 'serviceprincipal',
-        issuer: !federated ? '—' : legacy ? `Azure DevOps (legacy, retiring ${legacyIssuerRetirement})` : connection.issuer ? 'Entra ID' : '—',
+        issuer: !federated ? '—' : legacy ? `Azure DevOps (legacy, retiring ${LEGACY_ISSUER_RETIREMENT})` : connection.issuer ? 'Entra ID' : '—',
         legacyIssuer: legacy,
         creationMode: connection.creationMode ?? '—',
         identity: identity
@@ -212,7 +211,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
 
 const ruleTests: Record<AuditRule, { readonly test: (row: AuditRow) => boolean; readonly what: string }> = {
   secret: { test: (row) => row.secretBased, what: 'secret-based (a service principal key or certificate)' },
-  legacyIssuer: { test: (row) => row.legacyIssuer, what: `the legacy Azure DevOps issuer, retiring ${legacyIssuerRetirement}` },
+  legacyIssuer: { test: (row) => row.legacyIssuer, what: `the legacy Azure DevOps issuer, retiring ${LEGACY_ISSUER_RETIREMENT}` },
   appRegistration: { test: (row) => row.appRegistration, what: 'federation with an app registration, not a managed identity' },
   notOwned: { test: (row) => !row.owned, what: 'not managed by this tool' },
   drift: { test: (row) => row.drifted, what: 'drift from the spec' },

@@ -7,9 +7,14 @@ import type { ApplyResult, Finding } from './model';
 
 export const LEGACY_ISSUER_RETIREMENT = '2027-07-01';
 
-/** `https://vstoken.dev.azure.com/{org}`, or the issuer type Azure DevOps gives the legacy format. */
-function isLegacyIssuer(issuer: string | undefined, issuerType: string | undefined): boolean {
-  return /^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer ?? '') || /^(DevOps|AzureDevOps)$/i.test(issuerType ?? '');
+/** The Azure DevOps issuer, `https://vstoken.dev.azure.com/{org}`. */
+export function isLegacyIssuer(issuer: string | undefined): boolean {
+  return /^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer ?? '');
+}
+
+/** The legacy issuer, or the issuer type Azure DevOps gives the legacy format. */
+function isLegacyConnection(issuer: string | undefined, issuerType: string | undefined): boolean {
+  return isLegacyIssuer(issuer) || /^(DevOps|AzureDevOps)$/i.test(issuerType ?? '');
 }
 
 /** MIC421 for every connection this run created that came back on the legacy issuer. */
@@ -19,7 +24,7 @@ export function legacyIssuerWarnings(applied: ApplyResult): Finding[] {
     for (const outcome of environment.actions) {
       if (outcome.action.kind !== 'createConnection' || outcome.status !== 'succeeded') continue;
       const connection = environment.connections.get(outcome.action.connectionName);
-      if (!connection || !isLegacyIssuer(connection.issuer, connection.issuerType)) continue;
+      if (!connection || !isLegacyConnection(connection.issuer, connection.issuerType)) continue;
       warnings.push({
         severity: 'warning',
         connection: connection.name,

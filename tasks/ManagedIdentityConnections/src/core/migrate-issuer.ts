@@ -19,7 +19,7 @@
 // there is not written again); an Entra connection whose credential is missing gets it from the pair it reports;
 // one with a legacy credential still beside a working Entra one is verified and the legacy one removed.
 import { problem } from '../errors';
-import { LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
+import { isLegacyIssuer, LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
 import {
   fromAction,
   isDestructive,
@@ -37,7 +37,7 @@ import {
   type ServiceConnection,
   tokenExchangeAudience,
 } from './model';
-import { federatedCredentialName, identityKey } from './names';
+import { federatedCredentialName, guidRule, identityKey } from './names';
 import { isOwnedCredentialName, isOwnedConnection, markedEnvironment } from './ownership';
 
 export const migrationScopes = ['spec', 'project'] as const;
@@ -85,15 +85,11 @@ export interface MigrationPlan {
   readonly rows: readonly MigrationRow[];
 }
 
-export function isLegacyIssuer(issuer: string | undefined): boolean {
-  return /^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer ?? '');
-}
-
 /** The Entra pair Azure DevOps will give the connection, from its documented format; undefined when it cannot be told. */
 export function predictEntraPair(connection: ServiceConnection): { readonly issuer: string; readonly subject: string } | undefined {
   const organizationId = legacyIssuerPattern.exec(connection.issuer ?? '')?.[1];
   const tenantId = connection.tenantId;
-  if (organizationId === undefined || tenantId === undefined || !isGuid(tenantId)) return undefined;
+  if (organizationId === undefined || tenantId === undefined || !guidRule.pattern.test(tenantId)) return undefined;
   return {
     issuer: `https://login.microsoftonline.com/${tenantId.toLowerCase()}/v2.0`,
     subject: `/eid1/c/pub/t/${encodeGuid(tenantId)}/a/${encodeGuid(azureDevOpsAppId)}/sc/${organizationId.toLowerCase()}/${connection.id.toLowerCase()}`,
@@ -267,10 +263,6 @@ export function ownsConnection(connection: ServiceConnection, project: ProjectRe
 /** The unit a connection is reported under: its marked environment, else its identity's name. */
 export function unitOf(connection: ServiceConnection, project: ProjectRef, identity: Identity | undefined): string {
   return markedEnvironment(connection, project) ?? identity?.name ?? connection.name;
-}
-
-function isGuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 /**
