@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { planConversion, conversionIdentityName, type ConvertObserved, type ConvertRequest, type CandidateObservation } from '../../tasks/ManagedIdentityConnections/src/core/convert-plan';
 import { formatTaskError } from '../../tasks/ManagedIdentityConnections/src/core/format-run';
+import { identityKey } from '../../tasks/ManagedIdentityConnections/src/core/names';
 import { conversionTags } from '../../tasks/ManagedIdentityConnections/src/core/ownership';
 import { run } from '../../tasks/ManagedIdentityConnections/src/core/run';
 import { TaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
@@ -45,7 +46,7 @@ function assignment(role: string, scope: string, principalId: string): RoleAssig
 const request = (overrides: Partial<ConvertRequest> = {}): ConvertRequest => ({ project: world.project, select: { names: ['legacy-app'] }, target, specIdentities: new Map(), allowPrivilegedRoles: false, ...overrides });
 
 function observed(connection: ServiceConnection, candidate: Partial<CandidateObservation> = {}, identity?: Identity): ConvertObserved {
-  const key = `${sub}/${world.identityResourceGroup}/${conversionIdentityName(connection)}`.toLowerCase();
+  const key = identityKey({ subscriptionId: sub, resourceGroup: world.identityResourceGroup, name: conversionIdentityName(connection) });
   return {
     connections: [connection],
     identities: new Map(identity ? [[key, identity]] : []),

@@ -18,7 +18,7 @@ import type { ProjectRef, ServiceConnection } from '../ports/devops';
 import type { DirectoryServicePrincipal } from '../ports/directory';
 import { authorizationWritesAllowed, wellKnownPrivilegedRole } from './guardrails';
 import { tokenExchangeAudience } from './model';
-import { federatedCredentialName, roleAssignmentName, roleDefinitionGuidOf } from './names';
+import { federatedCredentialName, identityKey, roleAssignmentName, roleDefinitionGuidOf } from './names';
 import { conversionOf, conversionTags, convertedAssignmentDescription, identityOwnership, ownershipTags } from './ownership';
 import { normalizeScope } from './scopes';
 
@@ -77,7 +77,7 @@ export interface CandidateObservation {
 export interface ConvertObserved {
   /** Every AzureRM connection of the project, plus the named ones of any type. */
   readonly connections: readonly ServiceConnection[];
-  /** Identities at the places convert would use, by lowercase identity key (identityKeyOf). */
+  /** Identities at the places convert would use, by lowercase identity key (names.ts identityKey). */
   readonly identities: ReadonlyMap<string, Identity>;
   /** By connection id. */
   readonly candidates: ReadonlyMap<string, CandidateObservation>;
@@ -118,10 +118,6 @@ export interface ConvertPlan {
   readonly permissionsBroadened: boolean;
 }
 
-export function identityKeyOf(ref: IdentityRef): string {
-  return `${ref.subscriptionId}/${ref.resourceGroup}/${ref.name}`.toLowerCase();
-}
-
 /**
  * The identity convert creates for a connection: derived from its name and id, so every run finds the same one
  * (`id-convert-{name}-{first 8 of the id}`, within ARM's 128 characters and alphabet).
@@ -155,7 +151,7 @@ export function selectConnections(request: ConvertRequest, observed: Pick<Conver
       if (!isAzureRm(connection) || connection.readerStub) return false;
       if (hasScheme(connection, servicePrincipalScheme)) return true;
       const choice = identityFor(request, connection);
-      const identity = choice && observed.identities.get(identityKeyOf(choice.ref));
+      const identity = choice && observed.identities.get(identityKey(choice.ref));
       return switchedOnto(connection, identity) && identity !== undefined && conversionOf(identity, request.project)?.connectionId === connection.id.toLowerCase();
     });
     return { selected, missing: [] };
@@ -198,7 +194,7 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
   if (connection.projectReferences.length > 1) return refuse(`it is shared with ${connection.projectReferences.length - 1} other project(s); Azure DevOps converts only single-project connections`);
   if (connection.isDisabled) return refuse('it is disabled');
   if (!choice) return refuse('no spec environment names it and convertIdentityResourceGroup is not set, so there is nowhere to create its managed identity');
-  const identity = observed.identities.get(identityKeyOf(choice.ref));
+  const identity = observed.identities.get(identityKey(choice.ref));
   const secret = hasScheme(connection, servicePrincipalScheme);
   const resumed = !secret && switchedOnto(connection, identity);
   if (!secret && !resumed) return refuse(`it signs in with the ${connection.authorizationScheme || 'unknown'} scheme, not a service principal secret (ServicePrincipal)`);

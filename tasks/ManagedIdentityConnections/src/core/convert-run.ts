@@ -11,7 +11,6 @@ import { KeyedMutex, mapWithConcurrency } from './concurrency';
 import {
   convertedAssignmentName,
   identityFor,
-  identityKeyOf,
   planConversion,
   selectConnections,
   servicePrincipalScheme,
@@ -25,6 +24,7 @@ import {
 } from './convert-plan';
 import { formatConversionPlan, formatConversionSummary, type ConversionOutcome } from './format-convert';
 import { tokenExchangeAudience } from './model';
+import { identityKey } from './names';
 import { conversionOf } from './ownership';
 import { subscriptionScope } from './scopes';
 
@@ -61,21 +61,21 @@ export async function observeConversion(request: ConvertRequest, ports: Ports, c
   const [listed, named] = await Promise.all([devOps.listAzureRmConnections(), 'names' in request.select ? devOps.findConnections(request.select.names) : Promise.resolve([])]);
   const connections = [...new Map([...listed, ...named].map((connection) => [connection.id.toLowerCase(), connection])).values()];
   const identities = new Map<string, Identity>();
-  if (request.target) for (const identity of await identityClient.listIdentities(request.target.subscriptionId, request.target.resourceGroup)) identities.set(identityKeyOf({ ...request.target, name: identity.name }), identity);
+  if (request.target) for (const identity of await identityClient.listIdentities(request.target.subscriptionId, request.target.resourceGroup)) identities.set(identityKey({ ...request.target, name: identity.name }), identity);
   const specRefs = connections.flatMap((connection) => {
     const choice = request.specIdentities.get(connection.name.toLowerCase());
     return choice ? [choice.ref] : [];
   });
   await mapWithConcurrency(specRefs, concurrency, async (ref) => {
     const identity = await identityClient.getIdentity(ref);
-    if (identity) identities.set(identityKeyOf(ref), identity);
+    if (identity) identities.set(identityKey(ref), identity);
   });
   const { selected } = selectConnections(request, { connections, identities });
   const candidates = new Map<string, CandidateObservation>();
   await mapWithConcurrency(selected, concurrency, async (connection) => {
     const choice = identityFor(request, connection);
     if (!choice || connection.type.toLowerCase() !== 'azurerm' || connection.readerStub) return;
-    candidates.set(connection.id, await observeCandidate(request, ports, connection, identities.get(identityKeyOf(choice.ref))));
+    candidates.set(connection.id, await observeCandidate(request, ports, connection, identities.get(identityKey(choice.ref))));
   });
   return { connections, identities, candidates };
 }
@@ -145,7 +145,7 @@ async function applyOne(conversion: ConnectionConversion, ports: Ports, credenti
           // The pair Azure DevOps answered for the switched connection (or holds for one switched earlier).
           if (!connection.issuer || !connection.subject) throw new TaskError('MIC407', `Service connection ${connection.name} (${connection.id}) has no workload identity federation issuer or subject after the switch.`);
           const credential = { name: action.name, issuer: connection.issuer, subject: connection.subject, audiences: [tokenExchangeAudience] };
-          await credentialWrites.runExclusive(identityKeyOf(action.ref), () => ports.identities.putFederatedCredential(action.ref, credential));
+          await credentialWrites.runExclusive(identityKey(action.ref), () => ports.identities.putFederatedCredential(action.ref, credential));
           credentialWritten = true;
           break;
         }
