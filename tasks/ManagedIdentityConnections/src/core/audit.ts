@@ -8,6 +8,7 @@ import { problem, type Problem } from '../errors';
 import type { Ports } from '../ports';
 import type { ConnectionUse } from '../ports/devops';
 import { Limiter } from './concurrency';
+import { cell } from './format-plan';
 import { federatedCredentialLimit } from './guardrails';
 import { LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
 import { isWrite, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
@@ -252,7 +253,6 @@ export function auditJson(rows: readonly AuditRow[]): string {
 }
 
 export function auditMarkdown(rows: readonly AuditRow[], failures: readonly Problem[]): string {
-  const cell = (value: string): string => value.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
   const out = [
     `## Managed identity connections — audit`,
     '',

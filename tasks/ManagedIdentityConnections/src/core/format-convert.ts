@@ -2,6 +2,7 @@
 // registration named in it (reported, never deleted). No decision depends on this wording.
 import type { TaskError } from '../errors';
 import type { ConnectionConversion, ConvertAction, ConvertPlan } from './convert-plan';
+import { cell } from './format-plan';
 
 export interface ConversionOutcome {
   readonly conversion: ConnectionConversion;
@@ -52,8 +53,6 @@ function stateText(conversion: ConnectionConversion): string {
       return 'cannot be converted';
   }
 }
-
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 export function formatConversionSummary(plan: ConvertPlan, outcomes: readonly ConversionOutcome[] | undefined, options: { readonly dryRun: boolean }): string {
   const title = options.dryRun ? '## Convert (dry run: nothing written)' : outcomes ? '## Convert' : '## Convert (refused: nothing written)';

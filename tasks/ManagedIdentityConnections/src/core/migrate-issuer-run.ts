@@ -7,7 +7,7 @@ import type { Ports } from '../ports';
 import { apply } from './apply';
 import { identitiesByClientId, identityRefOf, isFederated } from './audit';
 import { Limiter } from './concurrency';
-import { formatFindingBody } from './format-plan';
+import { cell, formatFindingBody } from './format-plan';
 import { allFindings, type ApplyResult, type DesiredEnvironment, type FederatedCredential, type Identity, type IdentityRef, type ServiceConnection } from './model';
 import { ownsConnection, planIssuerMigration, unitOf, type MigrationCandidate, type MigrationPlan, type MigrationRow } from './migrate-issuer';
 import type { RunResult } from './run';
@@ -125,8 +125,4 @@ export function migrationSummary(migration: MigrationPlan, applied: ApplyResult 
     ...migration.rows.map((row) => `| ${cell(row.connection)} | ${cell(row.identity ?? '—')} | ${cell(row.issuerBefore)} | ${outcomeOf(row, applied)} | ${cell(row.reason)} |`),
   ];
   return `${lines.join('\n')}\n`;
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
