@@ -122,7 +122,7 @@ describe('migrate-issuer plan', () => {
     const unowned = candidate(legacy, [credential('azdo-app-dev', legacy)], { owned: false });
     const { plan, rows } = planIssuerMigration([unowned, { unit: 'other', connection: { ...connection(legacy, 'DevOps'), id: 'x', name: 'app-registration' }, owned: true }], { scope: 'project', includeUnowned: false });
     assert.deepEqual(plan.environments, []);
-    assert.deepEqual(rows.map((row) => [row.connection, row.verdict]), [['app-dev', 'skipped'], ['app-registration', 'skipped']]);
+    assert.deepEqual(rows.map((row) => [row.connection, row.verdict, row.code]), [['app-dev', 'skipped', 'MIC533'], ['app-registration', 'skipped', 'MIC446']]);
     assert.match(rows[0]!.reason, /^not owned, left alone/);
     assert.match(rows[1]!.reason, /not a user-assigned managed identity/);
     assert.equal(planIssuerMigration([unowned], { scope: 'project', includeUnowned: true }).rows[0]!.verdict, 'migrate');

@@ -98,7 +98,7 @@ function candidate(unit: string, connection: ServiceConnection, ref: IdentityRef
 }
 
 function skippedWarnings(rows: readonly MigrationRow[]): Problem[] {
-  return rows.filter((row) => row.verdict === 'skipped').map((row) => problem(/^not owned/.test(row.reason) ? 'MIC533' : 'MIC446', `Connection ${row.connection} is left out of the migration: ${row.reason}`, { environment: row.unit }));
+  return rows.filter((row) => row.verdict === 'skipped').map((row) => problem(row.code ?? 'MIC446', `Connection ${row.connection} is left out of the migration: ${row.reason}`, { environment: row.unit }));
 }
 
 type Outcome = 'planned' | 'migrated' | 'already on the Entra issuer' | 'left alone' | 'failed' | 'not reached';

@@ -77,6 +77,8 @@ export interface MigrationRow {
   readonly issuerBefore: string;
   readonly verdict: MigrationVerdict;
   readonly reason: string;
+  /** A skipped row's warning: MIC533 (not owned) or MIC446 (not migratable here). */
+  readonly code?: 'MIC533' | 'MIC446';
 }
 
 export interface MigrationPlan {
@@ -106,18 +108,18 @@ export function planIssuerMigration(candidates: readonly MigrationCandidate[], s
   const units = new Map<string, { ref: IdentityRef; identity: Identity; unit: string; connections: ServiceConnection[]; actions: Action[]; findings: Finding[] }>();
   for (const candidate of [...candidates].sort((a, b) => a.connection.name.localeCompare(b.connection.name))) {
     const { connection } = candidate;
-    const row = (verdict: MigrationVerdict, reason: string): void => {
-      rows.push({ unit: candidate.unit, connection: connection.name, connectionId: connection.id, ...(candidate.identity ? { identity: candidate.identity.observed.name } : {}), issuerBefore: connection.issuer ?? '(none)', verdict, reason });
+    const row = (verdict: MigrationVerdict, reason: string, code?: MigrationRow['code']): void => {
+      rows.push({ unit: candidate.unit, connection: connection.name, connectionId: connection.id, ...(candidate.identity ? { identity: candidate.identity.observed.name } : {}), issuerBefore: connection.issuer ?? '(none)', verdict, reason, ...(code ? { code } : {}) });
     };
     const refusal = refuse(candidate, settings);
     if (refusal) {
-      row('skipped', refusal);
+      row('skipped', refusal.reason, refusal.code);
       continue;
     }
     const identity = candidate.identity!;
     const steps = connectionSteps(candidate, identity, settings, candidate.unit);
     if (steps.actions.length === 0) {
-      row(steps.verdict, steps.reason);
+      row(steps.verdict, steps.reason, steps.verdict === 'skipped' ? 'MIC446' : undefined);
       continue;
     }
     const key = `${candidate.unit}|${identityKey(identity.ref)}`;
@@ -143,13 +145,13 @@ export function planIssuerMigration(candidates: readonly MigrationCandidate[], s
 }
 
 /** Why the command leaves a connection alone, or undefined when it may act on it. */
-function refuse(candidate: MigrationCandidate, settings: MigrationSettings): string | undefined {
+function refuse(candidate: MigrationCandidate, settings: MigrationSettings): { readonly code: 'MIC533' | 'MIC446'; readonly reason: string } | undefined {
   const { connection } = candidate;
   if (!candidate.identity) {
-    return `it signs in as client id ${connection.clientId ?? '(none)'}, which is not a user-assigned managed identity the task can read${candidate.identityUnknown ? ` (${candidate.identityUnknown})` : ''}; an app registration is migrated with the connection's Update button in the portal.`;
+    return { code: 'MIC446', reason: `it signs in as client id ${connection.clientId ?? '(none)'}, which is not a user-assigned managed identity the task can read${candidate.identityUnknown ? ` (${candidate.identityUnknown})` : ''}; an app registration is migrated with the connection's Update button in the portal.` };
   }
-  if (!candidate.owned && !settings.includeUnowned) return 'not owned, left alone: it carries no ownership marker of this task (allow it with migrateUnowned).';
-  if (!connection.issuer || !connection.subject) return 'Azure DevOps reports no issuer or subject for it.';
+  if (!candidate.owned && !settings.includeUnowned) return { code: 'MIC533', reason: 'not owned, left alone: it carries no ownership marker of this task (allow it with migrateUnowned).' };
+  if (!connection.issuer || !connection.subject) return { code: 'MIC446', reason: 'Azure DevOps reports no issuer or subject for it.' };
   return undefined;
 }
 
