@@ -43,7 +43,7 @@ describe('the bundled task (dist/tasks/ManagedIdentityConnections/index.js, azur
     assert.match(vsoCommands.at(-1)!, /^##vso\[task\.complete result=(Succeeded|SucceededWithIssues|Failed);/, output);
   });
 
-  it('loads azure-sdk.js on its own, with no node_modules, and finds the credentials and ARM clients in it', () => {
+  it('loads azure-sdk.js on its own, with no node_modules, and finds the credentials, ARM clients and the shared transport in it', () => {
     const run = spawnSync(process.execPath, ['-e', 'console.log(Object.keys(require("./azure-sdk.js")).sort().join(","))'], {
       cwd: folder,
       encoding: 'utf8',
@@ -51,6 +51,6 @@ describe('the bundled task (dist/tasks/ManagedIdentityConnections/index.js, azur
       env: { PATH: process.env.PATH ?? '' },
     });
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), 'ArmIdentityClient,ArmRoleClient,GraphDirectoryClient,azureCliCredential,pipelineCredential');
+    assert.equal(run.stdout.trim(), 'ArmIdentityClient,ArmRoleClient,GraphDirectoryClient,azureCliCredential,devOpsTransport,pipelineCredential');
   });
 });

@@ -1,13 +1,12 @@
 // Protects the pieces that model the agent around the task (docs/architecture.md, "What the agent does"):
-// the proxy decision per URL with the agent's bypass list, the extra certificate authority, the options
-// azure-devops-node-api gets for them, the neutralization of logging commands in printed text, and the
+// the proxy decision per URL with the agent's bypass list, the extra certificate authority, the neutralization of logging commands in printed text, and the
 // task's lifetime (cancel on the result or on the agent's signals, then leave).
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { devOpsRequestOptions, proxyFor, trustedAuthorities } from '../../tasks/ManagedIdentityConnections/src/adapters/agent-network';
+import { proxyFor, trustedAuthorities } from '../../tasks/ManagedIdentityConnections/src/adapters/agent-network';
 import { EXIT_GRACE_MS, TaskLifetime } from '../../tasks/ManagedIdentityConnections/src/adapters/task-lifetime';
 import type { AgentNetwork } from '../../tasks/ManagedIdentityConnections/src/config';
 import { neutralizeLoggingCommands } from '../../tasks/ManagedIdentityConnections/src/core/redact';
@@ -31,13 +30,6 @@ describe('the agent\'s proxy', () => {
     assert.equal(proxy.username, 'agent');
     assert.equal(decodeURIComponent(proxy.password), 'p@ss');
   });
-
-  it('gives azure-devops-node-api the same proxy, bypass list and a socket timeout', () => {
-    const options = devOpsRequestOptions(network, 60_000);
-    assert.deepEqual(options.proxy, { proxyUrl: 'http://proxy.contoso.com:8080', proxyBypassHosts: network.proxy!.bypass, proxyUsername: 'agent', proxyPassword: 'p@ss' });
-    assert.equal(options.socketTimeout, 60_000);
-    assert.equal('cert' in options, false);
-  });
 });
 
 describe('the agent\'s certificate authority', () => {
@@ -50,12 +42,6 @@ describe('the agent\'s certificate authority', () => {
     assert.equal(authorities.length, rootCertificates.length + 1);
     assert.match(authorities.at(-1)!, /MIIcorporate/);
     assert.equal(trustedAuthorities({}), undefined);
-  });
-
-  it('reaches azure-devops-node-api as one CA file with the roots included', () => {
-    const options = devOpsRequestOptions({ caFile }, 60_000);
-    const written = readFileSync(options.cert!.caFile, 'utf8');
-    assert.ok(written.includes('MIIcorporate') && written.includes(rootCertificates[0]!.trim().split('\n')[1]!));
   });
 
   it('is MIC605 when the file cannot be read', () => {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCodes, runCli } from '../../tasks/ManagedIdentityConnections/cli';
 import { AzureDevOpsClient } from '../../tasks/ManagedIdentityConnections/src/adapters/devops-client';
+import { devOpsTransport } from '../../tasks/ManagedIdentityConnections/src/adapters/http-client';
 import { ServiceCalls } from '../../tasks/ManagedIdentityConnections/src/adapters/service-calls';
 import { Secret } from '../../tasks/ManagedIdentityConnections/src/secret';
 import type { RunningEmulator } from '../emulator/emulator';
@@ -183,7 +184,7 @@ describe('CLI against the emulator', function () {
       const platform = new FakePlatform();
       const calls = new ServiceCalls({ platform, deadlineMs: 1500, initialDelayMs: 100, maxDelayMs: 200 });
       const project = emulator.info.project as { id: string; name: string };
-      const client = new AzureDevOpsClient({ collectionUri: String(emulator.info.collectionUri), project, token: new Secret(pat), tokenKind: 'pat', userAgent: 'test' }, calls);
+      const client = new AzureDevOpsClient({ collectionUri: String(emulator.info.collectionUri), project, token: new Secret(pat), tokenKind: 'pat', userAgent: 'test', transport: devOpsTransport() }, calls);
       const [connection] = await client.findConnections(['cli-app-stray']);
       assert.ok(connection);
 

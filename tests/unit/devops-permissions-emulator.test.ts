@@ -4,6 +4,7 @@
 // is asked again on its own, so only the entry at fault fails — with a TaskError, not a bare HTTP error.
 import * as assert from 'node:assert/strict';
 import { AzureDevOpsClient } from '../../tasks/ManagedIdentityConnections/src/adapters/devops-client';
+import { devOpsTransport } from '../../tasks/ManagedIdentityConnections/src/adapters/http-client';
 import { ServiceCalls } from '../../tasks/ManagedIdentityConnections/src/adapters/service-calls';
 import { isTaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import type { ConnectionDefinition } from '../../tasks/ManagedIdentityConnections/src/ports/devops';
@@ -27,7 +28,7 @@ describe('Azure DevOps adapter: pipeline permissions, against the emulator', fun
     emulator = await startTestEmulator();
     const info = jsonLine(emulator);
     const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 5_000, initialDelayMs: 50, maxDelayMs: 100 });
-    client = new AzureDevOpsClient({ collectionUri: info.collectionUri, project: info.project, token: new Secret(info.systemAccessToken), userAgent: 'test' }, calls);
+    client = new AzureDevOpsClient({ collectionUri: info.collectionUri, project: info.project, token: new Secret(info.systemAccessToken), userAgent: 'test', transport: devOpsTransport() }, calls);
     const definition = (name: string): ConnectionDefinition => ({
       name,
       description: '',

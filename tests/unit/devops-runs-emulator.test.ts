@@ -6,6 +6,7 @@
 // reason, not a bare HTTP error.
 import * as assert from 'node:assert/strict';
 import { AzureDevOpsClient } from '../../tasks/ManagedIdentityConnections/src/adapters/devops-client';
+import { devOpsTransport } from '../../tasks/ManagedIdentityConnections/src/adapters/http-client';
 import { ServiceCalls } from '../../tasks/ManagedIdentityConnections/src/adapters/service-calls';
 import { isTaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { Secret } from '../../tasks/ManagedIdentityConnections/src/secret';
@@ -22,7 +23,7 @@ describe('Azure DevOps adapter: pipeline runs, against the emulator', function (
     emulator = await startTestEmulator();
     const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 5_000, initialDelayMs: 50, maxDelayMs: 100 });
     client = new AzureDevOpsClient(
-      { collectionUri: String(emulator.info.collectionUri), project: emulator.info.project as { id: string; name: string }, token: new Secret(String(emulator.info.systemAccessToken)), userAgent: 'test' },
+      { collectionUri: String(emulator.info.collectionUri), project: emulator.info.project as { id: string; name: string }, token: new Secret(String(emulator.info.systemAccessToken)), userAgent: 'test', transport: devOpsTransport() },
       calls,
     );
   });

@@ -210,8 +210,9 @@ export async function createPorts(config: TaskConfig, platform: Platform, authen
   const devOps = builtOnFirstUse<DevOpsClient>(
     async () => {
       await proxyReachable();
-      const { token, kind } = await authentication.devOpsToken();
-      return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT, network }, calls);
+      // Azure DevOps travels on the Azure SDKs' connections (devops-transport.ts), so it waits for them to load.
+      const [{ token, kind }, sdk] = await Promise.all([authentication.devOpsToken(), azureSdk()]);
+      return new AzureDevOpsClient({ collectionUri: config.pipeline.collectionUri, project: config.pipeline.project, token, tokenKind: kind, userAgent: USER_AGENT, transport: sdk.devOpsTransport(http) }, calls);
     },
     {
       findConnections: true,

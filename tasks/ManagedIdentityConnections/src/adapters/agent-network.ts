@@ -6,9 +6,7 @@
 // src/Agent.Worker/ExecutionContext.cs; task-lib getHttpProxyConfiguration). Node reads NODE_EXTRA_CA_CERTS
 // only at start-up, so the extra authority is added to each connection's `ca` — together with Node's own
 // roots, because `ca` replaces them. Without a proxy or an authority nothing here changes a request.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { connect } from 'node:net';
@@ -37,35 +35,6 @@ export function trustedAuthorities(network: AgentNetwork): string[] | undefined 
   } catch (error) {
     throw new TaskError('MIC605', `The agent's certificate authority file ${network.caFile} (Agent.CAInfo) cannot be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-}
-
-/**
- * The options azure-devops-node-api (typed-rest-client) takes for the same settings: its proxy with the
- * bypass list (it matches the same regular expressions against the whole URL), a socket timeout, and a CA
- * file — written once with Node's roots added, since typed-rest-client's `ca` replaces them too.
- */
-export function devOpsRequestOptions(network: AgentNetwork, socketTimeoutMs: number) {
-  const proxy = network.proxy;
-  const authorities = trustedAuthorities(network);
-  let caFile: string | undefined;
-  if (authorities !== undefined) {
-    caFile = join(mkdtempSync(join(tmpdir(), 'mic-ca-')), 'trusted.pem');
-    writeFileSync(caFile, authorities.join('\n'), 'utf8');
-  }
-  return {
-    socketTimeout: socketTimeoutMs,
-    ...(proxy === undefined
-      ? {}
-      : {
-          proxy: {
-            proxyUrl: proxy.url,
-            proxyBypassHosts: [...proxy.bypass],
-            ...(proxy.username === undefined ? {} : { proxyUsername: proxy.username }),
-            ...(proxy.password === undefined ? {} : { proxyPassword: proxy.password.reveal() }),
-          },
-        }),
-    ...(caFile === undefined ? {} : { cert: { caFile } }),
-  };
 }
 
 /** Connections that honour the agent's settings, one per proxy decision, kept alive like the default ones. */

@@ -7,3 +7,4 @@
 export { ArmIdentityClient, ArmRoleClient } from './arm-clients';
 export { azureCliCredential, pipelineCredential } from './credentials';
 export { GraphDirectoryClient } from './graph-client';
+export { devOpsTransport } from './http-client';

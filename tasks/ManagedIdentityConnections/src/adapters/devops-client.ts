@@ -1,6 +1,7 @@
 // The Azure DevOps port on azure-devops-node-api 17: ServiceEndpointApi for connections, sharing and
 // TestConnection, CoreApi for projects, PipelinesApi for the verification run, and the API's own REST
-// client for pipeline permissions (no typed client exists for them in any version of the library).
+// client for pipeline permissions (no typed client exists for them in any version of the library). They all
+// send through the task's transport (devops-transport.ts): the Azure SDKs' connections, HTTP/2 where offered.
 //
 // The API classes are constructed directly rather than through WebApi: WebApi imports every client of the
 // library, which would add about a megabyte to the bundled task for nothing. Nothing is lost — WebApi's
@@ -36,11 +37,10 @@ import type {
   ServiceConnection,
 } from '../ports/devops';
 import type { Secret } from '../secret';
-import type { AgentNetwork } from '../config';
-import { devOpsRequestOptions } from './agent-network';
+import { sendThrough, type DevOpsTransport } from './devops-transport';
 import { MicroBatcher } from './micro-batch';
 import { adoptConcurrentlyCreated, isNameTaken } from './connection-adoption';
-import { defaultRequestTimeoutMs, type ServiceCalls } from './service-calls';
+import type { ServiceCalls } from './service-calls';
 import { describeFailure, requireAnswer, type ServiceFailure } from './service-failure';
 
 export interface DevOpsSettings {
@@ -55,8 +55,8 @@ export interface DevOpsSettings {
    */
   readonly tokenKind?: 'bearer' | 'pat';
   readonly userAgent: string;
-  /** The agent's proxy and certificate authority. */
-  readonly network?: AgentNetwork;
+  /** How requests travel: with the agent's proxy and certificate authority, a timeout, the run's cancellation. */
+  readonly transport: DevOpsTransport;
 }
 
 const PIPELINE_PERMISSIONS_API_VERSION = '7.1-preview.1';
@@ -231,14 +231,14 @@ export class AzureDevOpsClient implements DevOpsClient {
     const options: IRequestOptions = {
       // Without it Azure DevOps answers an expired or unknown token with a sign-in page instead of a 401.
       headers: { 'X-TFS-FedAuthRedirect': 'Suppress' },
+      // typed-rest-client's own https agent is built once and never used (the transport sends).
       keepAlive: true,
       allowRetries: false,
-      // No request hangs for typed-rest-client's default three minutes; ServiceCalls bounds each attempt too.
-      ...devOpsRequestOptions(settings.network ?? {}, defaultRequestTimeoutMs),
     };
     this.endpoints = new ServiceEndpointApi(settings.collectionUri, [handler], options, settings.userAgent);
     this.core = new CoreApi(settings.collectionUri, [handler], options, settings.userAgent);
     this.pipelines = new PipelinesApi(settings.collectionUri, [handler], options, settings.userAgent);
+    sendThrough(settings.transport, [this.endpoints, this.core, this.pipelines], settings.userAgent, [handler], options);
     this.projectUrl = `${settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(settings.project.id || settings.project.name)}`;
   }
 

@@ -1,16 +1,17 @@
-// The process's one set of connections for ARM and Entra ID: one HTTP/2 session per origin where the origin
+// The process's one set of connections for ARM, Entra ID and Azure DevOps: one HTTP/2 session per origin where the origin
 // offers h2 (http2-client.ts), else one pool of keep-alive HTTP/1.1 connections. With one pool per SDK client,
 // a burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
 //
 // Every request through it also gets the run's cancellation (nothing outlives the task's result), a timeout
 // (no request hangs past defaultRequestTimeoutMs), and the agent's proxy and certificate authority
 // (agent-network.ts), honouring the bypass list per URL.
-import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest, type HttpClient, type HttpMethods } from '@azure/core-rest-pipeline';
 import { ArmThrottlePacer, pacedArmHttpClient } from './arm-throttle-pacer';
 import type { ClientRequest } from 'node:http';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { AgentNetwork } from '../config';
 import { AgentConnections, proxyFor, trustedAuthorities } from './agent-network';
+import type { DevOpsTransport } from './devops-transport';
 import { Http2HttpClient } from './http2-client';
 import { defaultRequestTimeoutMs } from './service-calls';
 
@@ -117,4 +118,22 @@ export function sharedArmHttpClient(armEndpoint: string, settings: HttpSettings 
     byEndpoint.set(armEndpoint, client);
   }
   return client;
+}
+
+/** azure-devops-node-api's requests over the same connections (devops-transport.ts says why). */
+export function devOpsTransport(settings: HttpSettings = defaults): DevOpsTransport {
+  const client = sharedHttpClient(settings);
+  return {
+    async send(request) {
+      const response = await client.sendRequest(
+        createPipelineRequest({
+          url: request.url,
+          method: request.method.toUpperCase() as HttpMethods,
+          headers: createHttpHeaders(request.headers),
+          ...(request.body === undefined ? {} : { body: request.body }),
+        }),
+      );
+      return { status: response.status, headers: response.headers.toJSON(), body: response.bodyAsText ?? '' };
+    },
+  };
 }
