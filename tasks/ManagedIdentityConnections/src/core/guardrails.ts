@@ -97,12 +97,23 @@ export function exposedByScope(roleScope: string, protectedScopes: readonly Prot
 
 /** ARM action patterns: case-insensitive, `*` matches any run of characters (slashes included). */
 export function operationMatches(pattern: string, operation: string): boolean {
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`, 'i').test(operation);
+  let compiled = compiledPatterns.get(pattern);
+  if (!compiled) {
+    const source = pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
+    compiled = new RegExp(`^${source}$`, 'i');
+    compiledPatterns.set(pattern, compiled);
+  }
+  return compiled.test(operation);
 }
+
+/**
+ * Every role assignment checks the same few role definitions' actions: compiled once per process, not per
+ * check (it was ~0.3 ms of CPU per environment, docs/performance.md). Role definitions have a few dozen actions.
+ */
+const compiledPatterns = new Map<string, RegExp>();
 
 /** An identity holds at most this many federated credentials (Entra limit); one per connection. */
 export const federatedCredentialLimit = 20;
