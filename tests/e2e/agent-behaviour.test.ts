@@ -285,3 +285,23 @@ describe('e2e: the summary tab and the log', () => {
     assert.equal(run.summaries.length, 1);
   });
 });
+
+describe('e2e: debug lines', () => {
+  const world = e2eWorld();
+
+  it('come out as task.debug commands the agent reads, one per action started, and not at all when task-lib skips debug output', async () => {
+    const environments = specText([devEnvironment]);
+    const run = await world.run({ environments });
+    assert.equal(run.result, 'Succeeded', transcript(run));
+    const debug = run.commands.filter((command) => command.name === 'task.debug').map((command) => command.value);
+    assert.ok(debug.some((line) => line.startsWith('[dev] start: create managed identity id-ado-dev')), debug.join('\n'));
+    assert.ok(debug.some((line) => line.startsWith('[dev] start: create service connection app-dev')), debug.join('\n'));
+
+    // The knob task-lib honours (DistributedTask.Tasks.Node.SkipDebugLogsWhenDebugModeOff) with System.Debug off.
+    const quiet = await world.run({ environments }, { extraEnv: { DISTRIBUTEDTASK_TASKS_NODE_SKIPDEBUGLOGSWHENDEBUGMODEOFF: 'true' } });
+    assert.equal(quiet.result, 'Succeeded', transcript(quiet));
+    // task-lib announces the two settings before it applies them; nothing follows.
+    const quietDebug = quiet.commands.filter((command) => command.name === 'task.debug').map((command) => command.value);
+    assert.deepEqual(quietDebug, ['system.debug=false', 'DistributedTask.Tasks.Node.SkipDebugLogsWhenDebugModeOff=true']);
+  });
+});

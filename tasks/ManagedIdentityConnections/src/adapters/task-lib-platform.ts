@@ -24,6 +24,9 @@ export class TaskLibPlatform implements Platform {
    * written together at the end of the turn, and before anything task-lib writes itself, so the order stays.
    */
   private pending = '';
+  /** task-lib's knob: debug lines are not written unless System.Debug is on (azure-pipelines-task-lib internal.ts). */
+  private readonly debugSkipped =
+    tl.getVariable('DistributedTask.Tasks.Node.SkipDebugLogsWhenDebugModeOff')?.toLowerCase() === 'true' && tl.getVariable('System.Debug')?.toLowerCase() !== 'true';
 
   // Every line the agent reads passes neutralizeLoggingCommands: values from the spec and from services are
   // echoed, and the agent would run a logging command hidden in one (core/redact.ts).
@@ -37,9 +40,13 @@ export class TaskLibPlatform implements Platform {
     tl.warning(safe(message));
   }
 
+  /**
+   * Batched with the progress lines (a run logs one per action), in the form tl.debug writes: task.debug with
+   * the data escaped as task-lib's taskcommand.ts does, and skipped when task-lib would skip it.
+   */
   debug(message: string): void {
-    this.flush();
-    tl.debug(safe(message));
+    if (this.debugSkipped) return;
+    this.write(`##vso[task.debug]${escapeCommandData(safe(message))}\n`);
   }
 
   group(title: string): void {
@@ -110,4 +117,9 @@ export class TaskLibPlatform implements Platform {
     await writeFile(target, text, 'utf8');
     return target;
   }
+}
+
+/** A logging command's data, escaped as task-lib does it (taskcommand.ts escapedata). */
+function escapeCommandData(text: string): string {
+  return text.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
