@@ -80,6 +80,9 @@ describe('scopes', () => {
   it('compares containment ignoring case, on whole segments', () => {
     assert.equal(isWithinScope(scope, '/SUBSCRIPTIONS/11111111-1111-4111-8111-111111111111'), true);
     assert.equal(isWithinScope(`${scope}-2`, scope), false);
+    assert.equal(isWithinScope(`${scope}/providers/Microsoft.Web/sites/app`, `${scope}/`), true);
+    assert.equal(isWithinScope(scope, `${scope}/providers`), false);
+    assert.equal(isWithinScope(scope.toUpperCase(), scope), true);
     assert.equal(normalizeScope(`${scope}//`), scope.toLowerCase());
   });
 });

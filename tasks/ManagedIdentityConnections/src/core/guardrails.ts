@@ -2,7 +2,7 @@
 // name or GUID before anything is read; after observation, every resolved role definition is checked for the
 // ability to change authorization itself, which also catches custom roles and renamed built-ins.
 import type { RoleDefinition } from '../ports/azure';
-import { isWithinScope } from './scopes';
+import { isWithinNormalizedScope, normalizeScope } from './scopes';
 
 export interface PrivilegedRole {
   readonly name: string;
@@ -68,7 +68,21 @@ export function identityTakeoverAllowed(definition: RoleDefinition): string[] {
   return operationsAllowed(definition, identityTakeoverOperations);
 }
 
+/**
+ * Every role of every environment asks about the same few definitions (Contributor on 50 environments is 50
+ * questions about one object): the answer is kept per definition object and list of operations.
+ */
+const allowedByDefinition = new WeakMap<RoleDefinition, Map<readonly string[], readonly string[]>>();
+
 function operationsAllowed(definition: RoleDefinition, operations: readonly string[]): string[] {
+  let answers = allowedByDefinition.get(definition);
+  if (!answers) allowedByDefinition.set(definition, (answers = new Map()));
+  let allowed = answers.get(operations);
+  if (!allowed) answers.set(operations, (allowed = probeOperations(definition, operations)));
+  return [...allowed];
+}
+
+function probeOperations(definition: RoleDefinition, operations: readonly string[]): string[] {
   return operations.filter((operation) =>
     [operation, ...(operationSpellings[operation] ?? [])].some((spelling) =>
       definition.permissions.some(
@@ -92,7 +106,12 @@ export interface ProtectedIdentityScope {
 
 /** The protected identities and groups a role scope exposes: it contains them, or (for a group) lies inside it. */
 export function exposedByScope(roleScope: string, protectedScopes: readonly ProtectedIdentityScope[]): ProtectedIdentityScope[] {
-  return protectedScopes.filter((item) => isWithinScope(item.scope, roleScope) || (item.resourceGroup && isWithinScope(roleScope, item.scope)));
+  // Every role is checked against every protected scope: normalize the role's once, not per comparison.
+  const role = normalizeScope(roleScope);
+  return protectedScopes.filter((item) => {
+    const scope = normalizeScope(item.scope);
+    return isWithinNormalizedScope(scope, role) || (item.resourceGroup && isWithinNormalizedScope(role, scope));
+  });
 }
 
 /** ARM action patterns: case-insensitive, `*` matches any run of characters (slashes included). */

@@ -32,13 +32,32 @@ export function parseScope(scope: string): ParsedScope | undefined {
 
 /** ARM ids compare ignoring case; a trailing slash means nothing. */
 export function normalizeScope(scope: string): string {
-  return scope.replace(/\/+$/, '').toLowerCase();
+  let normalized = normalizedScopes.get(scope);
+  if (normalized === undefined) {
+    normalized = scope.replace(/\/+$/, '').toLowerCase();
+    if (normalizedScopes.size < NORMALIZED_SCOPES_KEPT) normalizedScopes.set(scope, normalized);
+  }
+  return normalized;
 }
 
+/**
+ * A run compares the same few hundred scopes many times over (the escalation guard checks every role against
+ * every protected identity: 100 × 52 pairs at 50 environments), so each is normalized once. Bounded, for the
+ * long-lived processes (the CLI, the tests) that see more.
+ */
+const normalizedScopes = new Map<string, string>();
+const NORMALIZED_SCOPES_KEPT = 10_000;
+
 export function isWithinScope(inner: string, outer: string): boolean {
-  const a = normalizeScope(inner);
-  const b = normalizeScope(outer);
-  return a === b || a.startsWith(`${b}/`);
+  return isWithinNormalizedScope(normalizeScope(inner), normalizeScope(outer));
+}
+
+const SLASH = 0x2f;
+
+/** isWithinScope for scopes already passed through normalizeScope. */
+export function isWithinNormalizedScope(inner: string, outer: string): boolean {
+  // No `${outer}/` string per comparison: the guard makes thousands of them.
+  return inner === outer || (inner.length > outer.length && inner.charCodeAt(outer.length) === SLASH && inner.startsWith(outer));
 }
 
 export function subscriptionScope(subscriptionId: string): string {
