@@ -67,6 +67,24 @@ const keepAzureSdkApart = {
   },
 };
 
+/**
+ * One build of each Azure SDK package. The packages ship an ESM and a CommonJS build, and esbuild picks by how a
+ * module is reached: `import` (our code, @azure/arm-msi, @azure/identity) gets dist/esm, `require` (CommonJS-only
+ * @azure/arm-authorization) gets dist/commonjs — so core-client, core-rest-pipeline, ts-http-runtime and their
+ * helpers were bundled twice, compiled twice at load and kept apart in state. A `require` of them now resolves as
+ * an `import` would; esbuild wraps the ESM build for it.
+ */
+const oneBuildPerPackage = {
+  name: 'one-build-per-package',
+  setup(build) {
+    build.onResolve({ filter: /^@(azure|typespec)\// }, async (args) => {
+      if (args.kind !== 'require-call') return undefined;
+      const resolved = await build.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir, importer: args.importer });
+      return resolved.errors.length > 0 ? undefined : { path: resolved.path, ...(resolved.sideEffects === false ? { sideEffects: false } : {}) };
+    });
+  },
+};
+
 async function bundle(entry, outfile, plugins) {
   return build({
     entryPoints: [entry],
@@ -99,7 +117,7 @@ async function bundleTask() {
   mkdirSync(taskOut, { recursive: true });
   const [main, azureSdk] = await Promise.all([
     bundle(join(root, 'tasks', taskName, 'index.ts'), join(taskOut, 'index.js'), [keepAzureSdkApart]),
-    bundle(azureSdkModule, join(taskOut, azureSdkFile), []),
+    bundle(azureSdkModule, join(taskOut, azureSdkFile), [oneBuildPerPackage]),
   ]);
   const inputs = { ...azureSdk.metafile.inputs, ...main.metafile.inputs };
   const outputs = { ...main.metafile.outputs, ...azureSdk.metafile.outputs };
