@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer] [--http1-only]`:
+// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer] [--http1-only] [--cpu-prof DIR]`:
 // how fast the bundled task provisions against the emulator, compared with the fastest any client could be, and
 // what it costs (CPU, connections, output). Figures, not pass/fail: these machines are shared and noisy
 // (docs/performance.md has the method and the figures).
@@ -24,11 +24,13 @@
 // --task-file runs another build of the task (an A/B of an optimisation: build both, bench each).
 // --http1-only starts the emulator without HTTP/2: the task's HTTP/2 transport falls back to HTTP/1.1 (ALPN), as
 // against a front door that does not offer h2 — the A/B of the transport within one build.
+// --cpu-prof DIR writes a V8 CPU profile of every task process into DIR (readable names with a build made with
+// MIC_BUILD_UNMINIFIED=1; open it in Chrome DevTools or VS Code).
 // --peer also runs the Azure CLI script a user would write for 10 environments (scripts/lib/az-peer.ts) with the
 // uniform latency, and compares its wall with the task's 10-environment uniform run (`peer` in the JSON line).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator';
 import { jsonLine } from '../tests/emulator/json-line';
 import { FaultBook, type FaultRule } from '../tests/emulator/kernel/faults';
@@ -135,12 +137,30 @@ function lowerBoundMs(scenario: Scenario, rules: readonly FaultRule[], capacity:
 }
 
 /**
+ * With --cpu-prof: V8's sampling profiler from the first line to the exit, through the inspector (Node 20 does not
+ * allow --cpu-prof in NODE_OPTIONS). The inspector session answers synchronously, so the exit handler can save it.
+ */
+const CPU_PROFILER = `if (process.env.MIC_BENCH_CPU_PROFILE_DIR) {
+  const session = new (require('node:inspector').Session)();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 100 });
+  session.post('Profiler.start');
+  process.on('exit', () => session.post('Profiler.stop', (error, result) => {
+    if (!error) require('node:fs').writeFileSync(require('node:path').join(process.env.MIC_BENCH_CPU_PROFILE_DIR, 'task-' + Date.now() + '-' + process.pid + '.cpuprofile'), JSON.stringify(result.profile));
+  }));
+}
+`;
+
+/**
  * Loaded into the task's process with --require: at exit, its CPU time (user + system) and peak resident memory,
  * as the kernel counted them — the task's own cost, apart from the emulator's in this process.
  */
-const USAGE_PROBE = `process.on('exit', () => { const u = process.resourceUsage(); require('node:fs').writeFileSync(process.env.MIC_BENCH_USAGE_FILE, JSON.stringify({ cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS })); });\n`;
+const USAGE_PROBE = `process.on('exit', () => { const u = process.resourceUsage(); require('node:fs').writeFileSync(process.env.MIC_BENCH_USAGE_FILE, JSON.stringify({ cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS })); });\n${CPU_PROFILER}`;
 
 let taskFile: string | undefined;
+/** --cpu-prof DIR: every task process also writes a V8 CPU profile (.cpuprofile) there, for where its CPU goes. */
+let cpuProfileDirectory: string | undefined;
 
 async function provision(emulator: RunningEmulator, specFile: string, concurrency: number, directory: string) {
   const info = jsonLine(emulator);
@@ -150,7 +170,11 @@ async function provision(emulator: RunningEmulator, specFile: string, concurrenc
   const run = await runTask({
     ...(taskFile === undefined ? {} : { taskFile }),
     env: info.agentEnv,
-    extraEnv: { NODE_OPTIONS: `--require ${join(directory, 'usage-probe.cjs')}`, MIC_BENCH_USAGE_FILE: usageFile },
+    extraEnv: {
+      NODE_OPTIONS: `--require ${join(directory, 'usage-probe.cjs')}`,
+      MIC_BENCH_USAGE_FILE: usageFile,
+      ...(cpuProfileDirectory ? { MIC_BENCH_CPU_PROFILE_DIR: cpuProfileDirectory } : {}),
+    },
     inputs: { command: 'provision', bootstrapConnection: info.bootstrapConnection.id, environmentsFile: specFile, concurrency: String(concurrency) },
   });
   const endedAt = startedAt + run.durationMs;
@@ -309,6 +333,8 @@ async function main(): Promise<void> {
   const groups = (option(args, '--scenarios') ?? GROUPS.join(',')).split(',').map((group) => group.trim());
   for (const group of groups) if (!(GROUPS as readonly string[]).includes(group)) throw new Error(`--scenarios takes a comma-separated list of ${GROUPS.join(', ')}; got ${group}`);
   taskFile = option(args, '--task-file');
+  cpuProfileDirectory = option(args, '--cpu-prof');
+  if (cpuProfileDirectory !== undefined) mkdirSync((cpuProfileDirectory = resolve(cpuProfileDirectory)), { recursive: true });
   const loadBefore = loadavg()[0]!;
   const http2 = !args.includes('--http1-only');
   const emulator = await startEmulator({ http2 });

@@ -102,7 +102,8 @@ async function bundle(entry, outfile, plugins) {
     format: 'cjs',
     // The lowest Node the task.json handlers run on (Node20_1).
     target: 'node20',
-    minify: true,
+    // MIC_BUILD_UNMINIFIED=1 keeps names and module comments, for reading a CPU profile (docs/performance.md).
+    minify: process.env.MIC_BUILD_UNMINIFIED !== '1',
     // No keepNames: it wraps every function and class in a name-setting call at load time (~10 % of the
     // bundle's evaluation). Nothing here relies on minified function names: the libraries' error classes and
     // ours set `name` explicitly, and only tracing span labels read `constructor.name`.
