@@ -18,18 +18,23 @@ class Headers {
   }
 }
 
-/** ARM as the emulator models it: one bucket per subscription and operation, a fixed round trip. */
-function simulatedArm(clock: VirtualClock, latencyMs: number) {
+/**
+ * ARM as the emulator models it: one bucket per subscription and operation, a fixed way there. The way back is
+ * fixed too, or `answerDelayMs(n)` for the n-th request: then answers come back in another order than the
+ * requests arrived (one HTTP/2 connection, ARM taking its time per request), older counts after newer ones.
+ */
+function simulatedArm(clock: VirtualClock, latencyMs: number, answerDelayMs?: (request: number) => number) {
   const buckets = new TokenBuckets();
   const counts = { requests: 0, throttled: 0 };
   return {
     counts,
     async sendRequest(request: PacedRequest): Promise<PacedResponse> {
       counts.requests += 1;
+      const number = counts.requests;
       await clock.sleep(latencyMs / 2);
       const bucket = armBucketOf(request.method, new URL(request.url).pathname);
       const taken = buckets.take(bucket.key, WRITES, clock.now());
-      await clock.sleep(latencyMs / 2);
+      await clock.sleep(answerDelayMs ? answerDelayMs(number) : latencyMs / 2);
       const header = `x-ms-ratelimit-remaining-subscription-${bucket.operation}`;
       if (!taken.allowed) {
         counts.throttled += 1;
@@ -67,6 +72,15 @@ describe('the ARM throttle pacer', () => {
     const elapsedMs = await runWrites(clock, pacedArmHttpClient(arm, ARM, new ArmThrottlePacer(clock)), 800, 64);
     assert.ok(elapsedMs <= boundMs * 1.05, `took ${elapsedMs} ms; bound ${boundMs} ms`);
     assert.ok(arm.counts.throttled / arm.counts.requests <= 0.1, `${arm.counts.throttled} of ${arm.counts.requests} requests throttled`);
+  });
+
+  it('stays within the bound with as few 429s when answers come back out of order (an older, higher count last)', async () => {
+    const clock = new VirtualClock();
+    // Answers take 5 to 200 ms back, scattered: a request that arrived early may be answered after later ones.
+    const arm = simulatedArm(clock, 50, (request) => 5 + ((request * 7919) % 196));
+    const elapsedMs = await runWrites(clock, pacedArmHttpClient(arm, ARM, new ArmThrottlePacer(clock)), 800, 64);
+    assert.ok(elapsedMs <= boundMs * 1.05, `took ${elapsedMs} ms; bound ${boundMs} ms`);
+    assert.ok(arm.counts.throttled / arm.counts.requests <= 0.02, `${arm.counts.throttled} of ${arm.counts.requests} requests throttled`);
   });
 
   it('is what makes the difference: without it most requests after the first 200 meet a 429', async () => {

@@ -10,6 +10,11 @@
 // plus the documented refill. A request that would find the bucket empty waits here for its token instead, in
 // arrival order, and a 429's Retry-After holds back every request of that bucket, not only the one that got it.
 //
+// "Last" and "since" are counted in requests, not in answers: answers come back in any order (many requests share
+// one HTTP/2 connection, and ARM takes its time per request), and an older answer carries an older, higher count.
+// Each request gets a sequence number when it leaves; an answer's count is used only if it is newer than the one
+// the estimate rests on, and then less every request that left after it.
+//
 // The refill rates are ARM's documented defaults. If a cloud refills slower, requests get a 429 now and then
 // and the retry policy (ServiceCalls) handles it as before; if faster, the run is a little slower than it could
 // be. Nothing waits before ARM has reported a count: the first burst is as fast as without pacing.
@@ -27,10 +32,13 @@ export interface PacerClock {
 export const armRefillPerSecond: Readonly<Record<ArmOperation, number>> = { reads: 25, writes: 10, deletes: 10 };
 
 interface Bucket {
-  /** Tokens free for new requests at `estimatedAt`, from ARM's last report; undefined until ARM reported one. */
+  /** Tokens free for new requests at `estimatedAt`, from ARM's newest report; undefined until ARM reported one. */
   estimate: number | undefined;
   estimatedAt: number;
-  inFlight: number;
+  /** Requests let out so far: the sequence number of the latest. */
+  sent: number;
+  /** The sequence number of the request whose answer the estimate rests on. */
+  reportedSequence: number;
   blockedUntil: number;
   /** Requests waiting for a token queue behind each other, so tokens go out in arrival order. */
   queue: Promise<void>;
@@ -55,32 +63,37 @@ export class ArmThrottlePacer {
     return this.clock.now();
   }
 
-  /** Resolves when a request of this bucket may go out; the caller must call settle() once it is answered. */
-  acquire(key: string, operation: ArmOperation): Promise<void> {
+  /**
+   * Resolves when a request of this bucket may go out, with its sequence number in the bucket; pass that to
+   * settle() with what the answer reported.
+   */
+  acquire(key: string, operation: ArmOperation): Promise<number> {
     const bucket = this.bucket(key);
     const turn = bucket.queue.then(() => this.waitForToken(bucket, operation));
-    bucket.queue = turn;
+    bucket.queue = turn.then(() => undefined);
     return turn;
   }
 
-  /** After the answer (or a failure without one): update the estimate from what ARM reported. */
-  settle(key: string, observation: PacerObservation = {}): void {
+  /**
+   * After the answer: update the estimate from what ARM reported for request `sequence` (without one, the request
+   * counts as the latest). A failure without an answer reports nothing.
+   */
+  settle(key: string, observation: PacerObservation = {}, sequence?: number): void {
     const bucket = this.bucket(key);
-    bucket.inFlight = Math.max(0, bucket.inFlight - 1);
     const now = this.clock.now();
     if (observation.retryAfterMs !== undefined) bucket.blockedUntil = Math.max(bucket.blockedUntil, now + observation.retryAfterMs);
-    if (observation.remaining !== undefined) {
-      // Requests still in flight were sent against this count but may not be in it yet: counting them as taken
-      // errs on the side of one wait too many rather than one 429 too many.
-      bucket.estimate = observation.remaining - bucket.inFlight;
-      bucket.estimatedAt = now;
-    } else if (observation.retryAfterMs !== undefined) {
-      bucket.estimate = -bucket.inFlight;
-      bucket.estimatedAt = now;
-    }
+    const remaining = observation.remaining ?? (observation.retryAfterMs !== undefined ? 0 : undefined);
+    const reported = sequence ?? bucket.sent;
+    // An answer older than the one the estimate rests on says less: it was counted before more requests arrived.
+    if (remaining === undefined || reported <= bucket.reportedSequence) return;
+    // Every request that left after this one may have taken a token since; counting them all errs on the side of
+    // one wait too many (some may have arrived before it) rather than one 429 too many.
+    bucket.estimate = remaining - (bucket.sent - reported);
+    bucket.estimatedAt = now;
+    bucket.reportedSequence = reported;
   }
 
-  private async waitForToken(bucket: Bucket, operation: ArmOperation): Promise<void> {
+  private async waitForToken(bucket: Bucket, operation: ArmOperation): Promise<number> {
     const refillPerMs = this.refillPerSecond[operation] / 1000;
     for (;;) {
       const now = this.clock.now();
@@ -91,8 +104,8 @@ export class ArmThrottlePacer {
           bucket.estimate = available - 1;
           bucket.estimatedAt = now;
         }
-        bucket.inFlight += 1;
-        return;
+        bucket.sent += 1;
+        return bucket.sent;
       }
       const waitMs = Math.max(blockedMs, available >= 1 ? 0 : Math.ceil((1 - available) / refillPerMs));
       await this.clock.sleep(waitMs);
@@ -102,7 +115,7 @@ export class ArmThrottlePacer {
   private bucket(key: string): Bucket {
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { estimate: undefined, estimatedAt: 0, inFlight: 0, blockedUntil: 0, queue: Promise.resolve() };
+      bucket = { estimate: undefined, estimatedAt: 0, sent: 0, reportedSequence: 0, blockedUntil: 0, queue: Promise.resolve() };
       this.buckets.set(key, bucket);
     }
     return bucket;
@@ -133,15 +146,9 @@ export function pacedArmHttpClient<Req extends PacedRequest, Res extends PacedRe
       const url = new URL(request.url);
       if (url.host.toLowerCase() !== armHost) return inner.sendRequest(request);
       const bucket = armBucketOf(request.method, url.pathname);
-      await pacer.acquire(bucket.key, bucket.operation);
-      let response: Res;
-      try {
-        response = await inner.sendRequest(request);
-      } catch (error) {
-        pacer.settle(bucket.key);
-        throw error;
-      }
-      pacer.settle(bucket.key, observationOf(response, bucket, pacer.now()));
+      const sequence = await pacer.acquire(bucket.key, bucket.operation);
+      const response = await inner.sendRequest(request);
+      pacer.settle(bucket.key, observationOf(response, bucket, pacer.now()), sequence);
       return response;
     },
   };
