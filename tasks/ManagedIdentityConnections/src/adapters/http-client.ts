@@ -1,6 +1,6 @@
-// The process's one set of connections for ARM, Entra ID and Azure DevOps: one HTTP/2 session per origin where the origin
-// offers h2 (http2-client.ts), else one pool of keep-alive HTTP/1.1 connections. With one pool per SDK client,
-// a burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
+// The process's one set of connections for ARM, Entra ID and Azure DevOps: one HTTP/2 session per origin where
+// the origin offers h2 (http2-client.ts), else one pool of keep-alive HTTP/1.1 connections. With one pool per
+// client, a burst of parallel environments opens — and TLS-handshakes — the same connections several times over.
 //
 // Every request through it also gets the run's cancellation (nothing outlives the task's result), a timeout
 // (no request hangs past defaultRequestTimeoutMs), and the agent's proxy and certificate authority

@@ -123,16 +123,17 @@ export function operationMatches(pattern: string, operation: string): boolean {
       .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
       .join('.*');
     compiled = new RegExp(`^${source}$`, 'i');
-    compiledPatterns.set(pattern, compiled);
+    if (compiledPatterns.size < COMPILED_PATTERNS_KEPT) compiledPatterns.set(pattern, compiled);
   }
   return compiled.test(operation);
 }
 
 /**
- * Every role assignment checks the same few role definitions' actions: compiled once per process, not per
- * check (it was ~0.3 ms of CPU per environment, docs/performance.md). Role definitions have a few dozen actions.
+ * Every role assignment checks the same few role definitions' actions: each pattern is compiled once, not per
+ * check (docs/performance.md). Bounded, for long-lived processes that meet many custom roles.
  */
 const compiledPatterns = new Map<string, RegExp>();
+const COMPILED_PATTERNS_KEPT = 5_000;
 
 /** An identity holds at most this many federated credentials (Entra limit); one per connection. */
 export const federatedCredentialLimit = 20;
