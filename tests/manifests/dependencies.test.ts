@@ -1,6 +1,7 @@
 // Protects the dependency decisions the README states: sync-request is not in the tree (azure-pipelines-task-lib
 // 5.x does not use it; it was task-lib ≤ 4.5's way to download Node for MockTestRunner), and @azure/identity stays
-// on 4.13.1, the last release that installs on the agent's Node 20 (4.13.2+ declares node >= 22).
+// on 4.13.1, the last release that installs on the agent's Node 20 (4.13.2+ declares node >= 22). typed-rest-client,
+// which adapters/devops-transport.ts extends, is the very version azure-devops-node-api pins: one copy in the tree.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -42,5 +43,14 @@ describe('dependencies', function () {
     assert.match(manifest.dependencies['azure-pipelines-task-lib'] ?? '', /^\^?5\./);
     const lock = readJson<{ packages: Record<string, { version: string }> }>(join(repoRoot, 'package-lock.json'));
     assert.equal(lock.packages['node_modules/@azure/identity']?.version, '4.13.1');
+  });
+
+  it('pin typed-rest-client to the version azure-devops-node-api depends on, so there is one copy of it', () => {
+    const manifest = readJson<{ dependencies: Record<string, string> }>(join(repoRoot, 'package.json'));
+    const lock = readJson<{ packages: Record<string, { version: string; dependencies?: Record<string, string> }> }>(join(repoRoot, 'package-lock.json'));
+    const wanted = lock.packages['node_modules/azure-devops-node-api']?.dependencies?.['typed-rest-client'];
+    assert.ok(wanted, 'azure-devops-node-api names no typed-rest-client');
+    assert.equal(manifest.dependencies['typed-rest-client'], wanted);
+    assert.deepEqual(Object.keys(lock.packages).filter((path) => path.endsWith('/typed-rest-client') && path !== 'node_modules/typed-rest-client' && !path.includes('node_modules/tfx-cli/')), []);
   });
 });
