@@ -58,13 +58,19 @@ function runsSince(state: WorldState, before: ReadonlySet<number>): PipelineRunV
  */
 async function runAndComplete(world: E2eWorld, inputs: Record<string, string>, result: 'succeeded' | 'failed'): Promise<{ run: MicRun; queued: PipelineRunView }> {
   const before = runIds(world.state());
+  const log = world.emulator.ctx.requests.log;
+  const first = log.length;
   let finished: MicRun | undefined;
   const task = world.run(inputs).then((run) => (finished = run));
   let queued: PipelineRunView | undefined;
-  while (!queued) {
+  // Completed only once the task has the queue request's answer (the log holds answered requests): the answer
+  // says the run is in progress, as Azure DevOps' does, and the task must poll to learn how it ends. Completing
+  // it as soon as it exists could reach the emulator while it is still writing that answer.
+  const answered = () => log.slice(first).some((entry) => entry.route === 'devops.runs.queue' && entry.status === 200);
+  while (!queued || !answered()) {
     if (finished) throw new Error(`the task ended before it queued a run:\n${transcript(finished)}`);
-    queued = runsSince(world.state(), before)[0];
-    if (!queued) await new Promise((resolve) => setTimeout(resolve, 25));
+    queued ??= runsSince(world.state(), before)[0];
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
   await world.control('POST', `devops/runs/${queued.id}/complete`, { result });
   assert.equal(finished, undefined, 'the run was completed while the task was still waiting');

@@ -130,7 +130,9 @@ describe('ServiceCalls: cancellation and the per-attempt timeout', () => {
     const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 150, requestTimeoutMs: 1_000_000, initialDelayMs: 1, maxDelayMs: 1 });
     let attempts = 0;
     const signals: AbortSignal[] = [];
-    const started = Date.now();
+    // The timeout is never beyond the deadline (150 ms here), but at least a second: the message names the one
+    // it used (a wall-clock bound would fail whenever this shared machine stalls the event loop), and with the
+    // requested 1,000,000 ms the call would not end within mocha's timeout.
     await assert.rejects(
       calls.run({
         what: 'create identity id-dev',
@@ -142,8 +144,6 @@ describe('ServiceCalls: cancellation and the per-attempt timeout', () => {
       }),
       (error: TaskError) => error.code === 'MIC602' && /no answer within 1 s/.test(error.message),
     );
-    // The timeout is never beyond the deadline (150 ms here), but at least a second.
-    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
     assert.equal(attempts, 1);
     assert.ok(signals[0]!.aborted, 'the operation was told to stop');
   });
