@@ -1,7 +1,7 @@
 // Protects the task's HTTP/2 transport (adapters/http2-client.ts) end to end: against an emulator that offers
 // h2, every request of a run — ARM, Entra and Azure DevOps (azure-devops-node-api through devops-transport.ts)
-// — shares one connection and a stream reset is retried like a dropped connection; against one that offers only HTTP/1.1 (a front door without h2), the same
-// run falls back to HTTP/1.1 and succeeds unchanged.
+// — shares one connection and a stream reset is retried like a dropped connection; against one that offers
+// only HTTP/1.1 (a front door without h2), the same run falls back to HTTP/1.1 and succeeds unchanged.
 import assert from 'node:assert/strict';
 import { devEnvironment, e2eWorld, requestsTo, specText, transcript } from './harness';
 

@@ -1,6 +1,8 @@
 // Protects the pieces that model the agent around the task (docs/architecture.md, "What the agent does"):
-// the proxy decision per URL with the agent's bypass list, the extra certificate authority, the neutralization of logging commands in printed text, and the
-// task's lifetime (cancel on the result or on the agent's signals, then leave).
+// the proxy decision per URL with the agent's bypass list, the extra certificate authority, the neutralization
+// of logging commands in printed text, and the task's lifetime (cancel on the result or on the agent's signals,
+// then leave). That every client, Azure DevOps included, goes through the proxy and trusts the authority is
+// tests/e2e/agent-behaviour.test.ts's part.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
