@@ -5,7 +5,8 @@
 // reported); and the audit's inputs (the spec optional for audit only, unknown rules and scopes refused with MIC102).
 import * as assert from 'node:assert/strict';
 import { factNames, parseCliConfig, parseTaskConfig } from '../../tasks/ManagedIdentityConnections/src/config';
-import { auditCsv, auditFailures, auditRows, observeAudit, ownershipMarker, type AuditedConnection } from '../../tasks/ManagedIdentityConnections/src/core/audit';
+import { auditCsv, auditFailures, auditRows, observeAudit, type AuditedConnection } from '../../tasks/ManagedIdentityConnections/src/core/audit';
+import { ownershipMarker } from '../../tasks/ManagedIdentityConnections/src/core/ownership';
 import { isTaskError } from '../../tasks/ManagedIdentityConnections/src/errors';
 import { plan } from '../../tasks/ManagedIdentityConnections/src/core/plan';
 import { pipelineFacts } from './builders/task-facts';

@@ -11,12 +11,10 @@ import { Limiter } from './concurrency';
 import { cell } from './format-plan';
 import { federatedCredentialLimit } from './guardrails';
 import { LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
-import { isWrite, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
+import { isFederated, isWrite, usesServicePrincipalSecret, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
 import { roleDefinitionGuidOf } from './names';
 import { isTaskMarkedConnection, isTaskMarkedIdentity, ownershipMarker } from './ownership';
 import { subscriptionScope } from './scopes';
-
-export { ownershipMarker } from './ownership';
 
 export interface AuditedConnection {
   readonly connection: ServiceConnection;
@@ -187,7 +185,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
         projects: projects.map((project) => project.name).join(', '),
         id: connection.id,
         scheme: describeScheme(scheme),
-        secretBased: scheme.toLowerCase() === 'serviceprincipal',
+        secretBased: usesServicePrincipalSecret(connection),
         issuer: !federated ? '—' : legacy ? `Azure DevOps (legacy, retiring ${LEGACY_ISSUER_RETIREMENT})` : connection.issuer ? 'Entra ID' : '—',
         legacyIssuer: legacy,
         creationMode: connection.creationMode ?? '—',
@@ -272,10 +270,6 @@ export function auditMarkdown(rows: readonly AuditRow[], failures: readonly Prob
  */
 function ownedByThisTool(connection: ServiceConnection, identity: Identity | undefined): boolean {
   return isTaskMarkedConnection(connection) || (identity !== undefined && isTaskMarkedIdentity(identity)) || connection.description.includes(ownershipMarker);
-}
-
-export function isFederated(connection: ServiceConnection): boolean {
-  return connection.authorizationScheme.toLowerCase() === 'workloadidentityfederation';
 }
 
 function describeScheme(scheme: string): string {

@@ -17,13 +17,9 @@ import type { FederatedCredential, Identity, IdentityRef, RoleAssignment, RoleDe
 import type { ProjectRef, ServiceConnection } from '../ports/devops';
 import type { DirectoryServicePrincipal } from '../ports/directory';
 import { authorizationWritesAllowed, wellKnownPrivilegedRole } from './guardrails';
-import { tokenExchangeAudience } from './model';
-import { federatedCredentialName, identityKey, roleAssignmentName, roleDefinitionGuidOf } from './names';
+import { isAzureRm, isFederated, tokenExchangeAudience, usesServicePrincipalSecret } from './model';
+import { federatedCredentialName, grantKey, identityKey, roleAssignmentName, roleDefinitionGuidOf } from './names';
 import { conversionOf, conversionTags, convertedAssignmentDescription, identityOwnership, ownershipTags } from './ownership';
-import { normalizeScope } from './scopes';
-
-export const servicePrincipalScheme = 'ServicePrincipal';
-export const workloadIdentityScheme = 'WorkloadIdentityFederation';
 
 /** Where the identities convert creates go (inputs convertIdentityResourceGroup / convertIdentityLocation). */
 export interface ConvertTarget {
@@ -135,12 +131,9 @@ export function identityFor(request: ConvertRequest, connection: ServiceConnecti
   return { ref: { subscriptionId: request.target.subscriptionId, resourceGroup: request.target.resourceGroup, name: conversionIdentityName(connection) }, location: request.target.location };
 }
 
-const isAzureRm = (connection: ServiceConnection) => connection.type.toLowerCase() === 'azurerm';
-const hasScheme = (connection: ServiceConnection, scheme: string) => connection.authorizationScheme.toLowerCase() === scheme.toLowerCase();
-
 /** A WIF connection that signs in as the identity convert chose for it: an earlier run switched it. */
 function switchedOnto(connection: ServiceConnection, identity: Identity | undefined): boolean {
-  return hasScheme(connection, workloadIdentityScheme) && identity !== undefined && (connection.clientId ?? '').toLowerCase() === identity.clientId.toLowerCase();
+  return isFederated(connection) && identity !== undefined && (connection.clientId ?? '').toLowerCase() === identity.clientId.toLowerCase();
 }
 
 /** Which connections the run acts on: by name (refusing what cannot be converted), or every secret one. */
@@ -149,7 +142,7 @@ export function selectConnections(request: ConvertRequest, observed: Pick<Conver
   if ('all' in request.select) {
     const selected = inProject.filter((connection) => {
       if (!isAzureRm(connection) || connection.readerStub) return false;
-      if (hasScheme(connection, servicePrincipalScheme)) return true;
+      if (usesServicePrincipalSecret(connection)) return true;
       const choice = identityFor(request, connection);
       const identity = choice && observed.identities.get(identityKey(choice.ref));
       return switchedOnto(connection, identity) && identity !== undefined && conversionOf(identity, request.project)?.connectionId === connection.id.toLowerCase();
@@ -195,7 +188,7 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
   if (connection.isDisabled) return refuse('it is disabled');
   if (!choice) return refuse('no spec environment names it and convertIdentityResourceGroup is not set, so there is nowhere to create its managed identity');
   const identity = observed.identities.get(identityKey(choice.ref));
-  const secret = hasScheme(connection, servicePrincipalScheme);
+  const secret = usesServicePrincipalSecret(connection);
   const resumed = !secret && switchedOnto(connection, identity);
   if (!secret && !resumed) return refuse(`it signs in with the ${connection.authorizationScheme || 'unknown'} scheme, not a service principal secret (ServicePrincipal)`);
   if (identity && !choice.environment) {
@@ -230,9 +223,9 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
     const why = choice.environment ? `the identity of spec environment ${choice.environment} does not exist yet` : `the connection needs a managed identity of its own to sign in as`;
     actions.push({ ...label, kind: 'createIdentity', ref: choice.ref, location: choice.location, tags, reason: why });
   }
-  const held = new Set((identity ? candidate.targetAssignments : []).map((assignment) => grantKey(assignment.scope, assignment.roleDefinitionId)));
+  const held = new Set((identity ? candidate.targetAssignments : []).map((assignment) => grantKey(assignment.roleDefinitionId, assignment.scope)));
   for (const assignment of dedupe(candidate.sourceAssignments)) {
-    if (held.has(grantKey(assignment.scope, assignment.roleDefinitionId))) continue;
+    if (held.has(grantKey(assignment.roleDefinitionId, assignment.scope))) continue;
     const roleName = candidate.roleDefinitions.get(roleDefinitionGuidOf(assignment.roleDefinitionId))?.roleName ?? roleDefinitionGuidOf(assignment.roleDefinitionId);
     actions.push({
       ...label,
@@ -261,14 +254,10 @@ function planOne(request: ConvertRequest, connection: ServiceConnection, candida
   return { connection, state: secret ? 'convert' : writes ? 'resume' : 'converted', ...base, actions };
 }
 
-function grantKey(scope: string, roleDefinitionId: string): string {
-  return `${normalizeScope(scope).toLowerCase()}|${roleDefinitionGuidOf(roleDefinitionId)}`;
-}
-
 function dedupe(assignments: readonly RoleAssignment[]): RoleAssignment[] {
   const seen = new Set<string>();
   return assignments.filter((assignment) => {
-    const key = grantKey(assignment.scope, assignment.roleDefinitionId);
+    const key = grantKey(assignment.roleDefinitionId, assignment.scope);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

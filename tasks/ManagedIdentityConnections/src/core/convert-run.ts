@@ -13,7 +13,6 @@ import {
   identityFor,
   planConversion,
   selectConnections,
-  servicePrincipalScheme,
   type CandidateObservation,
   type ConnectionConversion,
   type ConvertAction,
@@ -23,8 +22,8 @@ import {
   type SpecConnectionIdentity,
 } from './convert-plan';
 import { formatConversionPlan, formatConversionSummary, type ConversionOutcome } from './format-convert';
-import { tokenExchangeAudience } from './model';
-import { identityKey } from './names';
+import { isAzureRm, tokenExchangeAudience, usesServicePrincipalSecret } from './model';
+import { identityKey, roleDefinitionGuidOf } from './names';
 import { conversionOf } from './ownership';
 import { subscriptionScope } from './scopes';
 
@@ -72,16 +71,30 @@ export async function observeConversion(request: ConvertRequest, ports: Ports, c
   });
   const { selected } = selectConnections(request, { connections, identities });
   const candidates = new Map<string, CandidateObservation>();
+  // Service principals of one subscription mostly hold the same few roles: each definition is read once.
+  const definitions = new Map<string, Promise<RoleDefinition | undefined>>();
+  const roleDefinition = (subscriptionId: string, guid: string): Promise<RoleDefinition | undefined> => {
+    const key = `${subscriptionId.toLowerCase()}|${guid}`;
+    let definition = definitions.get(key);
+    if (!definition) definitions.set(key, (definition = ports.roles.findRoleDefinition(subscriptionScope(subscriptionId), guid)));
+    return definition;
+  };
   await mapWithConcurrency(selected, concurrency, async (connection) => {
     const choice = identityFor(request, connection);
-    if (!choice || connection.type.toLowerCase() !== 'azurerm' || connection.readerStub) return;
-    candidates.set(connection.id, await observeCandidate(request, ports, connection, identities.get(identityKey(choice.ref))));
+    if (!choice || !isAzureRm(connection) || connection.readerStub) return;
+    candidates.set(connection.id, await observeCandidate(request, ports, connection, identities.get(identityKey(choice.ref)), roleDefinition));
   });
   return { connections, identities, candidates };
 }
 
-async function observeCandidate(request: ConvertRequest, ports: Ports, connection: ServiceConnection, identity: Identity | undefined): Promise<CandidateObservation> {
-  const secret = connection.authorizationScheme.toLowerCase() === servicePrincipalScheme.toLowerCase();
+async function observeCandidate(
+  request: ConvertRequest,
+  ports: Ports,
+  connection: ServiceConnection,
+  identity: Identity | undefined,
+  roleDefinition: (subscriptionId: string, guid: string) => Promise<RoleDefinition | undefined>,
+): Promise<CandidateObservation> {
+  const secret = usesServicePrincipalSecret(connection);
   const appId = secret ? connection.clientId : identity && conversionOf(identity, request.project)?.appId;
   const choice = identityFor(request, connection);
   const credentials = identity && choice ? await ports.identities.listFederatedCredentials(choice.ref) : [];
@@ -99,12 +112,12 @@ async function observeCandidate(request: ConvertRequest, ports: Ports, connectio
   }
   if (!servicePrincipal || !subscriptionId) return { ...base, ...(servicePrincipal ? { servicePrincipal } : {}), sourceAssignments: [], roleDefinitions: new Map() };
   const sourceAssignments = await ports.roles.listAssignmentsForPrincipal(subscriptionId, servicePrincipal.objectId);
-  const guids = [...new Set(sourceAssignments.map((assignment) => (assignment.roleDefinitionId.split('/').pop() ?? '').toLowerCase()))];
+  const guids = [...new Set(sourceAssignments.map((assignment) => roleDefinitionGuidOf(assignment.roleDefinitionId)))];
   const roleDefinitions = new Map<string, RoleDefinition>();
-  for (const guid of guids) {
-    const definition = await ports.roles.findRoleDefinition(subscriptionScope(subscriptionId), guid);
-    if (definition) roleDefinitions.set(guid, definition);
-  }
+  const found = await Promise.all(guids.map((guid) => roleDefinition(subscriptionId, guid)));
+  guids.forEach((guid, index) => {
+    if (found[index]) roleDefinitions.set(guid, found[index]!);
+  });
   return { ...base, servicePrincipal, sourceAssignments, roleDefinitions };
 }
 

@@ -288,6 +288,21 @@ export interface UpdateConnectionAction extends ActionBase {
 
 export const tokenExchangeAudience = 'api://AzureADTokenExchange';
 
+/** An Azure Resource Manager connection (type `azurerm`). */
+export function isAzureRm(connection: Pick<ServiceConnection, 'type'>): boolean {
+  return connection.type.toLowerCase() === 'azurerm';
+}
+
+/** A connection that signs in through workload identity federation (scheme WorkloadIdentityFederation). */
+export function isFederated(connection: Pick<ServiceConnection, 'authorizationScheme'>): boolean {
+  return connection.authorizationScheme.toLowerCase() === 'workloadidentityfederation';
+}
+
+/** A connection that signs in with a service principal's secret or certificate (scheme ServicePrincipal). */
+export function usesServicePrincipalSecret(connection: Pick<ServiceConnection, 'authorizationScheme'>): boolean {
+  return connection.authorizationScheme.toLowerCase() === 'serviceprincipal';
+}
+
 export interface FederatedCredentialWrite {
   readonly identity: IdentityRef;
   readonly connectionName: string;

@@ -97,6 +97,11 @@ export function roleDefinitionGuidOf(roleDefinitionId: string): string {
   return (roleDefinitionId.split('/').pop() ?? roleDefinitionId).toLowerCase();
 }
 
+/** One grant — a role (its definition GUID or id) on a scope — as a key that ignores case and id form. */
+export function grantKey(roleDefinition: string, scope: string): string {
+  return `${roleDefinitionGuidOf(roleDefinition)}|${normalizeScope(scope)}`;
+}
+
 /** The subscription-qualified role definition id ARM expects in a role assignment. */
 export function roleDefinitionIdFor(subscriptionId: string, roleDefinitionGuid: string): string {
   return `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleDefinitionGuid.toLowerCase()}`;

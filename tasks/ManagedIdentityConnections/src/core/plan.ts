@@ -13,7 +13,9 @@ import { problem, type ErrorCode } from '../errors';
 import { authorizationWritesAllowed, exposedByScope, federatedCredentialLimit, identityTakeoverAllowed, type ProtectedIdentityScope } from './guardrails';
 import {
   fromAction,
+  isAzureRm,
   isDestructive,
+  isFederated,
   isGrant,
   isWrite,
   known,
@@ -764,8 +766,8 @@ class EnvironmentPlanner {
 
 /** Why a connection with our name is not ours to change, or undefined when it is. */
 export function whyNotManageable(connection: ServiceConnection): string | undefined {
-  if (connection.type.toLowerCase() !== 'azurerm') return `is of type ${connection.type}, not Azure Resource Manager`;
-  if (connection.authorizationScheme.toLowerCase() !== 'workloadidentityfederation') return `uses the ${connection.authorizationScheme} scheme, not workload identity federation`;
+  if (!isAzureRm(connection)) return `is of type ${connection.type}, not Azure Resource Manager`;
+  if (!isFederated(connection)) return `uses the ${connection.authorizationScheme} scheme, not workload identity federation`;
   // Automatic connections are backed by an app registration Azure DevOps manages; re-pointing one at our
   // identity would orphan that registration and fight Azure DevOps.
   if (connection.creationMode !== undefined && connection.creationMode.toLowerCase() !== 'manual') return `was created in ${connection.creationMode} mode (Azure DevOps manages its app registration)`;

@@ -30,9 +30,9 @@ import {
   type ServiceConnection,
   type Severity,
 } from './model';
-import { federatedCredentialName, identityKey, roleDefinitionGuidOf, sameName } from './names';
+import { federatedCredentialName, grantKey, identityKey, roleDefinitionGuidOf, sameName } from './names';
 import { assignmentMarkerOf, conversionOf, identityOwnership, isOwnedAssignment, isOwnedConnection, isOwnedCredentialName, markedEnvironment } from './ownership';
-import { normalizeScope, parseScope } from './scopes';
+import { parseScope } from './scopes';
 
 const reportOnly: LifecycleSettings = {
   prune: false,
@@ -368,7 +368,7 @@ class Context {
       if (wanted !== undefined) {
         for (const assignment of identity.roleAssignments) {
           if (assignment.principalId.toLowerCase() !== identity.identity.principalId.toLowerCase() || !isOwnedAssignment(assignment, this.project)) continue;
-          if (wanted.has(grantKey(roleDefinitionGuidOf(assignment.roleDefinitionId), assignment.scope))) continue;
+          if (wanted.has(grantKey(assignment.roleDefinitionId, assignment.scope))) continue;
           demolition.role(identity, assignment, 'is not in the spec', []);
         }
       }
@@ -538,10 +538,6 @@ class Context {
 
 function pairKey(issuer: string, subject: string): string {
   return `${issuer}|${subject}`;
-}
-
-function grantKey(guid: string, scope: string): string {
-  return `${guid.toLowerCase()}|${normalizeScope(scope)}`;
 }
 
 function sameProject(reference: { id: string; name: string }, project: { id: string; name: string }): boolean {
