@@ -10,7 +10,7 @@ import type { SeedDocument } from '../emulator/kernel/context';
 import { defaultSeed } from '../emulator/modules';
 import type { AzureSeed } from '../emulator/azure/seed';
 import type { DevOpsSeed } from '../emulator/devops/seed';
-import { assignmentsOf, connectionNamed, credentialsOf, DEV, e2eWorld, identityNamed, roleGuid, transcript, type MicRun } from './harness';
+import { assignmentsOf, connectionNamed, credentialsOf, DEV, e2eWorld, identityNamed, requestsTo, roleGuid, transcript, type MicRun } from './harness';
 
 const LEGACY_APP = '77777777-0000-4000-8000-000000000001';
 const LEGACY_SP = '88888888-0000-4000-8000-000000000001';
@@ -135,6 +135,15 @@ describe('e2e: convert (service principal secret → workload identity on a mana
     assert.ok(run.log.some((line) => /\+ switch the connection to workload identity federation/.test(line)), transcript(run));
     assert.match(run.summaries.join('\n'), /Convert \(dry run: nothing written\)[\s\S]*\| legacy-app \|.*\| planned: 6 steps \|/);
     assert.equal(connectionNamed(world.state(), 'legacy-app')!.authorization.scheme, 'ServicePrincipal');
+  });
+
+  it('a Microsoft Graph answer of 503 is retried like any transient failure, and the conversion goes on', async function () {
+    this.timeout(30_000);
+    await world.control('POST', 'faults', { rules: [{ route: 'graph.service-principals.list', status: 503, times: 1 }] });
+    const run = await world.run(convertInputs);
+    assert.equal(run.result, 'Succeeded', transcript(run));
+    assert.deepEqual(requestsTo(run.requests, 'graph.service-principals.list').map((entry) => entry.status), [503, 200]);
+    await assertConverted();
   });
 
   describe('the unverified answers of Azure DevOps, switched', () => {

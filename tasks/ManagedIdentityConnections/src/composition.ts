@@ -19,9 +19,10 @@ import { builtOnFirstUse } from './adapters/on-first-use';
 import { ServiceCalls } from './adapters/service-calls';
 import { describeFailure, formatFailure } from './adapters/service-failure';
 import { classifyHttpFailure } from './retry';
+import { azureDevOpsApplicationId } from './core/model';
 
-/** Azure DevOps' first-party application id: the audience of Entra tokens for Azure DevOps. */
-export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
+/** The audience of Entra tokens for Azure DevOps: its first-party application id. */
+export const AZURE_DEVOPS_RESOURCE = azureDevOpsApplicationId;
 export const USER_AGENT = 'ManagedIdentityConnections/1.0';
 
 export interface DevOpsToken {

@@ -653,17 +653,14 @@ function readAuditSettings(read: RawReader, raw: RawValues, names: { readonly fa
 const identityResourceIdPattern = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourcegroups\/[^/]+\/providers\/microsoft\.managedidentity\/userassignedidentities\/[^/]+$/i;
 
 function readBootstrapCloud(read: RawReader, facts: RawValues): AzureCloud {
+  const graphUrl = read.optional(facts, factNames.bootstrapGraphUrl) === undefined ? undefined : read.url(facts, factNames.bootstrapGraphUrl, undefined);
   return {
     armUrl: read.url(facts, factNames.bootstrapArmUrl, cloudDefaults.armUrl),
     azureEnvironment: read.optional(facts, factNames.bootstrapEnvironment) ?? cloudDefaults.azureEnvironment,
     authorityHost: read.url(facts, factNames.bootstrapAuthorityHost, cloudDefaults.authorityHost),
     armResourceId: read.optional(facts, factNames.bootstrapArmResourceId) ?? cloudDefaults.armResourceId,
-    ...optionalText('graphUrl', read.optional(facts, factNames.bootstrapGraphUrl) === undefined ? undefined : read.url(facts, factNames.bootstrapGraphUrl, undefined)),
+    ...(graphUrl === undefined ? {} : { graphUrl }),
   };
-}
-
-function optionalText<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
-  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
 function readPipeline(read: RawReader, facts: RawValues, devOpsAuth: DevOpsAuth | undefined): PipelineContext {

@@ -3,7 +3,7 @@
 // and proxy as the ARM clients; a 403 (no Application.Read.All / Directory.Read.All) is MIC442.
 import { ServiceClient } from '@azure/core-client';
 import type { TokenCredential } from '@azure/core-auth';
-import { bearerTokenAuthenticationPolicy, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { bearerTokenAuthenticationPolicy, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { TaskError } from '../errors';
 import type { DirectoryClient, DirectoryServicePrincipal } from '../ports/directory';
 import { sharedHttpClient, type HttpSettings } from './http-client';
@@ -39,7 +39,7 @@ export class GraphDirectoryClient implements DirectoryClient {
         if (response.status === 403) {
           throw new TaskError('MIC442', `Microsoft Graph refused to read the service principal of app ${appId} (${body.error?.code ?? '403'}): the identity running the task needs Application.Read.All or Directory.Read.All.`);
         }
-        if (response.status !== 200) throw Object.assign(new Error(body.error?.message ?? `HTTP ${response.status}`), { name: 'RestError', statusCode: response.status, code: body.error?.code, response });
+        if (response.status !== 200) throw new RestError(body.error?.message ?? `HTTP ${response.status}`, { statusCode: response.status, ...(body.error?.code ? { code: body.error.code } : {}), request: response.request, response });
         const found = (body.value ?? []).find((item) => (item.appId ?? '').toLowerCase() === appId.toLowerCase() && item.id);
         return found ? { objectId: found.id!, appId: found.appId!, displayName: found.displayName ?? '' } : undefined;
       },

@@ -12,6 +12,11 @@ export function isLegacyIssuer(issuer: string | undefined): boolean {
   return /^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer ?? '');
 }
 
+/** The organization id a legacy issuer names (`https://vstoken.dev.azure.com/{organization id}`), lowercase. */
+export function legacyIssuerOrganization(issuer: string | undefined): string | undefined {
+  return /^https:\/\/vstoken\.dev\.azure\.com\/([0-9a-f-]{36})\/?$/i.exec(issuer ?? '')?.[1]?.toLowerCase();
+}
+
 /** The legacy issuer, or the issuer type Azure DevOps gives the legacy format. */
 function isLegacyConnection(issuer: string | undefined, issuerType: string | undefined): boolean {
   return isLegacyIssuer(issuer) || /^(DevOps|AzureDevOps)$/i.test(issuerType ?? '');

@@ -9,7 +9,7 @@ import { identitiesByClientId, identityRefOf } from './audit';
 import { Limiter } from './concurrency';
 import { cell, formatFindingBody } from './format-plan';
 import { allFindings, isFederated, type ApplyResult, type DesiredEnvironment, type FederatedCredential, type Identity, type IdentityRef, type ServiceConnection } from './model';
-import { ownsConnection, planIssuerMigration, unitOf, type MigrationCandidate, type MigrationPlan, type MigrationRow } from './migrate-issuer';
+import { migrationActionPrefix, ownsConnection, planIssuerMigration, unitOf, type MigrationCandidate, type MigrationPlan, type MigrationRow } from './migrate-issuer';
 import type { RunResult } from './run';
 import { groupedProgress, printPlan } from './run-output';
 
@@ -107,8 +107,7 @@ function outcomeOf(row: MigrationRow, applied: ApplyResult | undefined): Outcome
   if (row.verdict === 'skipped') return 'left alone';
   if (row.verdict === 'done') return 'already on the Entra issuer';
   if (!applied) return 'planned';
-  // Every action of a connection's migration has an id under `migrate:{connection}:` (migrate-issuer.ts).
-  const prefix = `migrate:${row.connection}:`;
+  const prefix = migrationActionPrefix(row.connection);
   const all = applied.environments.flatMap((environment) => environment.actions).filter((outcome) => outcome.action.id.startsWith(prefix));
   if (all.some((outcome) => outcome.status === 'failed')) return 'failed';
   if (all.some((outcome) => outcome.status === 'skipped')) return 'not reached';

@@ -19,8 +19,9 @@
 // there is not written again); an Entra connection whose credential is missing gets it from the pair it reports;
 // one with a legacy credential still beside a working Entra one is verified and the legacy one removed.
 import { problem } from '../errors';
-import { isLegacyIssuer, LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
+import { isLegacyIssuer, LEGACY_ISSUER_RETIREMENT, legacyIssuerOrganization } from './legacy-issuer';
 import {
+  azureDevOpsApplicationId,
   fromAction,
   isDestructive,
   isGrant,
@@ -43,9 +44,6 @@ import { isOwnedCredentialName, isOwnedConnection, markedEnvironment } from './o
 export const migrationScopes = ['spec', 'project'] as const;
 export type MigrationScope = (typeof migrationScopes)[number];
 
-/** Azure DevOps' first-party application id: the `a/` segment of every Entra-format subject. */
-const azureDevOpsAppId = '499b84ac-1321-427f-aa17-267ca6975798';
-const legacyIssuerPattern = /^https:\/\/vstoken\.dev\.azure\.com\/([0-9a-f-]{36})\/?$/i;
 
 /** A workload identity federation connection the command looks at, with the identity it signs in as. */
 export interface MigrationCandidate {
@@ -89,13 +87,18 @@ export interface MigrationPlan {
 
 /** The Entra pair Azure DevOps will give the connection, from its documented format; undefined when it cannot be told. */
 export function predictEntraPair(connection: ServiceConnection): { readonly issuer: string; readonly subject: string } | undefined {
-  const organizationId = legacyIssuerPattern.exec(connection.issuer ?? '')?.[1];
+  const organizationId = legacyIssuerOrganization(connection.issuer);
   const tenantId = connection.tenantId;
   if (organizationId === undefined || tenantId === undefined || !guidRule.pattern.test(tenantId)) return undefined;
   return {
     issuer: `https://login.microsoftonline.com/${tenantId.toLowerCase()}/v2.0`,
-    subject: `/eid1/c/pub/t/${encodeGuid(tenantId)}/a/${encodeGuid(azureDevOpsAppId)}/sc/${organizationId.toLowerCase()}/${connection.id.toLowerCase()}`,
+    subject: `/eid1/c/pub/t/${encodeGuid(tenantId)}/a/${encodeGuid(azureDevOpsApplicationId)}/sc/${organizationId}/${connection.id.toLowerCase()}`,
   };
+}
+
+/** The prefix of the id of every action of one connection's migration (the summary finds them by it). */
+export function migrationActionPrefix(connectionName: string): string {
+  return `migrate:${connectionName}:`;
 }
 
 /** The name of the Entra credential written beside the legacy one (which keeps its name until it is removed). */
@@ -167,7 +170,7 @@ function connectionSteps(candidate: MigrationCandidate, identity: NonNullable<Mi
   const issuer = connection.issuer!;
   const subject = connection.subject!;
   const credentials = identity.credentials;
-  const id = (step: string): string => `migrate:${connection.name}:${step}`;
+  const id = (step: string): string => `${migrationActionPrefix(connection.name)}${step}`;
   const base = { environment, identity: identity.ref, connectionName: connection.name, audience: tokenExchangeAudience } as const;
   const findings: Finding[] = [];
   const removable = (credential: FederatedCredential): boolean => {

@@ -288,6 +288,12 @@ export interface UpdateConnectionAction extends ActionBase {
 
 export const tokenExchangeAudience = 'api://AzureADTokenExchange';
 
+/**
+ * Azure DevOps' first-party application id: the audience of Entra tokens for Azure DevOps, and the `a/` segment
+ * of every Entra-format subject of a service connection.
+ */
+export const azureDevOpsApplicationId = '499b84ac-1321-427f-aa17-267ca6975798';
+
 /** An Azure Resource Manager connection (type `azurerm`). */
 export function isAzureRm(connection: Pick<ServiceConnection, 'type'>): boolean {
   return connection.type.toLowerCase() === 'azurerm';
