@@ -40,7 +40,7 @@ export function trustedAuthorities(network: AgentNetwork): string[] | undefined 
 /** Connections that honour the agent's settings, one per proxy decision, kept alive like the default ones. */
 export class AgentConnections {
   private readonly agents = new Map<string, Agent>();
-  private authorities: string[] | undefined | null = null;
+  private authoritiesRead: string[] | undefined | null = null;
 
   constructor(
     readonly network: AgentNetwork,
@@ -53,15 +53,21 @@ export class AgentConnections {
     return this.network.proxy !== undefined || this.network.caFile !== undefined;
   }
 
+  /** Node's roots plus the agent's authority (trustedAuthorities), read once; undefined when the agent names none. */
+  authorities(): string[] | undefined {
+    if (this.authoritiesRead === null) this.authoritiesRead = trustedAuthorities(this.network);
+    return this.authoritiesRead;
+  }
+
   /** The agent for a request to `url`; undefined when Node's defaults apply. */
   agentFor(url: string): Agent | undefined {
     if (!this.active) return undefined;
-    if (this.authorities === null) this.authorities = trustedAuthorities(this.network);
+    const authorities = this.authorities();
     const proxy = proxyFor(this.network, url);
     const key = proxy?.href ?? 'direct';
     let agent = this.agents.get(key);
     if (!agent) {
-      const ca = this.authorities === undefined ? {} : { ca: this.authorities };
+      const ca = authorities === undefined ? {} : { ca: authorities };
       if (proxy && !this.tunnel) throw new TaskError('MIC605', 'No proxy tunnel is available to this client.');
       agent = proxy ? this.tunnel!(proxy, { keepAlive: true, ...ca }) : new HttpsAgent({ keepAlive: true, ...ca });
       this.agents.set(key, agent);

@@ -304,8 +304,7 @@ export class AzureDevOpsClient implements DevOpsClient {
     return this.calls.run({
       what: `update service connection ${definition.name}`,
       operation: async () => {
-        const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
-        if (!current) throw new TaskError('MIC604', `Service connection ${definition.name} (${connectionId}) disappeared while the task ran.`);
+        const current = await this.currentEndpoint(connectionId, `${definition.name} (${connectionId})`);
         return this.readBack(requireAnswer(await this.endpoints.updateServiceEndpoint(endpointBody(definition, current), connectionId), `update service connection ${definition.name}`));
       },
       translate: (failure) => this.rightsError(failure, 'MIC405', `update service connection ${definition.name}`),
@@ -322,8 +321,7 @@ export class AzureDevOpsClient implements DevOpsClient {
     return this.calls.run({
       what: `switch service connection ${connectionName} to the Entra issuer`,
       operation: async () => {
-        const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
-        if (!current) throw new TaskError('MIC604', `Service connection ${connectionName} (${connectionId}) disappeared while the task ran.`);
+        const current = await this.currentEndpoint(connectionId, `${connectionName} (${connectionId})`);
         const { workloadIdentityFederationIssuer: _issuer, workloadIdentityFederationSubject: _subject, ...parameters } = current.authorization?.parameters ?? {};
         const body: SdkServiceEndpoint = { ...current, authorization: { ...current.authorization, parameters: { ...parameters, workloadIdentityFederationIssuerType: 'EntraID' } } };
         return this.readBack(requireAnswer(await this.endpoints.updateServiceEndpoint(body, connectionId), `switch service connection ${connectionName} to the Entra issuer`));
@@ -645,8 +643,7 @@ export class AzureDevOpsClient implements DevOpsClient {
     return this.calls.run({
       what,
       operation: async () => {
-        const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
-        if (!current) throw new TaskError('MIC604', `Service connection ${connectionId} disappeared while the task ran.`);
+        const current = await this.currentEndpoint(connectionId, connectionId);
         const data = { ...(current.data ?? {}) };
         delete data.revertSchemeDeadline;
         const body: SdkServiceEndpoint = { ...current, authorization: authorization(current), data };
@@ -656,6 +653,13 @@ export class AzureDevOpsClient implements DevOpsClient {
       translate: (failure) =>
         this.rightsError(failure, 'MIC405', what) ?? (failure.statusCode === 400 ? new TaskError('MIC443', `Azure DevOps refused to ${what}: ${failure.message}`) : undefined),
     });
+  }
+
+  /** The connection as Azure DevOps holds it now, before a write that sends it back whole. */
+  private async currentEndpoint(connectionId: string, label: string): Promise<SdkServiceEndpoint> {
+    const current = await this.endpoints.getServiceEndpointDetails(this.project, connectionId);
+    if (!current) throw new TaskError('MIC604', `Service connection ${label} disappeared while the task ran.`);
+    return current;
   }
 
   private rightsError(failure: ServiceFailure, code: 'MIC404' | 'MIC405', what: string): TaskError | undefined {

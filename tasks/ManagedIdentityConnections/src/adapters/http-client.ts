@@ -10,7 +10,7 @@ import { ArmThrottlePacer, pacedArmHttpClient } from './arm-throttle-pacer';
 import type { ClientRequest } from 'node:http';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { AgentNetwork } from '../config';
-import { AgentConnections, proxyFor, trustedAuthorities } from './agent-network';
+import { AgentConnections, proxyFor } from './agent-network';
 import type { DevOpsTransport } from './devops-transport';
 import { Http2HttpClient } from './http2-client';
 import { defaultRequestTimeoutMs } from './service-calls';
@@ -47,9 +47,8 @@ function settingsClient(settings: HttpSettings): HttpClient {
       return inner.sendRequest(request);
     },
   };
-  let authorities: string[] | undefined | null = null;
   const http2 = new Http2HttpClient(http1, (url) => {
-    if (authorities === null) authorities = trustedAuthorities(network);
+    const authorities = connections.authorities();
     return { proxy: proxyFor(network, url), ...(authorities === undefined ? {} : { ca: authorities }) };
   });
   // Nothing outlives the task's result: its sessions end with the run.
