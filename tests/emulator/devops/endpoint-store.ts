@@ -109,8 +109,13 @@ export function currentIssuerType(endpoint: ServiceEndpoint): IssuerType | undef
   return toIssuerType(parameter(endpoint.authorization.parameters, 'workloadIdentityFederationIssuerType'));
 }
 
+/** An authorization parameter of a create or update body, as sent. */
+function requestedParameter(input: EndpointInput, name: string): string | undefined {
+  return isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, name) : undefined;
+}
+
 function requestedIssuerType(input: EndpointInput): string | undefined {
-  return isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, 'workloadIdentityFederationIssuerType') : undefined;
+  return requestedParameter(input, 'workloadIdentityFederationIssuerType');
 }
 
 /**
@@ -229,7 +234,7 @@ export function updateEndpoint(service: DevOpsService, endpoint: ServiceEndpoint
     const target = isObject(input.authorization) && typeof input.authorization.scheme === 'string' ? input.authorization.scheme : '';
     if (sameText(target, 'ServicePrincipal') && !sameText(endpoint.authorization.scheme, 'ServicePrincipal')) return revertScheme(endpoint);
     if (sameText(target, 'WorkloadIdentityFederation') && sameText(endpoint.authorization.scheme, 'ServicePrincipal')) {
-      const sent = isObject(input.authorization) && isObject(input.authorization.parameters) ? parameter(input.authorization.parameters as Record<string, string>, 'serviceprincipalid') : undefined;
+      const sent = requestedParameter(input, 'serviceprincipalid');
       const current = parameter(endpoint.authorization.parameters, 'serviceprincipalid');
       if (sent !== undefined && current !== undefined && !sameText(sent, current) && !service.settings.convertAllowsNewClientId) {
         throw badRequest('Converting the authentication scheme cannot change the service principal (serviceprincipalid) of the connection.');

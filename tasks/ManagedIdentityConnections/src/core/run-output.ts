@@ -35,7 +35,11 @@ export function groupedProgress(platform: Platform, plan: Plan): (event: ApplyEv
     const environment = event.action.environment;
     const line = progressLine(event);
     if (line.debug) platform.debug(line.text);
-    else lines.set(environment, [...(lines.get(environment) ?? []), line.text]);
+    else {
+      let held = lines.get(environment);
+      if (!held) lines.set(environment, (held = []));
+      held.push(line.text);
+    }
     if (event.type === 'started') return;
     const left = (remaining.get(environment) ?? 1) - 1;
     remaining.set(environment, left);
