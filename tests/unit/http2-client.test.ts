@@ -45,7 +45,7 @@ async function h2Server(certs: EmulatorCertificates, handle?: StreamHandler) {
     // A stream the handler resets reports it as an error here too; the client's view is what the tests check.
     stream.on('error', () => undefined);
     if (handle) return handle(stream, headers, streams, () => sockets.forEach((socket) => socket.destroy()));
-    stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-seen-method': String(headers[':method']) });
+    stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-seen-method': String(headers[':method']), 'x-seen-content-type': String(headers['content-type']) });
     stream.end(JSON.stringify({ path: headers[':path'], protocol: 'h2' }));
   });
   const port = await listen(server);
@@ -97,6 +97,7 @@ describe('the HTTP/2 transport', function () {
       assert.deepEqual(first.map((response) => response.status), Array(30).fill(200));
       assert.deepEqual(JSON.parse(first[7]!.bodyAsText!), { path: '/item/7?x=1', protocol: 'h2' });
       assert.equal(second.headers.get('x-seen-method'), 'PUT');
+      assert.equal(second.headers.get('x-seen-content-type'), 'application/json', 'the request headers arrive, the connection-specific one dropped');
       assert.equal(server.sessions, 1);
       assert.equal(client.sessionsOpened, 1);
       assert.equal(sent.length, 0, 'nothing went to the HTTP/1.1 client');

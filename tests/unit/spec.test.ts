@@ -63,6 +63,15 @@ describe('environments spec', () => {
       assert.deepEqual([found.code, found.line], ['MIC110', 3]);
     });
 
+    it('finds a repeated JSON key however it is spaced or escaped', () => {
+      const spaced = '{\n  "environments": [\n    { "name" : "dev", "connections": [],\n      "name"\n      : "prod" }\n  ]\n}\n';
+      assert.equal(theProblem(spaced).code, 'MIC110');
+      const escaped = '{\n  "environments": [\n    { "name": "dev", "connections": [], "n\\u0061me": "prod" }\n  ]\n}\n';
+      assert.equal(theProblem(escaped).code, 'MIC110');
+      const endsInBackslash = '{ "environments": [], "a\\\\": 1, "a\\\\": 2 }';
+      assert.equal(theProblem(endsInBackslash).code, 'MIC110');
+    });
+
     it('reads equal keys in different JSON objects as the distinct fields they are', () => {
       const text = JSON.stringify(specWith((spec) => (spec.environments[1].connections[0].description = 'name: "x", "name"')));
       assert.equal(accepted(text).length, 2);

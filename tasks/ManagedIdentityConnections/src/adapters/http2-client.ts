@@ -251,10 +251,9 @@ function exchange(session: ClientHttp2Session, url: URL, request: PipelineReques
     [constants.HTTP2_HEADER_SCHEME]: 'https',
     [constants.HTTP2_HEADER_AUTHORITY]: url.host,
   };
-  for (const [name, value] of request.headers) {
-    const lower = name.toLowerCase();
-    if (!connectionHeaders.has(lower)) headers[lower] = value;
-  }
+  // toJSON: the names already lower-case, without the generator that iterating HttpHeaders runs per header.
+  const requestHeaders = request.headers.toJSON();
+  for (const name in requestHeaders) if (!connectionHeaders.has(name)) headers[name] = requestHeaders[name];
   if (body && headers['content-length'] === undefined) headers['content-length'] = body.length;
 
   return new Promise<PipelineResponse>((resolve, reject) => {

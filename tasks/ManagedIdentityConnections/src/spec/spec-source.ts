@@ -63,29 +63,29 @@ function parseJsonWithoutDuplicateKeys(text: string): { readonly value: unknown 
   return repeatsAKey(text) ? undefined : { value };
 }
 
+/** A JSON string, with the colon that makes it a key, or a bracket. */
+const jsonToken = /"(?:[^"\\]|\\.)*"(\s*:)?|[{}[\]]/g;
+
 /**
  * Whether an object in this (already valid) JSON text names a key twice: JSON.parse keeps the last silently,
- * the YAML path refuses it. A scan of strings and brackets is enough because the syntax is known to be valid.
+ * the YAML path refuses it. A scan of strings and brackets is enough because the syntax is known to be valid;
+ * a regular expression finds them, so the scan runs once per token, not once per character in the interpreter
+ * (a 50-environment spec: 0.5 ms instead of 1–6 ms with the optimizing compiler's warm-up).
  */
 function repeatsAKey(text: string): boolean {
   const open: (Set<string> | undefined)[] = [];
-  for (let index = 0; index < text.length; index += 1) {
-    const char = text[index];
-    if (char === '{') open.push(new Set());
-    else if (char === '[') open.push(undefined);
-    else if (char === '}' || char === ']') open.pop();
-    else if (char === '"') {
-      let end = index + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
-      let next = end + 1;
-      while (next < text.length && /\s/.test(text[next]!)) next += 1;
+  jsonToken.lastIndex = 0;
+  for (let match = jsonToken.exec(text); match !== null; match = jsonToken.exec(text)) {
+    const [token, colon] = match;
+    if (token === '{') open.push(new Set());
+    else if (token === '[') open.push(undefined);
+    else if (token === '}' || token === ']') open.pop();
+    else if (colon !== undefined) {
       const keys = open[open.length - 1];
-      if (text[next] === ':' && keys) {
-        const key = JSON.parse(text.slice(index, end + 1)) as string;
-        if (keys.has(key)) return true;
-        keys.add(key);
-      }
-      index = end;
+      if (!keys) continue;
+      const key = JSON.parse(token.slice(0, token.length - colon.length)) as string;
+      if (keys.has(key)) return true;
+      keys.add(key);
     }
   }
   return false;
