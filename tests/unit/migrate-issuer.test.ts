@@ -3,6 +3,7 @@
 // connection can sign in with at every moment, and what it leaves alone.
 import * as assert from 'node:assert/strict';
 import { entraCredentialName, planIssuerMigration, predictEntraPair, type MigrationCandidate, type MigrationSettings } from '../../tasks/ManagedIdentityConnections/src/core/migrate-issuer';
+import { isLegacyIssuer, legacyIssuerOrganization } from '../../tasks/ManagedIdentityConnections/src/core/legacy-issuer';
 import type { Action, FederatedCredential, Identity, ServiceConnection } from '../../tasks/ManagedIdentityConnections/src/core/model';
 
 const tenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -62,6 +63,24 @@ function steps(actions: readonly Action[]): string[] {
     return `${action.kind}${what ? ` ${what}` : ''} ← [${action.dependsOn.map((id) => id.split(':').pop()).join(', ')}]`;
   });
 }
+
+describe('the legacy (Azure DevOps) issuer', () => {
+  it('is recognised on both of its hosts, and nothing else is', () => {
+    for (const issuer of [legacy.issuer, `https://VSTOKEN.dev.azure.com/${organizationId}/`, `https://app.vstoken.visualstudio.com/${organizationId}`, 'https://app.vstoken.visualstudio.com']) {
+      assert.equal(isLegacyIssuer(issuer), true, issuer);
+    }
+    for (const issuer of [entra.issuer, `https://login.microsoftonline.us/${tenantId}/v2.0`, `https://example.com/vstoken.dev.azure.com/${organizationId}`, `https://vstoken.dev.azure.com.example.com/${organizationId}`, undefined]) {
+      assert.equal(isLegacyIssuer(issuer), false, String(issuer));
+    }
+  });
+
+  it('names its organization only when the path is one GUID', () => {
+    assert.equal(legacyIssuerOrganization(`https://vstoken.dev.azure.com/${organizationId.toUpperCase()}`), organizationId);
+    assert.equal(legacyIssuerOrganization(`https://app.vstoken.visualstudio.com/${organizationId}/`), organizationId);
+    assert.equal(legacyIssuerOrganization('https://app.vstoken.visualstudio.com'), undefined);
+    assert.equal(legacyIssuerOrganization(`https://vstoken.dev.azure.com/${organizationId}/extra`), undefined);
+  });
+});
 
 describe('migrate-issuer plan', () => {
   it('predicts the Entra pair from the legacy issuer, the tenant and the connection id in the documented format', () => {

@@ -152,6 +152,21 @@ describe('plan', () => {
       assert.equal(result.permissionsBroadened, true);
     });
 
+    it('says the connection moved to the Entra issuer in a sovereign cloud too', () => {
+      const state = desired([environment('dev')]);
+      const world = inSync(state);
+      const current = world.connections.get('app-dev')!;
+      const sovereign = { ...current, issuer: current.issuer!.replace('login.microsoftonline.com', 'login.microsoftonline.us') };
+      world.connections.set('app-dev', sovereign);
+      updateIdentity(world, state.environments[0]!, (identity) => ({
+        ...identity,
+        federatedCredentials: [{ name: federatedCredentialName('app-dev'), issuer: legacyIssuer, subject: 'sc://fabrikam/Platform/app-dev', audiences: [tokenExchangeAudience] }],
+      }));
+      const update = only(plan(state, build(world)), 'updateFederatedCredential');
+      assert.deepEqual(update.issuer, { known: sovereign.issuer });
+      assert.match(update.reason, /moved connection app-dev to the Entra issuer/);
+    });
+
     it('accepts any credential whose issuer and subject match exactly, whatever its name', () => {
       const state = desired([environment('dev')]);
       const world = inSync(state);

@@ -10,7 +10,7 @@ import type { ConnectionUse } from '../ports/devops';
 import { Limiter } from './concurrency';
 import { cell } from './format-plan';
 import { federatedCredentialLimit } from './guardrails';
-import { LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
+import { isLegacyIssuer, LEGACY_ISSUER_RETIREMENT } from './legacy-issuer';
 import { isFederated, isWrite, usesServicePrincipalSecret, type Identity, type Plan, type ProjectRef, type RoleAssignment, type ServiceConnection } from './model';
 import { roleDefinitionGuidOf } from './names';
 import { isTaskMarkedConnection, isTaskMarkedIdentity, ownershipMarker } from './ownership';
@@ -176,7 +176,7 @@ export function auditRows(audited: readonly AuditedConnection[], plan?: Plan): A
     .map(({ connection, projects, identity, identityUnknown, credentialCount, roles, lastUse, lastUseUnknown }) => {
       const scheme = connection.authorizationScheme;
       const federated = isFederated(connection);
-      const legacy = federated && /vstoken\.dev\.azure\.com|vstoken\.visualstudio\.com/i.test(connection.issuer ?? '');
+      const legacy = federated && isLegacyIssuer(connection.issuer);
       const appRegistration = federated && !identity && identityUnknown === undefined && !!connection.clientId;
       const changes = inSpec.get(connection.name.toLowerCase());
       const drift = plan === undefined ? '—' : changes === undefined ? 'not in spec' : changes.length === 0 ? 'in sync' : `drift: ${[...new Set(changes)].join(', ')}`;

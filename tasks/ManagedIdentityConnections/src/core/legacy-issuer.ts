@@ -4,17 +4,29 @@
 // connection works today and stops working then: a warning with a code, not a failure.
 import { problem } from '../errors';
 import type { ApplyResult, Finding } from './model';
+import { guidRule } from './names';
 
 export const LEGACY_ISSUER_RETIREMENT = '2027-07-01';
 
-/** The Azure DevOps issuer, `https://vstoken.dev.azure.com/{org}`. */
+/**
+ * The Azure DevOps issuer's hosts: `vstoken.dev.azure.com` since general availability
+ * (`https://vstoken.dev.azure.com/{organization id}`, microsoft/azure-pipelines-tasks
+ * docs/service-connections/azure-oidc/manual-configuration.md), and `app.vstoken.visualstudio.com`, which the
+ * preview gave (its troubleshooting FAQ: "The issuer URL is https://app.vstoken.visualstudio.com … In an upcoming
+ * change this will be expanded to include an Azure DevOps specific identifier"). [U] whether any connection still
+ * carries the preview's; both retire with the Azure DevOps issuer.
+ */
+const legacyIssuerPattern = /^https:\/\/(?:vstoken\.dev\.azure\.com|app\.vstoken\.visualstudio\.com)(?:\/([^/]*))?\/?$/i;
+
+/** The Azure DevOps issuer, `https://vstoken.dev.azure.com/{org}` (or the preview's host). */
 export function isLegacyIssuer(issuer: string | undefined): boolean {
-  return /^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer ?? '');
+  return legacyIssuerPattern.test(issuer ?? '');
 }
 
 /** The organization id a legacy issuer names (`https://vstoken.dev.azure.com/{organization id}`), lowercase. */
 export function legacyIssuerOrganization(issuer: string | undefined): string | undefined {
-  return /^https:\/\/vstoken\.dev\.azure\.com\/([0-9a-f-]{36})\/?$/i.exec(issuer ?? '')?.[1]?.toLowerCase();
+  const segment = legacyIssuerPattern.exec(issuer ?? '')?.[1];
+  return segment !== undefined && guidRule.pattern.test(segment) ? segment.toLowerCase() : undefined;
 }
 
 /** The legacy issuer, or the issuer type Azure DevOps gives the legacy format. */

@@ -49,6 +49,7 @@ import {
   type Severity,
   type SpecOrigin,
 } from './model';
+import { isLegacyIssuer } from './legacy-issuer';
 import { checkLabel, federatedCredentialName, identityKey, normalizeLocation, roleDefinitionGuidOf, roleDefinitionIdFor, sameName } from './names';
 import { connectionOwnerMarker, identityOwnership, isOwnedCredentialName, ownershipTags, roleAssignmentDescription } from './ownership';
 import { planLifecycle, planTeardown } from './prune';
@@ -791,8 +792,9 @@ function hasExactAudience(credential: FederatedCredential): boolean {
   return credential.audiences.length === 1 && credential.audiences[0] === tokenExchangeAudience;
 }
 
+/** From the Azure DevOps issuer to any other, which is Entra's in every cloud (login.microsoftonline.com, .us, …). */
 function isMoveToEntraIssuer(from: string, to: string): boolean {
-  return /vstoken\.dev\.azure\.com/i.test(from) && /login\.microsoftonline\.com/i.test(to);
+  return isLegacyIssuer(from) && !isLegacyIssuer(to);
 }
 
 /** Existing tags plus the desired ones (tag names compare ignoring case, values exactly); never removes a tag. */
