@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer] [--http1-only] [--cpu-prof DIR]`:
+// `npm run bench [-- --json] [--latency-ms N] [--repeat N] [--scenarios uniform,mid,propagation,throttled] [--task-file F] [--peer] [--http1-only] [--cpu-prof DIR] [--calls]`:
 // how fast the bundled task provisions against the emulator, compared with the fastest any client could be, and
 // what it costs (CPU, connections, output). Figures, not pass/fail: these machines are shared and noisy
 // (docs/performance.md has the method and the figures).
@@ -28,6 +28,9 @@
 // MIC_BUILD_UNMINIFIED=1; open it in Chrome DevTools or VS Code).
 // --peer also runs the Azure CLI script a user would write for 10 environments (scripts/lib/az-peer.ts) with the
 // uniform latency, and compares its wall with the task's 10-environment uniform run (`peer` in the JSON line).
+// --calls also measures what one request costs the task's process, per kind (a bare http2 PUT, an ARM write, an
+// Azure DevOps read and write), 100 at once in a fresh process (scripts/lib/call-probe.ts; `calls` in the JSON
+// line): a figure far steadier than a whole run's, for changes to the path every request takes.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,6 +38,7 @@ import { startEmulator, type RunningEmulator } from '../tests/emulator/emulator'
 import { jsonLine } from '../tests/emulator/json-line';
 import { FaultBook, type FaultRule } from '../tests/emulator/kernel/faults';
 import { describePeer, peerSummary, runAzPeer, type PeerSummary } from './lib/az-peer';
+import { describeCallCosts, measureCallCosts, type CallCosts } from './lib/call-costs';
 import { latencyRules } from './lib/latency-profiles';
 import { bundledTaskBytes, runTask } from './lib/run-task';
 
@@ -340,11 +344,17 @@ async function main(): Promise<void> {
   const emulator = await startEmulator({ http2 });
   const measured: Measured[] = [];
   let peer: PeerSummary | null = null;
+  let calls: CallCosts | null = null;
   try {
     for (const scenario of scenarios(groups as Group[])) measured.push(await measure(emulator, scenario, latencyMs, repeat));
     if (args.includes('--peer')) {
       const task = measured.find((result) => result.name === '10 environments');
       peer = peerSummary(await runAzPeer(emulator, { environments: 10, latencyMs }), task?.wallMs);
+    }
+    if (args.includes('--calls')) {
+      // Without latency: the probe measures CPU, and its requests need not wait.
+      await emulator.reset();
+      calls = await measureCallCosts(emulator, repeat);
     }
   } finally {
     await emulator.close();
@@ -352,6 +362,7 @@ async function main(): Promise<void> {
   const results = withMarginalCpu(measured);
   if (!json) for (const result of results) console.log(describe(result));
   if (!json && peer) console.log(describePeer(peer));
+  if (!json && calls) console.log(describeCallCosts(calls));
   const bundleBytes = bundledTaskBytes();
   const uniform = results.filter((result) => result.profile.startsWith('uniform') && result.propagationOvershootMs === null);
   const summary = {
@@ -365,6 +376,8 @@ async function main(): Promise<void> {
     cpuMsPerEnvironment: uniform.find((result) => result.environments === 50)?.cpuMsPerEnvironment ?? null,
     loadAverage: round(loadBefore, 2),
     peer,
+    // CPU per request by kind with --calls, else null.
+    calls,
     // Whether the emulator offered HTTP/2 (false with --http1-only).
     emulatorHttp2: http2,
   };
