@@ -1,6 +1,7 @@
 // What one request costs the task's process, in isolation: `npm run bench -- --calls` runs this file in a process
 // of its own for each kind of request, against the emulator in the bench's process (whose JSON line it gets in
-// MIC_CALL_PROBE), and prints one JSON line: the CPU this process spent on N requests sent at once, per request.
+// MIC_CALL_PROBE), and prints one JSON line: the CPU this process spent on bursts of N requests sent at once, per
+// request.
 //
 // The whole-run figure (CPU per further environment) moves by ±0.6 ms between runs on a shared machine and mixes
 // every cost of a run; this one isolates the path each request takes — the Azure SDK or azure-devops-node-api,
@@ -81,6 +82,18 @@ async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> 
       const identities = new ArmIdentityClient({ endpoint: info.armEndpoint, resourceId: ARM_RESOURCE, credential, userAgent: USER_AGENT, http }, calls);
       return (index) => identities.createOrUpdateIdentity(identity(index), { location: 'westeurope', tags: {} });
     }
+    case 'devOpsTransport': {
+      // The same read as devOpsRead, through the task's transport without azure-devops-node-api: what the
+      // library's part of an Azure DevOps call costs is the difference.
+      const transport = devOpsTransport(http);
+      const url = `${info.collectionUri}${info.project.id}/_apis/serviceendpoint/endpoints?endpointNames=${encodeURIComponent(info.bootstrapConnection.name)}&includeFailed=true&includeDetails=true&api-version=7.1`;
+      const headers = { authorization: `Bearer ${info.systemAccessToken}`, accept: 'application/json', 'x-tfs-fedauthredirect': 'Suppress', 'user-agent': USER_AGENT };
+      return async () => {
+        const answer = await transport.send({ method: 'GET', url, headers });
+        if (answer.status >= 300) throw new Error(`Azure DevOps answered ${answer.status}: ${answer.body}`);
+        return JSON.parse(answer.body) as unknown;
+      };
+    }
     case 'devOpsRead':
     case 'devOpsWrite': {
       const devOps = new AzureDevOpsClient(
@@ -104,26 +117,31 @@ async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> 
   }
 }
 
-export async function probe(kind: CallKind, requests: number, info: EmulatorJsonLine): Promise<CallProbeResult> {
+/**
+ * `rounds` bursts of `requests` at once, one after the other: the burst is what a run has in flight, and several
+ * of them spread the garbage collections and compilations that one burst of a few milliseconds meets or misses.
+ */
+export async function probe(kind: CallKind, requests: number, rounds: number, info: EmulatorJsonLine): Promise<CallProbeResult> {
   const send = await senderFor(kind, info);
   // Two first: the sign-in, the session and the first use of each module are start-up, not a request's cost.
   await send(-1);
   await send(-2);
   const before = process.cpuUsage();
-  await Promise.all(Array.from({ length: requests }, (_, index) => send(index)));
+  for (let round = 0; round < rounds; round++) await Promise.all(Array.from({ length: requests }, (_, index) => send(round * requests + index)));
   const used = process.cpuUsage(before);
   const cpuMs = (used.user + used.system) / 1000;
-  return { kind, requests, cpuMs: Math.round(cpuMs * 10) / 10, cpuMsPerRequest: Math.round((cpuMs / requests) * 1000) / 1000 };
+  const sent = requests * rounds;
+  return { kind, requests: sent, cpuMs: Math.round(cpuMs * 10) / 10, cpuMsPerRequest: Math.round((cpuMs / sent) * 1000) / 1000 };
 }
 
 if (require.main === module) {
-  const [kind, count] = process.argv.slice(2);
+  const [kind, count, rounds = '1'] = process.argv.slice(2);
   const info = JSON.parse(process.env.MIC_CALL_PROBE ?? 'null') as EmulatorJsonLine | null;
-  if (!info || !(CALL_KINDS as readonly string[]).includes(kind ?? '') || !(Number(count) >= 1)) {
-    console.error(`usage: MIC_CALL_PROBE='<the emulator's JSON line>' node call-probe.js ${CALL_KINDS.join('|')} N`);
+  if (!info || !(CALL_KINDS as readonly string[]).includes(kind ?? '') || !(Number(count) >= 1) || !(Number(rounds) >= 1)) {
+    console.error(`usage: MIC_CALL_PROBE='<the emulator's JSON line>' node call-probe.js ${CALL_KINDS.join('|')} REQUESTS [ROUNDS]`);
     process.exit(2);
   }
-  probe(kind as CallKind, Number(count), info).then(
+  probe(kind as CallKind, Number(count), Number(rounds), info).then(
     (result) => {
       console.log(JSON.stringify(result));
       process.exit(0);

@@ -9,6 +9,7 @@ import { startTestEmulator } from '../helpers/emulator';
 const ROUTES: Record<CallKind, string> = {
   http2: 'arm.identities.put',
   armWrite: 'arm.identities.put',
+  devOpsTransport: 'devops.endpoints.list',
   devOpsRead: 'devops.endpoints.list',
   devOpsWrite: 'devops.endpoints.create',
 };
@@ -36,9 +37,11 @@ describe('bench --calls: the CPU one request costs, per kind', function () {
     });
   }
 
-  it('gives one median per kind', async () => {
-    const costs = await measureCallCosts(emulator, 1, 3);
+  it('sends its bursts one after the other, and gives one median per kind', async () => {
+    const costs = await measureCallCosts(emulator, 1, 3, 2);
     assert.equal(costs.requests, 3);
+    // The last kind's process, measured after the last reset: two warm-up requests, then two bursts of three.
+    assert.equal(emulator.ctx.requests.log.filter((entry) => entry.route === 'devops.endpoints.create').length, 8);
     for (const kind of CALL_KINDS) assert.ok(costs[kind] > 0, `${kind}: ${costs[kind]}`);
   });
 });
