@@ -29,9 +29,9 @@
 // --peer also runs the Azure CLI script a user would write for 10 environments (scripts/lib/az-peer.ts) with the
 // uniform latency, and compares its wall with the task's 10-environment uniform run (`peer` in the JSON line).
 // --calls also measures what one request costs the task's process, per kind (a bare http2 PUT, an ARM write, an
-// Azure DevOps read with and without azure-devops-node-api, an Azure DevOps write), 100 at once in a fresh process
-// (scripts/lib/call-probe.ts; `calls` in the JSON line): steadier than a whole run's figure, for changes to the
-// path every request takes.
+// Azure DevOps read with and without azure-devops-node-api, an Azure DevOps write), five bursts of 100 at once in a
+// fresh process (scripts/lib/call-probe.ts; `calls` in the JSON line): steadier than a whole run's figure, for
+// changes to the path every request takes.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -31,7 +31,7 @@ const LABELS: Record<CallKind, string> = {
   devOpsWrite: 'Azure DevOps write',
 };
 
-/** One probe process: `requests` requests of `kind` at once against the emulator as it is now. */
+/** One probe process: `rounds` bursts of `requests` requests of `kind` at once, against the emulator as it is now. */
 export function runProbe(emulator: RunningEmulator, kind: CallKind, requests: number, rounds = 1): Promise<CallProbeResult> {
   const info = jsonLine(emulator);
   const env = {
