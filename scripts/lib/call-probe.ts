@@ -9,37 +9,28 @@
 // authentication, so that a change to that path can be measured on its own (docs/performance.md).
 import { connect } from 'node:http2';
 import { ArmIdentityClient } from '../../tasks/ManagedIdentityConnections/src/adapters/arm-clients';
+import { ConsolePlatform } from '../../tasks/ManagedIdentityConnections/src/adapters/console-platform';
 import { pipelineCredential } from '../../tasks/ManagedIdentityConnections/src/adapters/credentials';
 import { AzureDevOpsClient } from '../../tasks/ManagedIdentityConnections/src/adapters/devops-client';
 import { devOpsTransport, type HttpSettings } from '../../tasks/ManagedIdentityConnections/src/adapters/http-client';
 import { ServiceCalls } from '../../tasks/ManagedIdentityConnections/src/adapters/service-calls';
 import { sharedTokenCredential, USER_AGENT } from '../../tasks/ManagedIdentityConnections/src/composition';
-import type { Platform } from '../../tasks/ManagedIdentityConnections/src/ports/platform';
+import { cloudDefaults } from '../../tasks/ManagedIdentityConnections/src/config';
 import { Secret } from '../../tasks/ManagedIdentityConnections/src/secret';
 import type { EmulatorJsonLine } from '../../tests/emulator/json-line';
 import { CALL_KINDS, type CallKind, type CallProbeResult } from './call-costs';
 
-const DEV_SUBSCRIPTION = '22222222-0000-4000-8000-000000000001';
-const ARM_RESOURCE = 'https://management.core.windows.net/';
-
-/** Retries only would print; a probe that needs one is measuring something else, so they go to stderr. */
-const quietPlatform: Platform = {
-  info: (message) => process.stderr.write(`${message}\n`),
-  warn: (message) => process.stderr.write(`${message}\n`),
-  debug: () => undefined,
-  setSecret: () => undefined,
-  setOutput: () => undefined,
-  uploadSummary: () => undefined,
-  readTextFile: () => Promise.reject(new Error('The call probe reads no files.')),
-  writeTextFile: () => Promise.reject(new Error('The call probe writes no files.')),
-};
+// Only retries would print, masked as the CLI masks them; stdout carries the probe's one JSON line.
+const platform = new ConsolePlatform({ stdout: process.stderr, stderr: process.stderr, cwd: process.cwd() });
 
 /** One request of `kind`, the i-th: writes get distinct names, so each creates something. */
 type Send = (index: number) => Promise<unknown>;
 
 async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> {
   const http: HttpSettings = {};
-  const calls = new ServiceCalls({ platform: quietPlatform, deadlineMs: 60_000 });
+  const calls = new ServiceCalls({ platform, deadlineMs: 60_000 });
+  const subscription = info.subscriptions[0]!;
+  const armResource = cloudDefaults.armResourceId;
   const credential = sharedTokenCredential(
     pipelineCredential({
       tenantId: info.tenantId,
@@ -47,16 +38,16 @@ async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> 
       connectionId: info.bootstrapConnection.id,
       systemAccessToken: info.systemAccessToken,
       authorityHost: info.authorityHost,
-      setSecret: () => undefined,
+      setSecret: (value) => platform.setSecret(value),
       http,
     }),
   );
   const run = `${process.pid}`;
-  const identity = (index: number) => ({ subscriptionId: DEV_SUBSCRIPTION, resourceGroup: 'rg-identities', name: `id-probe-${run}-${index}` });
+  const identity = (index: number) => ({ subscriptionId: subscription.id, resourceGroup: 'rg-identities', name: `id-probe-${run}-${index}` });
   switch (kind) {
     case 'http2': {
       // The same PUT as an ARM write, authenticated, on one session: the floor under every other kind.
-      const token = (await credential.getToken(`${ARM_RESOURCE}.default`))!.token;
+      const token = (await credential.getToken(`${armResource}.default`))!.token;
       // The probe exits when it has its figure; the session needs no closing.
       const session = connect(info.armEndpoint);
       return (index) =>
@@ -79,7 +70,7 @@ async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> 
         });
     }
     case 'armWrite': {
-      const identities = new ArmIdentityClient({ endpoint: info.armEndpoint, resourceId: ARM_RESOURCE, credential, userAgent: USER_AGENT, http }, calls);
+      const identities = new ArmIdentityClient({ endpoint: info.armEndpoint, resourceId: armResource, credential, userAgent: USER_AGENT, http }, calls);
       return (index) => identities.createOrUpdateIdentity(identity(index), { location: 'westeurope', tags: {} });
     }
     case 'devOpsTransport': {
@@ -109,8 +100,8 @@ async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> 
           azureEnvironment: 'AzureCloud',
           tenantId: info.tenantId,
           clientId: info.bootstrapConnection.clientId,
-          subscriptionId: DEV_SUBSCRIPTION,
-          subscriptionName: 'mic-emulator-dev',
+          subscriptionId: subscription.id,
+          subscriptionName: subscription.name,
           project: info.project,
         });
     }

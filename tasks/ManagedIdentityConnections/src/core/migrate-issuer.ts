@@ -44,7 +44,6 @@ import { isOwnedCredentialName, isOwnedConnection, markedEnvironment } from './o
 export const migrationScopes = ['spec', 'project'] as const;
 export type MigrationScope = (typeof migrationScopes)[number];
 
-
 /** A workload identity federation connection the command looks at, with the identity it signs in as. */
 export interface MigrationCandidate {
   /** The environment (spec scope, or the connection's ownership marker), else the identity's name. */
