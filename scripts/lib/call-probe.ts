@@ -27,8 +27,10 @@ const platform = new ConsolePlatform({ stdout: process.stderr, stderr: process.s
 type Send = (index: number) => Promise<unknown>;
 
 async function senderFor(kind: CallKind, info: EmulatorJsonLine): Promise<Send> {
-  const http: HttpSettings = {};
-  const calls = new ServiceCalls({ platform, deadlineMs: 60_000 });
+  // A run's signal (task-lifetime.ts), as the task's composition root passes it to both: every request honours it.
+  const { signal } = new AbortController();
+  const http: HttpSettings = { signal };
+  const calls = new ServiceCalls({ platform, deadlineMs: 60_000, signal });
   const subscription = info.subscriptions[0]!;
   const armResource = cloudDefaults.armResourceId;
   const credential = sharedTokenCredential(

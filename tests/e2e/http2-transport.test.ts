@@ -40,6 +40,26 @@ describe('e2e: HTTP/2 to ARM, Entra ID and Azure DevOps', () => {
     });
   });
 
+  describe('with more calls in flight and waiting than Node allows listeners on one signal (ten)', () => {
+    const world = e2eWorld();
+
+    it('cancels them all through the run signal without a listener each: nothing on stderr', async () => {
+      // Twelve environments whose credentials take a moment to propagate: twelve connection writes in flight on
+      // one HTTP/2 connection, then twelve verifications waiting to poll again. Each used to add a listener to
+      // the run's signal, and Node printed a MaxListenersExceededWarning into the agent's log.
+      await world.control('POST', 'delays', { ficPropagationMs: 400 });
+      const environments = Array.from({ length: 12 }, (_, index) => ({
+        ...devEnvironment,
+        name: `env-${index}`,
+        connections: [{ name: `app-${index}` }],
+      }));
+      const run = await world.run({ environments: specText(environments) });
+      assert.equal(run.result, 'Succeeded', transcript(run));
+      assert.ok(requestsTo(run.requests, 'devops.endpointproxy').length > 12, 'verifications polled again');
+      assert.equal(run.stderr, '');
+    });
+  });
+
   describe('against an emulator that offers only HTTP/1.1', () => {
     const world = e2eWorld({ emulator: { http2: false } });
 

@@ -3,12 +3,15 @@
 // timeout, the CONNECT tunnel with the proxy's credentials, and what a session that goes away or a reset
 // stream looks like to the caller.
 import * as assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import { Agent as HttpsAgent, createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { sharedHttpClient } from '../../tasks/ManagedIdentityConnections/src/adapters/http-client';
 import { Http2HttpClient, type Http2Route } from '../../tasks/ManagedIdentityConnections/src/adapters/http2-client';
+import { followRun } from '../../tasks/ManagedIdentityConnections/src/run-cancellation';
 import { createCertificates, type EmulatorCertificates } from '../emulator/kernel/certs';
 import { testCertificateAuthority } from '../helpers/emulator';
 
@@ -150,6 +153,35 @@ describe('the HTTP/2 transport', function () {
       assert.equal(server.sessions, 1, 'an aborted stream leaves the session to the others');
     } finally {
       client.close();
+      await server.close();
+    }
+  });
+
+  it('ends every request with the run, through a fixed number of listeners on the run\'s signal (sharedHttpClient)', async () => {
+    const server = await h2Server(certs, (stream, headers) => {
+      if (headers[':path'] !== '/slow') return void stream.respond({ ':status': 200 }, { endStream: true });
+    });
+    const run = new AbortController();
+    const client = sharedHttpClient({ signal: run.signal });
+    try {
+      await client.sendRequest(get(`${server.origin}/warm-up`));
+      const listening = () => getEventListeners(run.signal, 'abort').length;
+      const before = listening();
+      // Without a signal (azure-devops-node-api's), with one that follows the run (ServiceCalls'), with one of
+      // its own (an SDK's): none adds a listener per request, and Node's warning past ten stays away.
+      const own = new AbortController();
+      const ownRequest = client.sendRequest(get(`${server.origin}/slow`, { abortSignal: own.signal }));
+      const pending = [
+        ...Array.from({ length: 15 }, () => client.sendRequest(get(`${server.origin}/slow`))),
+        ...Array.from({ length: 15 }, () => client.sendRequest(get(`${server.origin}/slow`, { abortSignal: followRun(run.signal).signal }))),
+      ];
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(listening(), before);
+      own.abort();
+      await assert.rejects(ownRequest, { name: 'AbortError' });
+      run.abort(new Error('the task has its result'));
+      for (const request of pending) await assert.rejects(request, { name: 'AbortError' });
+    } finally {
       await server.close();
     }
   });

@@ -3,6 +3,7 @@
 // (MIC407 for a connection without issuer), or a credential that explains its failure (the CLI's MIC603) —
 // reaches the core as it is, once, instead of being retried or rewrapped as an unexpected answer (MIC604).
 import * as assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import type { TokenCredential } from '@azure/core-auth';
 import { ServiceCalls } from '../../tasks/ManagedIdentityConnections/src/adapters/service-calls';
 import { explainedSignInFailures } from '../../tasks/ManagedIdentityConnections/src/composition';
@@ -166,6 +167,20 @@ describe('ServiceCalls: cancellation and the per-attempt timeout', () => {
     await assert.rejects(failing, (error) => error === reason);
     assert.ok(Date.now() - started < 1_000);
     assert.equal(attempts, 1);
+  });
+
+  it('adds one listener to the run\'s signal however many calls are in flight or waiting (Node warns past ten)', async () => {
+    const controller = new AbortController();
+    const calls = new ServiceCalls({ platform: new FakePlatform(), deadlineMs: 300_000, initialDelayMs: 60_000, maxDelayMs: 60_000, signal: controller.signal });
+    const inFlight = Array.from({ length: 20 }, (_, index) => calls.run({ what: `create identity id-${index}`, operation: never }));
+    const waiting = Array.from({ length: 20 }, (_, index) =>
+      calls.run({ what: `read identity id-${index}`, operation: () => Promise.reject(Object.assign(new Error('Service Unavailable'), { name: 'RestError', statusCode: 503 })) }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the second twenty are in their 60 s wait
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
+    const reason = new TaskError('MIC606', 'The task already has its result.');
+    controller.abort(reason);
+    for (const call of [...inFlight, ...waiting]) await assert.rejects(call, (error) => error === reason);
   });
 
   it('abandons the attempt in flight when the run is cancelled', async () => {

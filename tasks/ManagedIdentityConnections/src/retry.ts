@@ -7,6 +7,7 @@
 // An AbortSignal ends the loop at once, its wait included: once the task has its result, nothing may keep
 // retrying in the background (the process would outlive task.complete by minutes).
 import { setTimeout as delay } from 'node:timers/promises';
+import { followRun } from './run-cancellation';
 
 export interface RetryDecision {
   readonly retry: boolean;
@@ -52,9 +53,18 @@ export interface RetryOptions {
 
 export const systemClock: RetryClock = {
   now: () => Date.now(),
-  sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}).catch((error: unknown) => {
-    throw signal?.aborted ? signal.reason : error;
-  }),
+  sleep: async (ms, signal) => {
+    if (!signal) return delay(ms);
+    // Through a call that follows the run: many waits at once would each be a listener on the run's signal.
+    const call = followRun(signal);
+    try {
+      await delay(ms, undefined, { signal: call.signal });
+    } catch (error) {
+      throw signal.aborted ? signal.reason : error;
+    } finally {
+      call.done();
+    }
+  },
   random: () => Math.random(),
 };
 

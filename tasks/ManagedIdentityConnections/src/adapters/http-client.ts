@@ -13,6 +13,7 @@ import type { AgentNetwork } from '../config';
 import { AgentConnections, proxyFor } from './agent-network';
 import type { DevOpsTransport } from './devops-transport';
 import { Http2HttpClient } from './http2-client';
+import { followRun, followsRun } from '../run-cancellation';
 import { defaultRequestTimeoutMs } from './service-calls';
 
 let shared: HttpClient | undefined;
@@ -54,12 +55,22 @@ function settingsClient(settings: HttpSettings): HttpClient {
   // Nothing outlives the task's result: its sessions end with the run.
   settings.signal?.addEventListener('abort', () => http2.close(), { once: true });
   return {
-    sendRequest(request) {
-      if (settings.signal) request.abortSignal = eitherSignal(request.abortSignal, settings.signal);
+    async sendRequest(request) {
       if (!request.timeout) request.timeout = defaultRequestTimeoutMs;
       // The agent's settings win over HTTPS_PROXY, which the SDK's proxy policy may have applied already.
       if (connections.active) request.agent = undefined;
-      return http2.sendRequest(request);
+      const run = settings.signal;
+      // A request under ServiceCalls already ends with the run. Any other gets a signal that does, rather than the
+      // run's own: a listener per request in flight on the run signal would each be added and removed in a list
+      // as long as the requests in flight (Node warns past ten).
+      if (!run || followsRun(request.abortSignal, run)) return http2.sendRequest(request);
+      const call = followRun(run, request.abortSignal);
+      request.abortSignal = call.signal;
+      try {
+        return await http2.sendRequest(request);
+      } finally {
+        call.done();
+      }
     },
   };
 }
@@ -81,18 +92,6 @@ class TrustingProxyAgent extends HttpsProxyAgent<string> {
     // Only a TLS endpoint reads `ca`; the ARM, Entra and Azure DevOps endpoints all are (config.ts).
     return super.connect(request, this.trusted && options.secureEndpoint ? { ...options, ca: this.trusted } : options);
   }
-}
-
-/** Aborts when either does; the request's own signal may be an SDK AbortSignalLike. */
-function eitherSignal(own: { readonly aborted: boolean; addEventListener(type: 'abort', listener: () => void): void } | undefined, run: AbortSignal): AbortSignal {
-  if (!own) return run;
-  if (own instanceof AbortSignal) return AbortSignal.any([own, run]);
-  const controller = new AbortController();
-  const abort = () => controller.abort(run.aborted ? run.reason : undefined);
-  if (own.aborted || run.aborted) abort();
-  own.addEventListener('abort', abort);
-  run.addEventListener('abort', abort, { once: true });
-  return controller.signal;
 }
 
 /**

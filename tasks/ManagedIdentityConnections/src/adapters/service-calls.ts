@@ -19,6 +19,7 @@
 import { isTaskError, TaskError, type ErrorCode } from '../errors';
 import type { Platform } from '../ports/platform';
 import { classifyHttpFailure, retry, systemClock, type RetryClock, type RetryPolicy } from '../retry';
+import { followRun } from '../run-cancellation';
 import { briefFailure, describeFailure, formatFailure, type ServiceFailure } from './service-failure';
 
 export interface CallSettings {
@@ -112,13 +113,13 @@ export class ServiceCalls {
   private async attempt<T>(spec: CallSpec<T>, attempt: number, started: number): Promise<T> {
     const remainingMs = this.policy.deadlineMs - (this.clock.now() - started);
     const timeoutMs = Math.max(minimumRequestTimeoutMs, Math.min(this.settings.requestTimeoutMs ?? defaultRequestTimeoutMs, remainingMs));
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(requestTimedOut(spec.what, timeoutMs)), timeoutMs);
-    const signal = this.settings.signal ? AbortSignal.any([this.settings.signal, timeout.signal]) : timeout.signal;
+    const call = followRun(this.settings.signal);
+    const timer = setTimeout(() => call.abort(requestTimedOut(spec.what, timeoutMs)), timeoutMs);
     try {
-      return await untilAborted(spec.operation(attempt, signal), signal);
+      return await untilAborted(spec.operation(attempt, call.signal), call.signal);
     } finally {
       clearTimeout(timer);
+      call.done();
     }
   }
 
