@@ -22,6 +22,8 @@
 //  - the write-throttle bound: W writes in one subscription need at least (W − capacity) / refill seconds.
 // wallMs runs from the task's first request to its exit; start-up (process start to first request) is apart.
 // --task-file runs another build of the task (an A/B of an optimisation: build both, bench each).
+// MIC_TASK_NODE=PATH runs the task (and the --calls probe) on another Node, e.g. the agent's Node 24 handler's
+// (`taskNodeVersion` in the JSON line).
 // --http1-only starts the emulator without HTTP/2: the task's HTTP/2 transport falls back to HTTP/1.1 (ALPN), as
 // against a front door that does not offer h2 — the A/B of the transport within one build.
 // --cpu-prof DIR writes a V8 CPU profile of every task process into DIR (readable names with a build made with
@@ -32,6 +34,7 @@
 // Azure DevOps read with and without azure-devops-node-api, an Azure DevOps write), five bursts of 100 at once in a
 // fresh process (scripts/lib/call-probe.ts; `calls` in the JSON line): steadier than a whole run's figure, for
 // changes to the path every request takes.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -41,7 +44,7 @@ import { FaultBook, type FaultRule } from '../tests/emulator/kernel/faults';
 import { describePeer, peerSummary, runAzPeer, type PeerSummary } from './lib/az-peer';
 import { describeCallCosts, measureCallCosts, type CallCosts } from './lib/call-costs';
 import { latencyRules } from './lib/latency-profiles';
-import { bundledTaskBytes, runTask } from './lib/run-task';
+import { bundledTaskBytes, runTask, taskNode } from './lib/run-task';
 
 const DEV = '22222222-0000-4000-8000-000000000001';
 const PROD = '22222222-0000-4000-8000-000000000002';
@@ -381,8 +384,10 @@ async function main(): Promise<void> {
     calls,
     // Whether the emulator offered HTTP/2 (false with --http1-only).
     emulatorHttp2: http2,
+    // The Node the task ran on: this one, or MIC_TASK_NODE (the agent's Node24 handler, say).
+    taskNodeVersion: execFileSync(taskNode(), ['--version'], { encoding: 'utf8' }).trim(),
   };
-  if (!json) console.log(`bundle ${(bundleBytes / 1024 / 1024).toFixed(2)} MB, median start-up ${summary.startupMs} ms, load average ${summary.loadAverage} at the start`);
+  if (!json) console.log(`bundle ${(bundleBytes / 1024 / 1024).toFixed(2)} MB, median start-up ${summary.startupMs} ms, load average ${summary.loadAverage} at the start, the task on Node ${summary.taskNodeVersion}`);
   console.log(JSON.stringify(summary));
 }
 

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { RunningEmulator } from '../../tests/emulator/emulator';
 import { jsonLine } from '../../tests/emulator/json-line';
+import { taskNode } from './run-task';
 
 export const CALL_KINDS = ['http2', 'armWrite', 'devOpsTransport', 'devOpsRead', 'devOpsWrite'] as const;
 export type CallKind = (typeof CALL_KINDS)[number];
@@ -43,7 +44,7 @@ export function runProbe(emulator: RunningEmulator, kind: CallKind, requests: nu
   };
   return new Promise((resolve, reject) => {
     // Asynchronous: the emulator answering the probe runs in this process.
-    execFile(process.execPath, [join(__dirname, 'call-probe.js'), kind, String(requests), String(rounds)], { env }, (error, stdout, stderr) => {
+    execFile(taskNode(), [join(__dirname, 'call-probe.js'), kind, String(requests), String(rounds)], { env }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`the call probe (${kind}) failed: ${stderr || error.message}`));
       resolve(JSON.parse(stdout.trim().split('\n').pop()!) as CallProbeResult);
     });

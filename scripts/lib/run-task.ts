@@ -20,6 +20,15 @@ export function bundledTaskBytes(): number {
     .reduce((sum, name) => sum + statSync(join(folder, name)).size, 0);
 }
 
+/**
+ * The Node the agent would start the task with. task.json declares the Node20_1 and Node24 handlers, and the
+ * agent runs the newest it has: MIC_TASK_NODE when set (a Node 24 for the e2e tier or the bench), else this
+ * process's Node.
+ */
+export function taskNode(): string {
+  return process.env.MIC_TASK_NODE || process.execPath;
+}
+
 export interface AgentCommand {
   /** e.g. `task.setvariable` */
   readonly name: string;
@@ -93,6 +102,8 @@ export interface RunTaskOptions {
   /** Task inputs by their task.json names or aliases, as a YAML step gives them (see agentInputs). */
   readonly inputs: Readonly<Record<string, string>>;
   readonly taskFile?: string;
+  /** The Node to start the task with; default taskNode(). */
+  readonly nodePath?: string;
   /** Called with each rendered log line as it arrives (e.g. to print progress). */
   readonly onLine?: (line: string) => void;
   /** Extra variables for test instrumentation (e.g. NODE_OPTIONS). */
@@ -158,7 +169,7 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     // The agent starts a Node task in System.DefaultWorkingDirectory (NodeHandler.cs).
     const workingDirectory = options.env.SYSTEM_DEFAULTWORKINGDIRECTORY;
     const cwd = options.cwd ?? (workingDirectory && existsSync(workingDirectory) ? workingDirectory : repoRoot);
-    const child = spawn(process.execPath, [options.taskFile ?? bundledTask], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.nodePath ?? taskNode(), [options.taskFile ?? bundledTask], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';

@@ -1,6 +1,7 @@
 // ManagedIdentityConnections@1: read the inputs, build the ports, run, map the outcome to the task result.
 // Everything else lives behind these five calls (docs/architecture.md).
 import * as tl from 'azure-pipelines-task-lib/task';
+import { silenceDependencyDeprecations } from './src/adapters/dependency-deprecations';
 import { readTaskInputs } from './src/adapters/task-lib-inputs';
 import { TaskLibPlatform } from './src/adapters/task-lib-platform';
 import { TaskLifetime } from './src/adapters/task-lifetime';
@@ -17,6 +18,7 @@ const taskResults: Record<RunStatus, tl.TaskResult> = {
 };
 
 async function main(): Promise<void> {
+  silenceDependencyDeprecations();
   const platform = new TaskLibPlatform();
   const lifetime = new TaskLifetime();
   try {

@@ -46,7 +46,8 @@ describe('e2e: HTTP/2 to ARM, Entra ID and Azure DevOps', () => {
     it('cancels them all through the run signal without a listener each: nothing on stderr', async () => {
       // Twelve environments whose credentials take a moment to propagate: twelve connection writes in flight on
       // one HTTP/2 connection, then twelve verifications waiting to poll again. Each used to add a listener to
-      // the run's signal, and Node printed a MaxListenersExceededWarning into the agent's log.
+      // the run's signal, and Node printed a MaxListenersExceededWarning into the agent's log. Under Node 24 (CI
+      // runs this tier again with MIC_TASK_NODE) it also guards dependency-deprecations.ts: DEP0169 printed once.
       await world.control('POST', 'delays', { ficPropagationMs: 400 });
       const environments = Array.from({ length: 12 }, (_, index) => ({
         ...devEnvironment,

@@ -1,9 +1,11 @@
 // docs/architecture.md rule 1: the core never imports task-lib or an SDK, so that it runs (and is tested) the
 // same under the agent, the CLI and the fakes. This suite reads every core source file and allows only
-// relative imports, Node built-ins and `yaml`; and it keeps plan.ts free of anything that could make it impure.
+// relative imports, Node built-ins and `yaml`; and it keeps plan.ts free of anything that could make it impure,
+// the task entry short, and the task's own code off the APIs whose deprecations it silences for dependencies.
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { DEPENDENCY_DEPRECATIONS } from '../../tasks/ManagedIdentityConnections/src/adapters/dependency-deprecations';
 
 const source = join(__dirname, '..', '..', '..', 'tasks', 'ManagedIdentityConnections', 'src');
 
@@ -12,6 +14,15 @@ function coreFiles(folder: string): string[] {
     const path = join(folder, name);
     if (statSync(path).isDirectory()) return name === 'adapters' ? [] : coreFiles(path);
     return name.endsWith('.ts') && !name.startsWith('composition') ? [path] : [];
+  });
+}
+
+/** Every TypeScript source of the task: index.ts, cli.ts and src/, adapters included. */
+function allSources(folder: string): string[] {
+  return readdirSync(folder).flatMap((name) => {
+    const path = join(folder, name);
+    if (statSync(path).isDirectory()) return allSources(path);
+    return name.endsWith('.ts') ? [path] : [];
   });
 }
 
@@ -38,6 +49,18 @@ describe('architecture', () => {
   it('never lets the core reach into the adapters or the composition root', () => {
     const offending = files.flatMap((file) => importsOf(file).filter((specifier) => /adapters|composition/.test(specifier)).map((specifier) => `${relative(source, file)} imports ${specifier}`));
     assert.deepEqual(offending, []);
+  });
+
+  it('keeps the task entry to 40 lines: read inputs, build ports, run, map the outcome', () => {
+    const lines = readFileSync(join(source, '..', 'index.ts'), 'utf8').trimEnd().split('\n');
+    assert.ok(lines.length <= 40, `index.ts has ${lines.length} lines`);
+  });
+
+  it('uses no API whose deprecation warning the task silences for its dependencies (dependency-deprecations.ts)', () => {
+    // DEP0169: the legacy node:url module (url.parse, url.resolve, url.format). WHATWG URL is a global.
+    assert.deepEqual([...DEPENDENCY_DEPRECATIONS], ['DEP0169'], 'a new code needs its API listed here');
+    const offending = allSources(join(source, '..')).filter((file) => /from '(node:)?url'|require\('(node:)?url'\)/.test(readFileSync(file, 'utf8')));
+    assert.deepEqual(offending.map((file) => relative(source, file)), []);
   });
 
   it('keeps plan() pure: no ports, clock, randomness or I/O in plan.ts', () => {
