@@ -21,9 +21,9 @@ export function bundledTaskBytes(): number {
 }
 
 /**
- * The Node the agent would start the task with. task.json declares the Node20_1 and Node24 handlers, and the
- * agent runs the newest it has: MIC_TASK_NODE when set (a Node 24 for the e2e tier or the bench), else this
- * process's Node.
+ * The Node the agent would start the task with. task.json declares the Node20_1 and Node24 handlers; the agent
+ * picks Node 20 unless its Node 24 switches are on (docs/architecture.md). MIC_TASK_NODE when set (a Node 24 for
+ * the e2e tier or the bench), else this process's Node.
  */
 export function taskNode(): string {
   return process.env.MIC_TASK_NODE || process.execPath;
