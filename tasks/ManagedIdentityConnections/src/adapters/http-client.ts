@@ -61,8 +61,7 @@ function settingsClient(settings: HttpSettings): HttpClient {
       if (connections.active) request.agent = undefined;
       const run = settings.signal;
       // A request under ServiceCalls already ends with the run. Any other gets a signal that does, rather than the
-      // run's own: a listener per request in flight on the run signal would each be added and removed in a list
-      // as long as the requests in flight (Node warns past ten).
+      // run's own: with a listener per request in flight on the run's signal, Node warns past ten.
       if (!run || followsRun(request.abortSignal, run)) return http2.sendRequest(request);
       const call = followRun(run, request.abortSignal);
       request.abortSignal = call.signal;
