@@ -225,6 +225,9 @@ export class E2eWorld {
     const log = this.emulator.ctx.requests.log;
     const first = log.length;
     const run = await runTask({ env: options.agentEnv ?? info.agentEnv, inputs: all, ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}), ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}) });
+    // The agent prints the task's stderr into the log as it does stdout (docs/architecture.md, "Logging commands
+    // and the log"): no run of any command writes there, under Node 20 or, in CI, Node 24 (MIC_TASK_NODE).
+    if (run.stderr !== '') throw new Error(`the task wrote to stderr:\n${run.stderr}\n${run.log.slice(-20).join('\n')}`);
     const requests = log.slice(first);
     // setResult(Failed, message) also logs the result message as an error issue: not a problem of its own.
     const errors = run.errors.filter((error) => error !== run.resultMessage);
