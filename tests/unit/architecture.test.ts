@@ -4,26 +4,23 @@
 // the task entry short, and the task's own code off the APIs whose deprecations it silences for dependencies.
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { DEPENDENCY_DEPRECATIONS } from '../../tasks/ManagedIdentityConnections/src/adapters/dependency-deprecations';
 
 const source = join(__dirname, '..', '..', '..', 'tasks', 'ManagedIdentityConnections', 'src');
 
-function coreFiles(folder: string): string[] {
-  return readdirSync(folder).flatMap((name) => {
-    const path = join(folder, name);
-    if (statSync(path).isDirectory()) return name === 'adapters' ? [] : coreFiles(path);
-    return name.endsWith('.ts') && !name.startsWith('composition') ? [path] : [];
-  });
-}
-
-/** Every TypeScript source of the task: index.ts, cli.ts and src/, adapters included. */
+/** Every TypeScript source under `folder`: for the task's, index.ts, cli.ts and src/, adapters included. */
 function allSources(folder: string): string[] {
   return readdirSync(folder).flatMap((name) => {
     const path = join(folder, name);
     if (statSync(path).isDirectory()) return allSources(path);
     return name.endsWith('.ts') ? [path] : [];
   });
+}
+
+/** The core: src/ without the adapters and the composition root. */
+function coreFiles(folder: string): string[] {
+  return allSources(folder).filter((file) => !relative(folder, file).split(sep).includes('adapters') && !basename(file).startsWith('composition'));
 }
 
 function importsOf(path: string): string[] {
