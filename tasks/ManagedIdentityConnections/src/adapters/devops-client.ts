@@ -37,6 +37,7 @@ import type {
   ServiceConnection,
 } from '../ports/devops';
 import type { Secret } from '../secret';
+import { resolveRequestUrlsDirectly } from './devops-request-urls';
 import { sendThrough, type DevOpsTransport } from './devops-transport';
 import { MicroBatcher } from './micro-batch';
 import { adoptConcurrentlyCreated, isNameTaken } from './connection-adoption';
@@ -239,6 +240,7 @@ export class AzureDevOpsClient implements DevOpsClient {
     this.core = new CoreApi(settings.collectionUri, [handler], options, settings.userAgent);
     this.pipelines = new PipelinesApi(settings.collectionUri, [handler], options, settings.userAgent);
     sendThrough(settings.transport, [this.endpoints, this.core, this.pipelines], settings.userAgent, [handler], options);
+    resolveRequestUrlsDirectly([this.endpoints, this.core, this.pipelines]);
     this.projectUrl = `${settings.collectionUri.replace(/\/?$/, '/')}${encodeURIComponent(settings.project.id || settings.project.name)}`;
   }
 
