@@ -84,8 +84,7 @@ describe('Azure DevOps request URLs without url.resolve (DirectUrlVsoClient)', (
     for (let index = 0; index < 4000; index++) {
       const baseUrl = pick(baseUrls);
       const template = pick(routeTemplates);
-      const values = (): Record<string, unknown> => ({ project: text(), endpointId: text(), pipelineId: random() < 0.5 ? 42 : text(), runId: 7, resourceType: 'endpoint', resourceId: text(), projectId: text(), areaId: text() });
-      const seedValues = values();
+      const seedValues = { project: text(), endpointId: text(), pipelineId: random() < 0.5 ? 42 : text(), runId: 7, resourceType: 'endpoint', resourceId: text(), projectId: text(), areaId: text() };
       const queryParams = query();
       const expected = requestUrl(new VsoClient(baseUrl, restClient), template, 'serviceendpoint', 'endpoints', { ...seedValues }, queryParams);
       const client = new DirectUrlVsoClient(baseUrl, restClient);
