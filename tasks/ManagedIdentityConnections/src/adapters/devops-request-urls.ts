@@ -26,21 +26,26 @@ interface RouteBuilding {
 }
 
 export class DirectUrlVsoClient extends VsoClient {
-  /** What url.resolve puts before an absolute path: the base URL's scheme and authority, as the library writes them. */
-  private readonly origin: string | undefined;
+  /**
+   * The library's route helpers, and what url.resolve puts before an absolute path (the base URL's scheme and
+   * authority, as the library writes them); undefined when either is missing, and then every URL is the library's.
+   */
+  private readonly direct: { readonly building: RouteBuilding; readonly origin: string } | undefined;
 
   constructor(baseUrl: string, restClient: RestClient) {
     super(baseUrl, restClient);
-    // Asked of the library itself, so that it is exactly its spelling (case, port, credentials in the URL).
+    const candidate = this as unknown as Partial<RouteBuilding>;
+    const building = typeof candidate.replaceRouteValues === 'function' && typeof candidate.queryParamsToString === 'function' ? (candidate as RouteBuilding) : undefined;
+    // The origin is asked of the library itself, so that it is exactly its spelling (case, port, credentials).
     const path = typeof this.basePath === 'string' ? join(this.basePath, 'x') : '';
-    const resolved = path && this.routeBuilding() ? super.getRequestUrl('x', '', '', {}) : undefined;
-    this.origin = resolved !== undefined && copiedUnchanged.test(path) && resolved.endsWith(path) ? resolved.slice(0, -path.length) : undefined;
+    const resolved = building && copiedUnchanged.test(path) ? super.getRequestUrl('x', '', '', {}) : undefined;
+    this.direct = building && resolved?.endsWith(path) ? { building, origin: resolved.slice(0, -path.length) } : undefined;
   }
 
   // The library's types say `any` for both; these are what getVersioningData passes.
   protected override getRequestUrl(routeTemplate: string, area: string, resource: string, routeValues: Record<string, unknown> | undefined, queryParams?: unknown): string {
-    const building = this.routeBuilding();
-    if (this.origin === undefined || !building) return super.getRequestUrl(routeTemplate, area, resource, routeValues, queryParams);
+    if (!this.direct) return super.getRequestUrl(routeTemplate, area, resource, routeValues, queryParams);
+    const { building, origin } = this.direct;
     // VsoClient.getRequestUrl up to its url.resolve, step for step.
     const values = routeValues ?? {};
     if (!values.area) values.area = area;
@@ -48,13 +53,7 @@ export class DirectUrlVsoClient extends VsoClient {
     let relativeUrl = building.replaceRouteValues.call(this, routeTemplate, values);
     if (queryParams) relativeUrl += building.queryParamsToString.call(this, queryParams);
     const path = join(this.basePath, relativeUrl);
-    return copiedUnchanged.test(path) ? this.origin + path : super.getRequestUrl(routeTemplate, area, resource, values, queryParams);
-  }
-
-  /** The library's helpers, unless a version without them is installed (then every URL is the library's). */
-  private routeBuilding(): RouteBuilding | undefined {
-    const candidate = this as unknown as Partial<RouteBuilding>;
-    return typeof candidate.replaceRouteValues === 'function' && typeof candidate.queryParamsToString === 'function' ? (candidate as RouteBuilding) : undefined;
+    return copiedUnchanged.test(path) ? origin + path : super.getRequestUrl(routeTemplate, area, resource, values, queryParams);
   }
 }
 
